@@ -1,0 +1,1 @@
+"""Ouroboros: CI infrastructure that is tested like the code it tests."""

@@ -1,0 +1,291 @@
+"""The AMQP layer: connections from `AMQP_URL`, confirmed publishing, safe consuming.
+
+pika's BlockingConnection is not thread-safe, so a `Publisher` owns one
+connection and is used by one thread at a time (`PublisherPool` hands them out),
+and `consume` runs each message's work on a separate thread while the
+connection thread keeps heartbeats going, acking through
+`add_callback_threadsafe` only after the work is done.
+"""
+
+import contextlib
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+from tasks import queues
+from tasks.config import ConfigError, setting
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """The broker could not be reached, or did not confirm a message."""
+
+
+def connection_parameters(url: str | None = None) -> pika.URLParameters:
+    """Parameters for `url` (default `AMQP_URL`); `amqps://` uses the CA and client certificate
+    files (`AMQP_CA_FILE`, `AMQP_CERT_FILE`, `AMQP_KEY_FILE`) and EXTERNAL authentication."""
+    url = url or setting("AMQP_URL")
+    if not url.startswith(("amqp://", "amqps://")):
+        raise ConfigError("AMQP_URL must start with amqp:// or amqps://")
+    try:
+        params = pika.URLParameters(url)
+    except Exception as error:  # pika raises several types for a malformed URL
+        raise ConfigError(f"AMQP_URL is not a valid AMQP URL: {type(error).__name__}") from None
+    if url.startswith("amqps://"):
+        ca, cert, key = (setting(n) for n in ("AMQP_CA_FILE", "AMQP_CERT_FILE", "AMQP_KEY_FILE"))
+        for path in (ca, cert, key):
+            if not Path(path).is_file():
+                raise ConfigError(f"AMQP TLS file {path} does not exist")
+        context = ssl.create_default_context(cafile=ca)
+        context.load_cert_chain(cert, key)
+        params.ssl_options = pika.SSLOptions(context, params.host)
+        params.credentials = pika.credentials.ExternalCredentials()
+    params.heartbeat = 30
+    params.blocked_connection_timeout = 30
+    params.connection_attempts = 1
+    params.socket_timeout = 5
+    return params
+
+
+def connect(url: str | None = None) -> pika.BlockingConnection:
+    try:
+        return pika.BlockingConnection(connection_parameters(url))
+    except pika.exceptions.AMQPError as error:
+        raise BrokerUnavailable(f"cannot connect to the broker: {error!r}") from None
+
+
+class Publisher:
+    """One connection and channel with publisher confirms; reconnects when needed.
+
+    A publish either returns (the broker has the message, persisted for durable
+    queues) or raises `BrokerUnavailable`. It never retries a message whose
+    fate is unknown, since that could store it twice; it reconnects only when
+    the connection is found dead *before* sending.
+    """
+
+    def __init__(self, url: str | None = None, capabilities: tuple[str | None, ...] = (None,)):
+        self._params = connection_parameters(url)
+        self._capabilities = capabilities
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+
+    def _ensure_channel(self) -> BlockingChannel:
+        if self._connection is not None and self._connection.is_open:
+            try:
+                # Notices a broker that closed the connection since the last use.
+                self._connection.process_data_events(time_limit=0)
+            except pika.exceptions.AMQPError:
+                self._drop()
+        if self._channel is None or not self._channel.is_open:
+            self._drop()
+            try:
+                self._connection = pika.BlockingConnection(self._params)
+                channel = self._connection.channel()
+                channel.confirm_delivery()
+                queues.declare(channel, self._capabilities)
+            except pika.exceptions.AMQPError as error:
+                self._drop()
+                raise BrokerUnavailable(f"cannot connect to the broker: {error!r}") from None
+            self._channel = channel
+        return self._channel
+
+    def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        exchange: str = "",
+        priority: int = 0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        channel = self._ensure_channel()
+        properties = pika.BasicProperties(
+            delivery_mode=pika.DeliveryMode.Persistent,
+            content_type="application/json",
+            message_id=message_id,
+            priority=priority,
+            timestamp=int(time.time()),
+            headers=headers,
+        )
+        try:
+            # mandatory: an unroutable message (missing queue) is an error, not a silent drop.
+            channel.basic_publish(exchange, routing_key, body, properties, mandatory=not exchange)
+        except pika.exceptions.UnroutableError:
+            raise BrokerUnavailable(f"message {message_id} unroutable to {routing_key}") from None
+        except pika.exceptions.NackError:
+            raise BrokerUnavailable(f"broker refused message {message_id}") from None
+        except pika.exceptions.AMQPError as error:
+            self._drop()
+            raise BrokerUnavailable(f"publishing {message_id} failed: {error!r}") from None
+
+    def _drop(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            # Already broken: nothing more to release.
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                connection.close()
+
+    def close(self) -> None:
+        self._drop()
+
+
+class PublisherPool:
+    """Publishers for concurrent threads: each borrow gets a connection of its own."""
+
+    def __init__(self, url: str | None = None, size: int = 8):
+        self._url = url
+        self._idle: queue.LifoQueue[Publisher] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def borrow(self) -> Iterator[Publisher]:
+        with self._slots:
+            try:
+                publisher = self._idle.get_nowait()
+            except queue.Empty:
+                publisher = Publisher(self._url)
+            try:
+                yield publisher
+            finally:
+                self._idle.put(publisher)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+class Outcome(Enum):
+    ACK = "ack"
+    # Put the message back for another consumer (e.g. a draining worker hands its job back).
+    REQUEUE = "requeue"
+
+
+@dataclass(frozen=True)
+class Message:
+    body: bytes
+    message_id: str | None
+    redelivered: bool
+    headers: dict[str, object]
+    timestamp: int | None
+
+
+Handler = Callable[[Message], Outcome]
+
+
+def consume(
+    queue_names: list[str],
+    handler: Handler,
+    *,
+    url: str | None = None,
+    capabilities: tuple[str | None, ...] = (None,),
+    stop: threading.Event | None = None,
+    reconnect_delay: float = 2.0,
+    on_connected: Callable[[pika.BlockingConnection, BlockingChannel], None] | None = None,
+) -> None:
+    """Consume `queue_names` one message at a time until `stop` is set.
+
+    The handler runs on its own thread; the message is acked (or requeued) only
+    after it returns. If the handler raises, the message is requeued: a bug must
+    not lose work, and the bot and worker catch the errors they understand.
+    The connection is re-established after a broker restart.
+    `on_connected` may add further consumers (such as the worker's cancel queue).
+    """
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            connection = pika.BlockingConnection(connection_parameters(url))
+        except pika.exceptions.AMQPError as error:
+            log.warning("broker unreachable (%r); retrying in %.0fs", error, reconnect_delay)
+            stop.wait(reconnect_delay)
+            continue
+        try:
+            _consume_on(
+                connection,
+                queue_names,
+                handler=handler,
+                capabilities=capabilities,
+                stop=stop,
+                on_connected=on_connected,
+            )
+        except pika.exceptions.AMQPError as error:
+            log.warning("broker connection lost (%r); reconnecting", error)
+            stop.wait(reconnect_delay)
+        finally:
+            if connection.is_open:
+                with contextlib.suppress(pika.exceptions.AMQPError):
+                    connection.close()
+
+
+def _consume_on(
+    connection: pika.BlockingConnection,
+    queue_names: list[str],
+    *,
+    handler: Handler,
+    capabilities: tuple[str | None, ...],
+    stop: threading.Event,
+    on_connected: Callable[[pika.BlockingConnection, BlockingChannel], None] | None,
+) -> None:
+    channel = connection.channel()
+    queues.declare(channel, capabilities)
+    # global_qos: one unacked message across all queues of this channel, not one per queue.
+    channel.basic_qos(prefetch_count=1, global_qos=True)
+    if on_connected:
+        on_connected(connection, channel)
+    busy = threading.Event()
+
+    def settle(tag: int, outcome: Outcome) -> None:
+        if channel.is_open:
+            if outcome is Outcome.ACK:
+                channel.basic_ack(tag)
+            else:
+                channel.basic_nack(tag, requeue=True)
+        busy.clear()
+
+    def work(tag: int, message: Message) -> None:
+        try:
+            outcome = handler(message)
+        except Exception:
+            log.exception("handler failed on message %s; requeueing it", message.message_id)
+            outcome = Outcome.REQUEUE
+        connection.add_callback_threadsafe(lambda: settle(tag, outcome))
+
+    def on_message(
+        ch: BlockingChannel,
+        method: pika.spec.Basic.Deliver,
+        props: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
+        busy.set()
+        message = Message(
+            body=body,
+            message_id=props.message_id,
+            redelivered=bool(method.redelivered),
+            headers=dict(props.headers or {}),
+            timestamp=props.timestamp,
+        )
+        threading.Thread(target=work, args=(method.delivery_tag, message), daemon=True).start()
+
+    tags = [channel.basic_consume(name, on_message) for name in queue_names]
+    while not stop.is_set() or busy.is_set():
+        if stop.is_set() and tags:
+            # Take no new message while the current one finishes.
+            for tag in tags:
+                channel.basic_cancel(tag)
+            tags = []
+        connection.process_data_events(time_limit=0.2)

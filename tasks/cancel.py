@@ -1,0 +1,47 @@
+"""The cancel message, published on the `cancel` fanout exchange by the bot.
+
+A worker running a job of `repo` PR `pr` stops it unless the job tests `keep_sha`
+(the PR's new head after a push); a closed PR sends `keep_sha` None: stop all.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tasks import validate
+from tasks.jsonutil import PayloadError, get_int, get_optional_str, get_str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    repo: str
+    pr: int
+    keep_sha: str | None
+    reason: str
+
+    def __post_init__(self) -> None:
+        validate.repo(self.repo)
+        validate.pr_number(self.pr)
+        if self.keep_sha is not None:
+            validate.sha(self.keep_sha)
+
+    def applies_to(self, repo: str, pr: int | None, sha: str) -> bool:
+        return repo == self.repo and pr == self.pr and sha != self.keep_sha
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes) -> "Cancel":
+        try:
+            data: Any = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise PayloadError(f"cancel message is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise PayloadError("cancel message is not a JSON object")
+        return cls(
+            repo=get_str(data, "repo"),
+            pr=get_int(data, "pr"),
+            keep_sha=get_optional_str(data, "keep_sha"),
+            reason=get_str(data, "reason"),
+        )

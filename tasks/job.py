@@ -1,0 +1,113 @@
+"""The job message on the tasks queues (DESIGN.md, "tasks queue message").
+
+`Job.from_json` validates every field again: a worker trusts nothing that came
+over the broker more than the bot trusted the webhook payload.
+"""
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tasks import queues, validate
+from tasks.jsonutil import PayloadError, get_dict, get_int, get_list, get_str, has
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SECRET_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
+_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    repo: str
+    sha: str
+    context: str
+    # argv, run without a shell; `.ci/run` by default.
+    command: list[str]
+    image: str
+    clone_url: str
+    # None: any worker (`tasks` queue); else the `tasks.<capability>` queue.
+    capability: str | None = None
+    pr: int | None = None
+    base_ref: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    # Names of secrets the worker may mount for this job, never their values.
+    secrets: list[str] = field(default_factory=list)
+    timeout: int = 3600
+    priority: int = 5
+    # Store path of the log folder, e.g. `logs/<id>/`; the log is `<log>log`.
+    log: str = ""
+    created: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        validate.job_id(self.id)
+        validate.repo(self.repo)
+        validate.sha(self.sha)
+        validate.context(self.context)
+        if self.pr is not None:
+            validate.pr_number(self.pr)
+        if self.base_ref is not None:
+            validate.ref(self.base_ref)
+        if self.capability is not None:
+            validate.capability(self.capability)
+        if not self.command or not all(
+            isinstance(a, str) and "\x00" not in a for a in self.command
+        ):
+            raise validate.InvalidValue("command must be a non-empty list of strings")
+        if not _IMAGE.fullmatch(self.image):
+            raise validate.InvalidValue(f"invalid container image {self.image!r:.80}")
+        if not _URL.fullmatch(self.clone_url):
+            raise validate.InvalidValue(f"invalid clone URL {self.clone_url!r:.80}")
+        for name, value in self.env.items():
+            if not _ENV_NAME.fullmatch(name) or "\x00" in value:
+                raise validate.InvalidValue(f"invalid environment variable {name!r:.80}")
+        for name in self.secrets:
+            if not _SECRET_NAME.fullmatch(name):
+                raise validate.InvalidValue(f"invalid secret name {name!r:.80}")
+        if not 0 < self.timeout <= 7 * 24 * 3600:
+            raise validate.InvalidValue(f"invalid timeout {self.timeout}")
+        if not 0 <= self.priority <= queues.MAX_PRIORITY:
+            raise validate.InvalidValue(f"priority must be 0..{queues.MAX_PRIORITY}")
+        if not self.log:
+            object.__setattr__(self, "log", f"logs/{self.id}/")
+
+    @property
+    def queue(self) -> str:
+        return queues.tasks_queue(self.capability)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes) -> "Job":
+        """Parse and validate a job message; `PayloadError`/`InvalidValue` if malformed."""
+        try:
+            data: Any = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise PayloadError(f"job is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise PayloadError("job is not a JSON object")
+        env = get_dict(data, "env")
+        if not all(isinstance(v, str) for v in env.values()):
+            raise PayloadError("env values must be strings")
+        return cls(
+            id=get_str(data, "id"),
+            repo=get_str(data, "repo"),
+            sha=get_str(data, "sha"),
+            context=get_str(data, "context"),
+            command=get_list(data, "command"),
+            image=get_str(data, "image"),
+            clone_url=get_str(data, "clone_url"),
+            capability=get_str(data, "capability") if data.get("capability") else None,
+            pr=get_int(data, "pr") if data.get("pr") is not None else None,
+            base_ref=get_str(data, "base_ref") if data.get("base_ref") else None,
+            env=env,
+            secrets=get_list(data, "secrets"),
+            timeout=get_int(data, "timeout"),
+            priority=get_int(data, "priority"),
+            log=get_str(data, "log"),
+            created=float(data["created"]) if has(data, "created") else time.time(),
+        )

@@ -1,0 +1,95 @@
+"""A throw-away RabbitMQ node for integration tests: Debian's rabbitmq-server, a free port,
+a temporary folder, started as the current user (see ../shared/PODMAN.md)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RabbitMQ:
+    def __init__(self, base: Path, name: str = "ourotest"):
+        self.base = base
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.nodename = f"{name}{self.port}@localhost"
+        self.process: subprocess.Popen[bytes] | None = None
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "enabled_plugins").write_text("[].\n")
+        # consumer_timeout off: a worker test may hold a job as long as it likes.
+        (base / "rabbitmq.conf").write_text("loopback_users = none\nconsumer_timeout = 86400000\n")
+        self.env = {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.nodename,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_PID_FILE": str(base / "pid"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+            "HOME": str(base),
+        }
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+
+    @staticmethod
+    def available() -> bool:
+        return Path(SERVER).exists() and shutil.which("erl") is not None
+
+    def start(self, timeout: float = 60) -> None:
+        with open(self.base / "stdout.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [SERVER],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"rabbitmq-server exited; see {self.base}/stdout.log")
+            result = subprocess.run(
+                [CTL, "-q", "await_startup", "--timeout", "5"],
+                env=self.env,
+                capture_output=True,
+                check=False,
+            )
+            if result.returncode == 0:
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"RabbitMQ did not start within {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        subprocess.run(
+            [CTL, "-q", "stop"], env=self.env, capture_output=True, check=False, timeout=60
+        )
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def ctl(self, *args: str) -> str:
+        return subprocess.run(
+            [CTL, "-q", *args], env=self.env, capture_output=True, check=True, text=True
+        ).stdout

@@ -1,0 +1,91 @@
+"""The AMQP layer against a real broker: confirms, priorities, reconnects, consuming."""
+
+import json
+import threading
+import time
+
+import pika
+import pytest
+
+from tasks import amqp, queues
+from tests.rabbitmq import RabbitMQ
+
+
+def drain(url: str, queue: str) -> list[tuple[str | None, int | None, bytes]]:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    found = []
+    while True:
+        method, props, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            break
+        found.append((props.message_id, props.priority, body))
+    connection.close()
+    return found
+
+
+def test_declares_every_queue_durable_with_priorities(amqp_url: str, rabbitmq: RabbitMQ) -> None:
+    publisher = amqp.Publisher(capabilities=(None, "kvm"))
+    publisher.publish(queues.WEBHOOK, b"{}", message_id="d1")
+    publisher.close()
+    listing = rabbitmq.ctl("list_queues", "name", "durable", "arguments", "--no-table-headers")
+    rows = {line.split("\t")[0]: line for line in listing.splitlines() if line}
+    assert set(rows) == {"webhook", "webhook.dead", "tasks", "tasks.kvm"}
+    assert all("\ttrue\t" in row for row in rows.values())
+    assert "x-max-priority" in rows["tasks.kvm"]
+    assert "x-max-priority" in rows["tasks"]
+
+
+def test_higher_priority_jobs_come_first(amqp_url: str) -> None:
+    publisher = amqp.Publisher()
+    for i, priority in enumerate([1, 9, 5]):
+        publisher.publish(queues.TASKS, b"{}", message_id=f"j{i}", priority=priority)
+    publisher.close()
+    assert [m[0] for m in drain(amqp_url, queues.TASKS)] == ["j1", "j2", "j0"]
+
+
+def test_unroutable_publish_is_an_error(amqp_url: str) -> None:
+    publisher = amqp.Publisher()
+    with pytest.raises(amqp.BrokerUnavailable, match="unroutable"):
+        publisher.publish("no-such-queue", b"{}", message_id="x")
+    publisher.close()
+
+
+def test_publisher_reconnects_after_broker_restart(private_rabbitmq: RabbitMQ) -> None:
+    publisher = amqp.Publisher(private_rabbitmq.url)
+    publisher.publish(queues.WEBHOOK, b"1", message_id="before")
+    private_rabbitmq.stop()
+    with pytest.raises(amqp.BrokerUnavailable):
+        publisher.publish(queues.WEBHOOK, b"2", message_id="during")
+    private_rabbitmq.start()
+    publisher.publish(queues.WEBHOOK, b"3", message_id="after")
+    publisher.close()
+    # Persistent messages on a durable queue survive the restart.
+    assert [m[0] for m in drain(private_rabbitmq.url, queues.WEBHOOK)] == ["before", "after"]
+
+
+def test_consume_acks_after_handler_and_requeues_on_crash(amqp_url: str) -> None:
+    publisher = amqp.Publisher()
+    for i in range(3):
+        publisher.publish(queues.TASKS, json.dumps(i).encode(), message_id=f"m{i}")
+    publisher.close()
+    seen: list[tuple[str | None, bool]] = []
+    stop = threading.Event()
+
+    def handler(message: amqp.Message) -> amqp.Outcome:
+        seen.append((message.message_id, message.redelivered))
+        if message.message_id == "m1" and not message.redelivered:
+            raise RuntimeError("simulated bug")
+        if len(seen) == 4:
+            stop.set()
+        return amqp.Outcome.ACK
+
+    thread = threading.Thread(
+        target=amqp.consume, args=([queues.TASKS], handler), kwargs={"stop": stop}
+    )
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert sorted(seen) == [("m0", False), ("m1", False), ("m1", True), ("m2", False)]
+    time.sleep(0.2)
+    assert drain(amqp_url, queues.TASKS) == []

@@ -1,0 +1,1 @@
+"""The webhook receiver: check the signature, publish the raw payload, answer GitHub."""
