@@ -35,7 +35,7 @@ def collect(root: Path) -> list[tuple[str, Path]]:
                 log.info("not uploading attachment %s: not a regular file or reserved", relative)
                 continue
             found.append((relative, path))
-    return found
+    return sorted(found)
 
 
 def upload(store: Store, job_dir: str, root: Path) -> list[str]:

@@ -23,7 +23,7 @@ def duration_text(seconds: int) -> str:
     if seconds % 60 == 0:
         minutes = seconds // 60
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"{seconds} seconds"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def final_status(
