@@ -68,6 +68,9 @@ class Worker:
         # The newest cancel per (repo, PR), with when it arrived.
         self._cancels: dict[tuple[str, int], tuple[Cancel, float]] = {}
         self._draining = threading.Event()
+        # After a lost broker connection, `amqp.consume` reconnects and may deliver again
+        # (even the same job) while the old run goes on: the new delivery waits for it.
+        self._one_at_a_time = threading.Lock()
 
     # -- the broker side --------------------------------------------------------------
 
@@ -143,6 +146,10 @@ class Worker:
     # -- one job ----------------------------------------------------------------------
 
     def handle(self, message: amqp.Message) -> amqp.Outcome:
+        with self._one_at_a_time:
+            return self._handle(message)
+
+    def _handle(self, message: amqp.Message) -> amqp.Outcome:
         try:
             job = Job.from_json(message.body)
         except (PayloadError, InvalidValue) as error:

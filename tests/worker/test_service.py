@@ -228,3 +228,20 @@ def test_hand_back_stops_the_job_and_requeues_it(
         ("pending", "Requeued: worker w1 stopped"),
     ]
     assert "handed back to the queue" in the_log(store, job)
+
+
+def test_delivery_during_a_run_waits_and_sees_the_verdict(
+    direct_config: WorkerConfig, make_job: JobFactory
+) -> None:
+    # As after a lost broker connection: the same job comes again while it still runs.
+    worker, statuses, _ = setup(direct_config)
+    job = make_job(command=["sh", "-c", "sleep 1"])
+    outcomes: list[Outcome] = []
+    first = threading.Thread(target=lambda: outcomes.append(worker.handle(message(job))))
+    first.start()
+    while not statuses.posted:
+        time.sleep(0.05)
+    assert worker.handle(message(job, redelivered=True)) is Outcome.ACK
+    first.join()
+    assert outcomes == [Outcome.ACK]
+    assert statuses.states() == [("pending", "In progress [w1]"), ("success", "Success [w1]")]
