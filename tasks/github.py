@@ -1,14 +1,17 @@
-"""GitHub access for the bot and the worker: commit statuses behind a small interface.
+"""GitHub access for the bot and the worker: commit statuses behind a small interface,
+and the few reads the bot needs (pull requests, org membership, hook deliveries).
 
 `GitHubStatuses` posts through PyGithub (to `GITHUB_API_URL`, the mock locally);
 `DryRunStatuses` only logs "would post". Posting is opt-in: without a token,
-`open_statuses` returns the dry run (STYLE.md #5). Workers use this interface
-and never import PyGithub themselves.
+`open_statuses` returns the dry run (STYLE.md #5). Reads work without a token
+(as far as GitHub allows anonymous reads); `redeliver` is a write and is only
+logged in a dry run. Workers use this interface and never import PyGithub themselves.
 """
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 import github
 import requests
@@ -112,3 +115,128 @@ def open_statuses() -> Statuses:
         log.warning("no GitHub token configured: statuses are logged, not posted (dry run)")
         return DryRunStatuses()
     return GitHubStatuses(github_client(token))
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """What the bot needs to know about a pull request; values are still unvalidated."""
+
+    repo: str
+    number: int
+    head_sha: str
+    base_ref: str
+    title: str
+    draft: bool
+    state: str
+    author: str
+    author_association: str
+    clone_url: str
+
+
+@dataclass(frozen=True)
+class HookDelivery:
+    id: int
+    hook_id: int
+    guid: str
+    delivered_at: datetime
+    status_code: int
+    event: str
+    redelivery: bool
+
+
+class GitHubReader:
+    """Reads for the bot and its recovery commands, each retried by the shared policy.
+
+    Without a token, `redeliver` only logs "would redeliver" (posting is opt-in).
+    """
+
+    def __init__(self, client: github.Github, *, can_write: bool):
+        self._client = client
+        self._can_write = can_write
+
+    def pull(self, repo: str, number: int) -> PullInfo:
+        def call() -> PullInfo:
+            return _pull_info(repo, self._client.get_repo(repo, lazy=True).get_pull(number))
+
+        return with_retries(call, is_transient, f"reading {repo}#{number}")
+
+    def open_pulls(self, repo: str) -> list[PullInfo]:
+        def call() -> list[PullInfo]:
+            pulls = self._client.get_repo(repo, lazy=True).get_pulls(state="open")
+            return [_pull_info(repo, p) for p in pulls]
+
+        return with_retries(call, is_transient, f"listing open pull requests of {repo}")
+
+    def is_member(self, org: str, login: str) -> bool:
+        """Membership as the token sees it: with a member's token, private members count."""
+
+        def call() -> bool:
+            status, _, _ = self._client.requester.requestJson("GET", f"/orgs/{org}/members/{login}")
+            if status >= 500:
+                raise github.GithubException(status, None, None)
+            # 204 member; 404 not a member (or no such org); 302 means "ask the public list".
+            return status == 204
+
+        return with_retries(call, is_transient, f"checking {login} in {org}")
+
+    def hook_deliveries(self, repo: str) -> list[HookDelivery]:
+        """Recent deliveries of every hook of `repo`, newest first per hook."""
+
+        def call() -> list[HookDelivery]:
+            gh_repo = self._client.get_repo(repo, lazy=True)
+            found = []
+            for hook in gh_repo.get_hooks():
+                for d in gh_repo.get_hook_deliveries(hook.id):
+                    if d.id is None or d.delivered_at is None:
+                        continue
+                    found.append(
+                        HookDelivery(
+                            id=d.id,
+                            hook_id=hook.id,
+                            guid=d.guid or "",
+                            delivered_at=d.delivered_at,
+                            status_code=d.status_code or 0,
+                            event=d.event or "",
+                            redelivery=bool(d.redelivery),
+                        )
+                    )
+            return found
+
+        return with_retries(call, is_transient, f"listing hook deliveries of {repo}")
+
+    def redeliver(self, repo: str, delivery: HookDelivery) -> None:
+        what = f"delivery {delivery.guid} ({delivery.event}) of {repo}"
+        if not self._can_write:
+            log.info("would redeliver %s", what)
+            return
+
+        def call() -> None:
+            self._client.requester.requestJsonAndCheck(
+                "POST",
+                f"/repos/{repo}/hooks/{delivery.hook_id}/deliveries/{delivery.id}/attempts",
+            )
+
+        # Not idempotent in theory, but a second attempt of a failed delivery is harmless:
+        # the bot drops a delivery id it has already processed.
+        with_retries(call, is_transient, f"redelivering {what}")
+        log.info("redelivered %s", what)
+
+
+def _pull_info(repo: str, pull: Any) -> PullInfo:
+    return PullInfo(
+        repo=repo,
+        number=pull.number,
+        head_sha=pull.head.sha,
+        base_ref=pull.base.ref,
+        title=pull.title or "",
+        draft=bool(pull.draft),
+        state=pull.state,
+        author=pull.user.login,
+        author_association=pull.raw_data.get("author_association", "NONE"),
+        clone_url=pull.base.repo.clone_url,
+    )
+
+
+def open_reader() -> GitHubReader:
+    token = github_token()
+    return GitHubReader(github_client(token), can_write=token is not None)
