@@ -123,17 +123,18 @@ def interpret(
 
 
 def _pull_from_payload(payload: JsonDict) -> PullInfo:
-    pull = get_dict(payload, "pull_request")
+    get_dict(payload, "pull_request")
+    # Full paths from the payload's root, so an error names the field as GitHub does.
     return PullInfo(
         repo=get_str(payload, "repository.full_name"),
-        number=get_int(pull, "number"),
-        head_sha=get_str(pull, "head.sha"),
-        base_ref=get_str(pull, "base.ref"),
-        title=get_str(pull, "title"),
-        draft=get_bool(pull, "draft", default=False),
-        state=get_str(pull, "state"),
-        author=get_str(pull, "user.login"),
-        author_association=get_str(pull, "author_association"),
+        number=get_int(payload, "pull_request.number"),
+        head_sha=get_str(payload, "pull_request.head.sha"),
+        base_ref=get_str(payload, "pull_request.base.ref"),
+        title=get_str(payload, "pull_request.title"),
+        draft=get_bool(payload, "pull_request.draft", default=False),
+        state=get_str(payload, "pull_request.state"),
+        author=get_str(payload, "pull_request.user.login"),
+        author_association=get_str(payload, "pull_request.author_association"),
         clone_url=get_str(payload, "repository.clone_url"),
     )
 
