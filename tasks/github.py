@@ -9,9 +9,11 @@ logged in a dry run. Workers use this interface and never import PyGithub themse
 """
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import github
 import requests
@@ -20,6 +22,8 @@ from tasks.config import optional_secret, setting
 from tasks.retry import with_retries
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 STATES = ("pending", "success", "failure", "error")
 
@@ -150,22 +154,33 @@ class GitHubReader:
     Without a token, `redeliver` only logs "would redeliver" (posting is opt-in).
     """
 
-    def __init__(self, client: github.Github, *, can_write: bool):
+    def __init__(
+        self,
+        client: github.Github,
+        *,
+        can_write: bool,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self._client = client
         self._can_write = can_write
+        # Injected so that tests check the backoff sequence without waiting.
+        self._sleep = sleep
+
+    def _retry(self, call: Callable[[], T], what: str) -> T:
+        return with_retries(call, is_transient, what, sleep=self._sleep)
 
     def pull(self, repo: str, number: int) -> PullInfo:
         def call() -> PullInfo:
             return _pull_info(repo, self._client.get_repo(repo, lazy=True).get_pull(number))
 
-        return with_retries(call, is_transient, f"reading {repo}#{number}")
+        return self._retry(call, f"reading {repo}#{number}")
 
     def open_pulls(self, repo: str) -> list[PullInfo]:
         def call() -> list[PullInfo]:
             pulls = self._client.get_repo(repo, lazy=True).get_pulls(state="open")
             return [_pull_info(repo, p) for p in pulls]
 
-        return with_retries(call, is_transient, f"listing open pull requests of {repo}")
+        return self._retry(call, f"listing open pull requests of {repo}")
 
     def is_member(self, org: str, login: str) -> bool:
         """Membership as the token sees it: with a member's token, private members count."""
@@ -177,7 +192,7 @@ class GitHubReader:
             # 204 member; 404 not a member (or no such org); 302 means "ask the public list".
             return status == 204
 
-        return with_retries(call, is_transient, f"checking {login} in {org}")
+        return self._retry(call, f"checking {login} in {org}")
 
     def hook_deliveries(self, repo: str) -> list[HookDelivery]:
         """Recent deliveries of every hook of `repo`, newest first per hook."""
@@ -202,7 +217,7 @@ class GitHubReader:
                     )
             return found
 
-        return with_retries(call, is_transient, f"listing hook deliveries of {repo}")
+        return self._retry(call, f"listing hook deliveries of {repo}")
 
     def redeliver(self, repo: str, delivery: HookDelivery) -> None:
         what = f"delivery {delivery.guid} ({delivery.event}) of {repo}"
@@ -218,7 +233,7 @@ class GitHubReader:
 
         # Not idempotent in theory, but a second attempt of a failed delivery is harmless:
         # the bot drops a delivery id it has already processed.
-        with_retries(call, is_transient, f"redelivering {what}")
+        self._retry(call, f"redelivering {what}")
         log.info("redelivered %s", what)
 
 

@@ -80,7 +80,8 @@ class _Checker:
 
     def __init__(self, filename: str):
         self.filename = filename
-        self.errors: list[str] = []
+        # (line, column, message): reported in file order.
+        self.errors: list[tuple[int, int, str]] = []
         self.marks: dict[Path_, yaml.Mark] = {}
         self._scalars = yaml.SafeLoader("")
 
@@ -89,9 +90,9 @@ class _Checker:
         while where and where not in self.marks:
             where = where[:-1]
         mark = self.marks.get(where)
-        position = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         dotted = ".".join(path) or "(top)"
-        self.errors.append(f"{self.filename}:{position}: {dotted}: {message}")
+        self.errors.append((line, column, f"{self.filename}:{line}:{column}: {dotted}: {message}"))
 
     def plain(self, node: yaml.Node, path: Path_) -> Any:
         """The node as plain Python, remembering each value's position and flagging
@@ -241,7 +242,7 @@ def parse(text: str, filename: str = "<testmap>") -> TestMap:
 
     repos: dict[str, dict[str, tuple[ContextSpec, ...]]] = {}
     repos_raw = c.mapping(top.get("repos"), ("repos",))
-    if not repos_raw:
+    if top.get("repos") in (None, {}):
         c.error(("repos",), "no repositories: the bot would never start a job")
     for repo, branches_raw in repos_raw.items():
         rpath = ("repos", repo)
@@ -266,7 +267,7 @@ def parse(text: str, filename: str = "<testmap>") -> TestMap:
             branches[branch] = tuple(specs)
         repos[repo] = branches
     if c.errors:
-        raise TestMapError(c.errors)
+        raise TestMapError([message for _, _, message in sorted(c.errors)])
     return TestMap(repos=repos, trusted=trusted)
 
 
