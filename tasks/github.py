@@ -53,7 +53,10 @@ def is_transient(error: Exception) -> bool:
 def github_client(token: str | None = None) -> github.Github:
     auth = github.Auth.Token(token) if token else None
     # PyGithub's own retry would also retry 4xx rate limits silently; our policy is explicit.
-    return github.Github(base_url=setting("GITHUB_API_URL"), auth=auth, retry=None, timeout=15)
+    # lazy: `get_repo` and friends make no request of their own (the status post is one call).
+    return github.Github(
+        base_url=setting("GITHUB_API_URL"), auth=auth, retry=None, timeout=15, lazy=True
+    )
 
 
 def github_token() -> str | None:
@@ -66,7 +69,7 @@ class GitHubStatuses:
 
     def post(self, repo: str, sha: str, status: Status) -> None:
         def call() -> None:
-            commit = self._client.get_repo(repo, lazy=True).get_commit(sha)
+            commit = self._client.get_repo(repo).get_commit(sha)
             commit.create_status(
                 status.state,
                 target_url=status.target_url or github.GithubObject.NotSet,
@@ -83,7 +86,7 @@ class GitHubStatuses:
         def call() -> dict[str, Status]:
             found: dict[str, Status] = {}
             # GitHub lists statuses newest first; keep the first seen per context.
-            for s in self._client.get_repo(repo, lazy=True).get_commit(sha).get_statuses():
+            for s in self._client.get_repo(repo).get_commit(sha).get_statuses():
                 found.setdefault(
                     s.context, Status(s.context, s.state, s.description or "", s.target_url)
                 )
@@ -171,13 +174,13 @@ class GitHubReader:
 
     def pull(self, repo: str, number: int) -> PullInfo:
         def call() -> PullInfo:
-            return _pull_info(repo, self._client.get_repo(repo, lazy=True).get_pull(number))
+            return _pull_info(repo, self._client.get_repo(repo).get_pull(number))
 
         return self._retry(call, f"reading {repo}#{number}")
 
     def open_pulls(self, repo: str) -> list[PullInfo]:
         def call() -> list[PullInfo]:
-            pulls = self._client.get_repo(repo, lazy=True).get_pulls(state="open")
+            pulls = self._client.get_repo(repo).get_pulls(state="open")
             return [_pull_info(repo, p) for p in pulls]
 
         return self._retry(call, f"listing open pull requests of {repo}")
@@ -198,7 +201,7 @@ class GitHubReader:
         """Recent deliveries of every hook of `repo`, newest first per hook."""
 
         def call() -> list[HookDelivery]:
-            gh_repo = self._client.get_repo(repo, lazy=True)
+            gh_repo = self._client.get_repo(repo)
             found = []
             for hook in gh_repo.get_hooks():
                 for d in gh_repo.get_hook_deliveries(hook.id):
