@@ -44,7 +44,10 @@ def images_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[I
     token_file.write_text(token + "\n")
     monkeypatch.setenv("IMAGES_TOKEN_FILE", str(token_file))
     server = make_server(0, tmp_path / "images-store")
-    thread = threading.Thread(target=server.serve_forever, name="images-server", daemon=True)
+    # A short poll interval: shutdown() at teardown waits for one.
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="images-server", daemon=True
+    )
     thread.start()
     fixture = ImagesServerFixture(
         server=server,

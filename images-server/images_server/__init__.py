@@ -134,10 +134,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
         last = int(last_text) if last_text else size - 1
     except ValueError:
         return None
-    if first > last:
-        return None
     if first >= size:
         raise Refused(416, f"range starts beyond the end ({size} bytes)")
+    if first > last:
+        return None
     return first, min(last, size - 1)
 
 
