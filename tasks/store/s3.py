@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
+import boto3.exceptions
 import botocore.config
 import botocore.exceptions
 
@@ -137,7 +138,8 @@ class S3Store:
             if code in _MISSING:
                 raise NotFound(f"{what}: does not exist") from None
             raise StoreError(f"{what}: {code or error}") from error
-        except botocore.exceptions.BotoCoreError as error:
+        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
+            # Boto3Error: the transfer manager's own (S3UploadFailedError…).
             raise StoreError(f"{what}: {error}") from error
 
     def _extra(self, path: str, sha256: str) -> dict[str, Any]:

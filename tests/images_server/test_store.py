@@ -14,8 +14,10 @@ import pytest
 import requests
 
 from tasks.store import InvalidPath, NotFound, Store, StoreError, open_store
+from tasks.store.http import HttpStore
 from tasks.store.live import ChunkedLiveLog
-from tests.fixtures_images import ImagesServerFixture
+from tasks.store.s3 import S3Store
+from tests.fixtures_images import ImagesServerFixture, free_port
 
 
 @pytest.fixture(params=["http", "s3"])
@@ -222,3 +224,34 @@ def test_live_log_rejects_other_folders(store: Store) -> None:
     for job_dir in ("images/x/", "logs/", "logs/a/b/", "logs/a"):
         with pytest.raises(StoreError):
             store.live_log(job_dir)
+
+
+def test_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
+    store = HttpStore(f"http://127.0.0.1:{free_port()}", "token", backoff=(0.01, 0.01))
+    try:
+        with pytest.raises(StoreError, match="GET images/x"):
+            store.get("images/x")
+        source = tmp_path / "f"
+        source.write_bytes(b"x")
+        with pytest.raises(StoreError):
+            store.put_file("images/x", source)
+    finally:
+        store.close()
+
+
+def test_s3_missing_bucket_is_a_store_error(s3_bucket: str, tmp_path: Path) -> None:
+    store = open_store()
+    assert isinstance(store, S3Store)
+    store.bucket = "no-such-bucket"
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    try:
+        for action in (
+            lambda: store.put_file("images/x", source),
+            lambda: store.put("images/x", b"x"),
+            lambda: store.list("images/"),
+        ):
+            with pytest.raises(StoreError):
+                action()
+    finally:
+        store.close()
