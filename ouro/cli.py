@@ -14,7 +14,11 @@ from importlib import import_module
 from tasks.config import ConfigError
 
 # Modules that contribute subcommands, in the order `ouro --help` lists them.
-COMPONENTS: list[str] = ["tasks.cli"]
+COMPONENTS: list[str] = [
+    "tasks.cli",
+    "images_server",
+    "tasks.store.cli",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
