@@ -14,7 +14,12 @@ from importlib import import_module
 from tasks.config import ConfigError
 
 # Modules that contribute subcommands, in the order `ouro --help` lists them.
-COMPONENTS: list[str] = ["tasks.worker.cli"]
+COMPONENTS: list[str] = [
+    "tasks.cli",
+    "images_server",
+    "tasks.store.cli",
+    "tasks.worker.cli",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

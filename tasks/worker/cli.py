@@ -4,20 +4,14 @@ import argparse
 import logging
 import signal
 import threading
-from importlib import import_module
 from types import FrameType
 
 from tasks.github import open_statuses
-from tasks.store import Store
+from tasks.store import open_store
 from tasks.worker import config as worker_config
 from tasks.worker.service import Worker, check_ready
 
 log = logging.getLogger(__name__)
-
-
-def open_store() -> Store:
-    store: Store = import_module("tasks.store").open_store()
-    return store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +19,8 @@ def run(args: argparse.Namespace) -> int:
         name=args.name, capabilities=args.capability, direct=args.direct
     )
     check_ready(config)
-    worker = Worker(config, open_statuses(), open_store())
+    store = open_store()
+    worker = Worker(config, open_statuses(), store)
     stop = threading.Event()
     timers: list[threading.Timer] = []
 
@@ -42,9 +37,12 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)
-    worker.serve(stop)
-    for timer in timers:
-        timer.cancel()
+    try:
+        worker.serve(stop)
+    finally:
+        for timer in timers:
+            timer.cancel()
+        store.close()
     log.info("worker %s stopped", config.name)
     return 0
 

@@ -1,11 +1,12 @@
 """Stateful fakes for unit tests of the worker: a store and a status poster that record."""
 
+import builtins
 import threading
 from pathlib import Path
 from typing import BinaryIO
 
 from tasks.github import Status
-from tasks.store import StoreError
+from tasks.store import Entry, StoreError
 
 
 class FakeLiveLog:
@@ -56,6 +57,12 @@ class FakeStore:
 
     def list(self, prefix: str) -> list[str]:
         return sorted(p for p in self.files if p.startswith(prefix))
+
+    def entries(self, prefix: str) -> builtins.list[Entry]:
+        return [Entry(p, len(self.files[p]), 0.0) for p in self.list(prefix)]
+
+    def close(self) -> None:
+        pass
 
     def delete(self, path: str) -> None:
         with self.lock:

@@ -10,11 +10,13 @@ import pytest
 from tasks import amqp, queues
 from tasks.cancel import Cancel
 from tasks.job import Job
+from tasks.store import Store
 from tasks.worker.config import WorkerConfig
 from tasks.worker.service import Worker
+from tests.fixtures_images import ImagesServerFixture
 from tests.rabbitmq import RabbitMQ
 from tests.worker.conftest import JobFactory
-from tests.worker.fakes import FakeStatuses, FakeStore
+from tests.worker.fakes import FakeStatuses
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -49,8 +51,8 @@ def publish_cancel(cancel: Cancel, url: str) -> None:
 
 
 class Running:
-    def __init__(self, config: WorkerConfig):
-        self.statuses, self.store = FakeStatuses(), FakeStore()
+    def __init__(self, config: WorkerConfig, store: Store):
+        self.statuses, self.store = FakeStatuses(), store
         self.worker = Worker(config, self.statuses, self.store)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.worker.serve, args=(self.stop,))
@@ -60,14 +62,18 @@ class Running:
 
 
 @pytest.fixture
-def running(amqp_url: str, direct_config: WorkerConfig) -> Iterator[Running]:
+def running(
+    amqp_url: str, direct_config: WorkerConfig, images_server: ImagesServerFixture
+) -> Iterator[Running]:
     # Declare the queues before the worker connects, so the first publish is routable.
     amqp.Publisher().close()
-    worker = Running(direct_config)
+    store = images_server.store()
+    worker = Running(direct_config, store)
     worker.thread.start()
     yield worker
     worker.stop.set()
     worker.thread.join()
+    store.close()
 
 
 def test_job_is_acked_after_its_final_status(
@@ -81,6 +87,8 @@ def test_job_is_acked_after_its_final_status(
         ("pending", "In progress [w1]"),
         ("success", "Success [w1]"),
     ]
+    assert b"hello from unit-tests" in running.store.get(f"logs/{job.id}/log")
+    assert running.store.get(f"logs/{job.id}/deep/er/nested.txt") == b"nested\n"
 
 
 def test_cancel_message_stops_the_running_job(
