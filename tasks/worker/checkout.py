@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tasks.job import Job
+from tasks.job import IMAGE_PATTERN, Job
 
 Output = Callable[[bytes], None]
 
@@ -29,8 +29,25 @@ class CheckoutError(Exception):
     """The repository could not be fetched (after retries): an infrastructure error."""
 
 
-class RebaseFailed(Exception):
-    """The PR does not apply on its base branch: the change's fault, a test failure."""
+class ChangeError(Exception):
+    """The tested change itself is unusable: its fault, so a `failure`, not an `error`."""
+
+
+class RebaseFailed(ChangeError):
+    """The PR does not apply on its base branch."""
+
+
+def container_image(source: Path, default: str) -> str:
+    """The image named by the checkout's `.ci/container` (first line that is not a comment),
+    else `default` (the test map's image)."""
+    path = source / ".ci" / "container"
+    if not path.is_file():
+        return default
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not names or not IMAGE_PATTERN.fullmatch(names[0]):
+        raise ChangeError("Invalid .ci/container")
+    return names[0]
 
 
 def _git(args: list[str], cwd: Path, output: Output, timeout: float, *, check: bool = True) -> bool:

@@ -1,13 +1,13 @@
 """How a job's end becomes its commit status: the one place that decides (STYLE.md #9).
 
-The command's exit code 0 is `success`; any other exit code, a timeout or a PR that does
-not rebase is `failure` (the change's fault); a cancel and every other exception are
-`error` (nobody's verdict on the change). The traceback of an internal error goes to the
-log only; the status says "Internal error".
+Exit code 0 is `success`. Any other exit code, a timeout, or an unusable change (a PR that
+does not rebase, a bad `.ci/container`) is `failure`: the change's fault. A cancel and every
+other exception are `error`: nobody's verdict on the change. The traceback of an internal
+error goes to the log only; the status says "Internal error".
 """
 
 from tasks.github import Status
-from tasks.worker.checkout import RebaseFailed
+from tasks.worker.checkout import ChangeError
 from tasks.worker.runner import RunResult, Stop
 
 
@@ -38,7 +38,7 @@ def final_status(
     """The final status for a run that ended with `result` or raised `error`;
     None when the job is handed back to the queue (no verdict)."""
     if error is not None:
-        failed = isinstance(error, RebaseFailed)
+        failed = isinstance(error, ChangeError)
         state, description = ("failure", f"{error}") if failed else ("error", "Internal error")
         return Status(context, state, f"{description} [{worker}]", log_url)
     if result is None:

@@ -66,6 +66,8 @@ class JobSpec:
     scratch: Path
     # Host files of the secrets the job named, by name.
     secrets: dict[str, Path] = field(default_factory=dict)
+    # The repository's `.ci/container` if it has one, else the job's image.
+    image: str = ""
 
     def environment(self, source: str, attachments: str, secrets: str) -> dict[str, str]:
         job = self.job
@@ -242,7 +244,7 @@ class PodmanRunner:
             argv += ["--volume", f"{path}:{SECRETS}/{name}:ro,z"]
         for name, value in spec.environment(SOURCE, ATTACHMENTS, SECRETS).items():
             argv += ["--env", f"{name}={value}"]
-        return [*argv, *config.podman_args, spec.job.image, *spec.job.command]
+        return [*argv, *config.podman_args, spec.image or spec.job.image, *spec.job.command]
 
     def run(self, spec: JobSpec, output: Output, control: Control) -> RunResult:
         name = self.container_name(spec.job)

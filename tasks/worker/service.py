@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from tasks.jsonutil import PayloadError
 from tasks.store import Store
 from tasks.validate import InvalidValue
 from tasks.worker import attachments, outcome
-from tasks.worker.checkout import checkout
+from tasks.worker.checkout import checkout, container_image
 from tasks.worker.config import WorkerConfig
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
 from tasks.worker.runner import Control, JobSpec, Runner, RunResult, Stop, make_runner
@@ -303,7 +304,10 @@ class Worker:
             joblog.line("")
         if control.reason is not None:
             return RunResult(None, stopped=control.reason)
-        return self._runner.run(spec, joblog.write, control)
+        image = container_image(spec.source, job.image)
+        if self.config.mode == "podman":
+            joblog.line(f"Image: {image}\n")
+        return self._runner.run(replace(spec, image=image), joblog.write, control)
 
     @staticmethod
     def _footer(

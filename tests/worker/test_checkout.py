@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from tasks.worker.checkout import CheckoutError, RebaseFailed, checkout
+from tasks.worker.checkout import (
+    ChangeError,
+    CheckoutError,
+    RebaseFailed,
+    checkout,
+    container_image,
+)
 from tests.worker.conftest import JobFactory
 from tests.worker.gitserver import Repo, git
 
@@ -56,3 +62,13 @@ def test_unknown_sha_is_an_error(make_job: JobFactory, tmp_path: Path) -> None:
     job = make_job(sha="0" * 40)
     with pytest.raises(CheckoutError):
         checkout(job, tmp_path / "src", lambda _: None, retries=0)
+
+
+def test_container_file_names_the_image(tmp_path: Path) -> None:
+    assert container_image(tmp_path, "default:1") == "default:1"
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / ".ci" / "container").write_text("# the image\n\nquay.io/org/img:2\n")
+    assert container_image(tmp_path, "default:1") == "quay.io/org/img:2"
+    (tmp_path / ".ci" / "container").write_text("--privileged\n")
+    with pytest.raises(ChangeError, match=r"Invalid \.ci/container"):
+        container_image(tmp_path, "default:1")

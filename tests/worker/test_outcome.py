@@ -3,7 +3,7 @@
 import pytest
 
 from tasks.github import Status
-from tasks.worker.checkout import CheckoutError, RebaseFailed
+from tasks.worker.checkout import ChangeError, CheckoutError, RebaseFailed
 from tasks.worker.outcome import final_status, in_progress
 from tasks.worker.runner import RunResult, Stop
 
@@ -21,6 +21,7 @@ URL = "http://store/logs/j/index.html"
         (None, RuntimeError("boom"), ("error", "Internal error [w1]")),
         (None, CheckoutError("fetch failed"), ("error", "Internal error [w1]")),
         (None, RebaseFailed("Rebase on main failed"), ("failure", "Rebase on main failed [w1]")),
+        (None, ChangeError("Invalid .ci/container"), ("failure", "Invalid .ci/container [w1]")),
     ],
 )
 def test_outcome_to_status(

@@ -3,6 +3,7 @@
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,8 @@ def test_podman_command_line(tmp_path: Path) -> None:
     assert "--env TEST_ATTACHMENTS=/attachments" in joined
     assert ("--device /dev/kvm" in joined) == KVM.exists()
     assert argv[-5:] == ["--network", "none", "localhost/ouro-test-job:latest", ".ci/run", "--fast"]
+    from_repository = replace(spec(tmp_path / "2", the_job), image="localhost/from-repo:1")
+    assert PodmanRunner(config).command(from_repository)[-3] == "localhost/from-repo:1"
 
 
 def containers(env: dict[str, str]) -> list[str]:

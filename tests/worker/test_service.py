@@ -12,6 +12,7 @@ from tasks.worker.config import WorkerConfig
 from tasks.worker.service import Worker
 from tests.worker.conftest import JobFactory
 from tests.worker.fakes import FakeStatuses, FakeStore
+from tests.worker.gitserver import Repo
 
 URL_OF = "http://store.test/logs/{}/index.html"
 
@@ -245,3 +246,12 @@ def test_delivery_during_a_run_waits_and_sees_the_verdict(
     first.join()
     assert outcomes == [Outcome.ACK]
     assert statuses.states() == [("pending", "In progress [w1]"), ("success", "Success [w1]")]
+
+
+def test_invalid_container_file_is_a_failure(
+    direct_config: WorkerConfig, make_job: JobFactory, repo: Repo
+) -> None:
+    worker, statuses, _ = setup(direct_config)
+    sha = repo.commit({".ci/container": "not an image!\n"}, "bad container file")
+    assert worker.handle(message(make_job(sha=sha))) is Outcome.ACK
+    assert statuses.states()[-1] == ("failure", "Invalid .ci/container [w1]")
