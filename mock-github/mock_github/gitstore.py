@@ -93,6 +93,8 @@ class BareRepo:
         self.git("init", "--quiet", "--bare", f"--initial-branch={default_branch}")
         # Pushes from workers and people arrive through http-backend, which needs this.
         self.git("config", "http.receivepack", "true")
+        # As on GitHub, refs/pull/* are fetchable but only the mock moves them.
+        self.git("config", "receive.hideRefs", "refs/pull")
 
     def resolve(self, ref: str) -> str | None:
         """The commit sha `ref` (branch, tag, full ref or sha prefix) names, or None."""

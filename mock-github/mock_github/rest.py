@@ -459,5 +459,5 @@ class RestApi:
 
     def attempt(self, request: Request) -> Response:
         hook, record = self.delivery_of(request)
-        # The redelivery runs outside the state lock, after the 202 is sent.
+        # The redelivery runs outside the state lock, before the 202 is sent.
         return Response(202, {}, after=[lambda: self._redeliver(hook, record)])

@@ -76,7 +76,7 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
-    # Work done after the answer is sent and the state lock released (redeliveries).
+    # Work done once the state lock is released, before answering (redeliveries).
     after: list[Callable[[], object]] = field(default_factory=list)
 
 

@@ -8,6 +8,7 @@ request costs a 4xx (or a logged 500), never the server. The REST root is `/`
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import re
@@ -120,6 +121,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mock-github"
     timeout = 60  # an idle keep-alive connection does not hold a thread forever
+    # Requests too broken to route (bad request line, bad headers) still get GitHub's shape.
+    error_content_type = "application/json"
+    error_message_format = '{"message": "%(message)s", "documentation_url": "%(explain)s"}'
 
     @property
     def mock(self) -> MockGitHub:
@@ -139,21 +143,31 @@ class _RequestHandler(BaseHTTPRequestHandler):
             chunks = []
             total = 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    self.close_connection = True
+                    raise ApiError(400, "Bad request: invalid chunk size") from None
                 if size == 0:
                     while self.rfile.readline().strip():
                         pass
                     break
                 total += size
                 if total > MAX_BODY:
+                    self.close_connection = True
                     raise ApiError(413, "Payload Too Large")
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
             return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY:
+        text = self.headers.get("Content-Length") or "0"
+        if not text.isdigit():
+            # The body's end is unknown, so the connection cannot carry another request.
+            self.close_connection = True
+            raise ApiError(400, "Bad request: invalid Content-Length")
+        if int(text) > MAX_BODY:
+            self.close_connection = True
             raise ApiError(413, "Payload Too Large")
-        return self.rfile.read(length)
+        return self.rfile.read(int(text))
 
     def _login(self) -> str | None:
         header = self.headers.get("Authorization", "")
@@ -193,10 +207,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             log.exception("%s %s failed", self.command, self.path)
             response = Response(500, {"message": "Internal Server Error"})
             self.close_connection = True
-        try:
-            self._send(response)
-        except OSError:
-            self.close_connection = True
+        # Deliver before answering: whoever caused an event knows, once answered, that its
+        # webhooks were tried, so tests and scripts need no polling.
         try:
             if response.events:
                 self.mock.deliver(response.events)
@@ -204,6 +216,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 action()
         except Exception:
             log.exception("delivering events for %s %s failed", self.command, self.path)
+        try:
+            self._send(response)
+        except OSError:
+            self.close_connection = True
 
     def _api(self, path: str, query: str, body: bytes) -> Response:
         host = self.headers.get("Host") or f"127.0.0.1:{self.mock.port}"
@@ -247,7 +263,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if pusher is None:
                 raise ApiError(401, "Requires authentication")
         path_info = f"/{repo.git.path.relative_to(state.repos_dir)}{rest}"
-        with state.lock if pusher else _NoLock():
+        with state.lock if pusher else contextlib.nullcontext():
             before = repo.git.refs() if pusher else {}
             result = githttp.run_backend(
                 state.repos_dir,
@@ -269,20 +285,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     if before.get(ref) != after.get(ref)
                 }
                 events = state.refs_moved(repo, moves, pusher) if moves else []
+        if events:
+            log.info("push to %s by %s caused %d events", repo.full_name, pusher, len(events))
+            self.mock.deliver(events)
         self.send_response(result.status)
         for name, value in result.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(result.body)))
         self.end_headers()
         self.wfile.write(result.body)
-        if events:
-            log.info("push to %s by %s moved %d refs", repo.full_name, pusher, len(events))
-            self.mock.deliver(events)
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
