@@ -13,6 +13,7 @@ Rules copied from GitHub, because clients depend on them:
 """
 
 import itertools
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from tasks import validate
 
 STATUS_STATES = ("error", "failure", "pending", "success")
 MAX_STATUSES_PER_CONTEXT = 1000
+# GitHub's login rule; apps act as `name[bot]`.
+_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:\[bot\])?")
 DOCS = "https://docs.github.com/rest"
 
 
@@ -205,7 +208,7 @@ class State:
         key = login.lower()
         found = self.accounts.get(key)
         if found is None:
-            if not login or len(login) > 39 + 5:
+            if not _LOGIN.fullmatch(login):
                 raise validation_failed("User", "login", f"invalid login {login!r:.60}")
             default = "Bot" if login.endswith("[bot]") else "User"
             found = Account(login, self.next_id(), kind or default)
@@ -613,7 +616,8 @@ class State:
             raise validation_failed(
                 "Status", "description", "description is too long (maximum is 140 characters)"
             )
-        full = repo.git.resolve(sha) if len(sha) >= 7 else None
+        # A sha that already carries statuses is known to exist: skip the git call.
+        full = sha if sha in repo.statuses else repo.git.resolve(sha) if len(sha) >= 7 else None
         if full is None:
             raise ApiError(422, f"No commit found for SHA: {sha}")
         existing = repo.statuses.setdefault(full, [])

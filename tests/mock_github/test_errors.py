@@ -65,6 +65,8 @@ def test_malformed_bodies(mock_github: MockGitHubFixture, http: requests.Session
     response = http.post(control, json={}, timeout=10)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "full_name"
+    response = http.post(f"{mock_github.url}/_mock/users", json={"login": "a b"}, timeout=10)
+    assert response.status_code == 422
     response = http.post(control, json={"full_name": "../../etc"}, timeout=10)
     assert response.status_code == 422
     response = http.post(f"{control}/{REPO}/push", json={"files": {"../x": "y"}}, timeout=10)

@@ -80,3 +80,24 @@ def test_push_needs_a_token_and_updates_the_pr(
     # refs/pull/* are the mock's to move, as on GitHub.
     with pytest.raises(AssertionError):
         git("push", "--quiet", url, f"HEAD:refs/pull/{pr['number']}/head", cwd=clone)
+
+
+def test_pull_request_from_a_fork(mock_github: MockGitHubFixture, tmp_path: Path) -> None:
+    control = mock_github.control
+    base = control.create_repo(REPO, files={"a.txt": "1\n"})
+    control.create_repo("mallory/widget", files={"a.txt": "1\n"}, user="mallory")
+    pr = control.open_pr(
+        REPO, "evil", files={"a.txt": "evil\n"}, user="mallory", head_repo="mallory/widget"
+    )
+    assert pr["head"]["repo"]["full_name"] == "mallory/widget"
+    assert pr["base"]["repo"]["full_name"] == REPO
+    assert pr["author_association"] == "FIRST_TIME_CONTRIBUTOR"
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", base["clone_url"], str(clone), cwd=tmp_path)
+    git("fetch", "--quiet", "origin", f"refs/pull/{pr['number']}/head", cwd=clone)
+    assert git("show", "FETCH_HEAD:a.txt", cwd=clone) == "evil"
+
+    # A push to the fork's branch updates the PR in the base repository.
+    new_sha = control.push("mallory/widget", {"a.txt": "worse\n"}, branch="evil", user="mallory")
+    git("fetch", "--quiet", "origin", f"refs/pull/{pr['number']}/head", cwd=clone)
+    assert git("rev-parse", "FETCH_HEAD", cwd=clone) == new_sha
