@@ -14,6 +14,7 @@ Rules copied from GitHub, because clients depend on them:
 
 import itertools
 import re
+import shutil
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -197,6 +198,19 @@ class State:
         self._ids = itertools.count(1000)
         # Applied to every repository, existing and future (--webhook-url / set_webhook).
         self.default_hook: tuple[str, str | None] | None = None
+        self._adopt_repositories()
+
+    def _adopt_repositories(self) -> None:
+        """Serve the repositories a previous run left in the data directory (git data only)."""
+        for path in sorted(self.repos_dir.glob("*/*.git")):
+            git = BareRepo(path)
+            head = git.git("symbolic-ref", "--short", "HEAD").decode().strip()
+            stamp = now()
+            owner = self.account(path.parent.name).login
+            repo = Repo(
+                self.next_id(), owner, path.name.removesuffix(".git"), head, git, stamp, stamp
+            )
+            self.repos[repo.full_name.lower()] = repo
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -264,8 +278,21 @@ class State:
         path = self.repos_dir / owner / f"{name}.git"
         if path.exists():
             raise validation_failed("Repository", "name", f"{path} already exists on disk")
+        who = self.account(author or owner).identity()
+        if directory is not None and not directory.is_dir():
+            raise validation_failed("Repository", "directory", f"{directory} is not a directory")
         git = BareRepo(path)
         git.init(default_branch)
+        try:
+            if directory is not None:
+                first: str | None = git.commit_directory(directory, message, who)
+            else:
+                first = git.commit_files(None, files, message, who) if files else None
+        except GitError as error:
+            shutil.rmtree(path)
+            raise validation_failed("Repository", "files", str(error)) from None
+        if first:
+            git.update_ref(f"refs/heads/{default_branch}", first)
         stamp = now()
         repo = Repo(
             self.next_id(),
@@ -277,19 +304,6 @@ class State:
             stamp,
             description,
         )
-        who = self.account(author or owner).identity()
-        if directory is not None:
-            if not directory.is_dir():
-                raise validation_failed(
-                    "Repository", "directory", f"{directory} is not a directory"
-                )
-            git.update_ref(
-                f"refs/heads/{default_branch}", git.commit_directory(directory, message, who)
-            )
-        elif files:
-            git.update_ref(
-                f"refs/heads/{default_branch}", git.commit_files(None, files, message, who)
-            )
         self.repos[full_name.lower()] = repo
         events = []
         if self.default_hook is not None:

@@ -67,6 +67,11 @@ def test_malformed_bodies(mock_github: MockGitHubFixture, http: requests.Session
     assert response.json()["errors"][0]["field"] == "full_name"
     response = http.post(f"{mock_github.url}/_mock/users", json={"login": "a b"}, timeout=10)
     assert response.status_code == 422
+    response = http.post(
+        control, json={"full_name": "acme/bad", "files": {".git/config": "x"}}, timeout=10
+    )
+    assert response.status_code == 422
+    assert http.post(control, json={"full_name": "acme/bad"}, timeout=10).status_code == 201
     response = http.post(control, json={"full_name": "../../etc"}, timeout=10)
     assert response.status_code == 422
     response = http.post(f"{control}/{REPO}/push", json={"files": {"../x": "y"}}, timeout=10)

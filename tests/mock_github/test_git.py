@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from mock_github.server import MockGitHub
 
 from tests.fixtures_mock_github import MockGitHubFixture, WebhookReceiver
 
@@ -101,3 +102,19 @@ def test_pull_request_from_a_fork(mock_github: MockGitHubFixture, tmp_path: Path
     new_sha = control.push("mallory/widget", {"a.txt": "worse\n"}, branch="evil", user="mallory")
     git("fetch", "--quiet", "origin", f"refs/pull/{pr['number']}/head", cwd=clone)
     assert git("rev-parse", "FETCH_HEAD", cwd=clone) == new_sha
+
+
+def test_restart_serves_the_repositories_again(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = MockGitHub(data)
+    with first.state.lock:
+        first.state.create_repo(REPO, files={"a.txt": "1\n"}, default_branch="trunk")
+    first.close()
+    again = MockGitHub(data)
+    try:
+        with again.state.lock:
+            repo = again.state.repo(REPO)
+            assert repo.default_branch == "trunk"
+            assert repo.git.read_blob("trunk", "a.txt") is not None
+    finally:
+        again.close()
