@@ -18,6 +18,7 @@ COMPONENTS: list[str] = [
     "tasks.cli",
     "images_server",
     "tasks.store.cli",
+    "mock_github.cli",
     "tasks.worker.cli",
 ]
 

@@ -8,7 +8,10 @@ import pytest
 
 from tests.rabbitmq import RabbitMQ
 
-pytest_plugins = ["tests.fixtures_images"]
+pytest_plugins = [
+    "tests.fixtures_images",
+    "tests.fixtures_mock_github",
+]
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from images_server import ImagesServer, make_server
 
+from images_server import ImagesServer, make_server
 from tasks.store.http import HttpStore
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from images_server import _parse_range
 
+from images_server import _parse_range
 from tests.fixtures_images import ImagesServerFixture
 
 
