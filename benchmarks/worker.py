@@ -1,8 +1,8 @@
 """Worker overhead per job (everything but the command) and no-op jobs per minute.
 
-Starts a private RabbitMQ and a git server on loopback; statuses and the log go to
-in-memory recorders, so the figures are the worker's own cost (checkout, container,
-log, bookkeeping), not GitHub's or the store's latency.
+Starts a private RabbitMQ, mock-github (statuses, and the repository over git HTTP) and
+an images-server on loopback, all in this process except RabbitMQ; the figures are the
+worker's cost: statuses, checkout, container, log and its upload, bookkeeping.
 Usage: .venv/bin/python benchmarks/worker.py [--jobs N] [--no-podman]
 """
 
@@ -16,26 +16,70 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "images-server"), str(ROOT / "mock-github")]
 
+from images_server import make_server  # noqa: E402
+from mock_github.control import MockGitHubControl  # noqa: E402
+from mock_github.server import MockGitHub  # noqa: E402
 from tasks import amqp  # noqa: E402
 from tasks.amqp import Message  # noqa: E402
+from tasks.github import GitHubStatuses, github_client  # noqa: E402
 from tasks.job import Job  # noqa: E402
+from tasks.store.http import HttpStore  # noqa: E402
 from tasks.worker.config import WorkerConfig  # noqa: E402
 from tasks.worker.service import Worker  # noqa: E402
 from tests.rabbitmq import RabbitMQ  # noqa: E402
 from tests.worker.conftest import CONTAINERS_CONF, TEST_IMAGE  # noqa: E402
-from tests.worker.fakes import FakeStatuses, FakeStore  # noqa: E402
-from tests.worker.gitserver import GitServer  # noqa: E402
+
+TOKEN = "bench-token"  # noqa: S105 (a throw-away token of in-process servers)
+
+
+class Services:
+    """mock-github and the images-server, and clients of both."""
+
+    def __init__(self, base: Path):
+        self.github = MockGitHub(base / "github")
+        self.github.add_token(TOKEN, "ouro-bot")
+        self.github.start()
+        os.environ["GITHUB_API_URL"] = self.github.url
+        os.environ["GITHUB_WRITE_INTERVAL"] = "0"
+        token_file = base / "images-token"
+        token_file.write_text(TOKEN + "\n")
+        os.environ["IMAGES_TOKEN_FILE"] = str(token_file)
+        self.images = make_server(0, base / "images")
+        self.images_thread = threading.Thread(target=self.images.serve_forever, daemon=True)
+        self.images_thread.start()
+        control = MockGitHubControl(self.github.url)
+        created = control.create_repo(REPO, files={"README": "x\n"})
+        self.clone_url = str(created["clone_url"])
+        self.sha = control.push(REPO, {"f": "1"})
+        control.close()
+        self.stores: list[HttpStore] = []
+
+    def worker(self, config: WorkerConfig) -> Worker:
+        store = HttpStore(self.images.url, TOKEN)
+        self.stores.append(store)
+        return Worker(config, GitHubStatuses(github_client(TOKEN)), store)
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+        self.images.shutdown()
+        self.images.server_close()
+        self.github.close()
+
+
+REPO = "owner/project"
 
 
 def make_job(url: str, sha: str, image: str = TEST_IMAGE) -> Job:
     return Job(
         id=f"bench-{uuid.uuid4().hex[:12]}",
-        repo="owner/project",
+        repo=REPO,
         sha=sha,
         context="bench",
         command=["true"],
@@ -44,12 +88,12 @@ def make_job(url: str, sha: str, image: str = TEST_IMAGE) -> Job:
     )
 
 
-def overhead(config: WorkerConfig, url: str, sha: str, count: int) -> list[float]:
+def overhead(config: WorkerConfig, services: Services, count: int) -> list[float]:
     """Seconds per no-op job through `Worker.handle`: statuses, checkout, run, log."""
-    worker = Worker(config, FakeStatuses(), FakeStore())
+    worker = services.worker(config)
     times = []
     for _ in range(count):
-        job = make_job(url, sha)
+        job = make_job(services.clone_url, services.sha)
         start = time.perf_counter()
         outcome = worker.handle(Message(job.to_json(), job.id, False, {}, None))
         times.append(time.perf_counter() - start)
@@ -65,30 +109,32 @@ def command_time(argv: list[str], count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
-def throughput(config: WorkerConfig, broker: RabbitMQ, url: str, sha: str, workers: int) -> float:
+def throughput(config: WorkerConfig, broker: RabbitMQ, services: Services, workers: int) -> float:
     os.environ["AMQP_URL"] = broker.url
     publisher = amqp.Publisher()
     jobs = 30
-    statuses = [FakeStatuses() for _ in range(workers)]
     for _ in range(jobs):
-        job = make_job(url, sha)
+        job = make_job(services.clone_url, services.sha)
         publisher.publish(job.queue, job.to_json(), message_id=job.id)
     publisher.close()
     stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=Worker(
-                WorkerConfig(**{**config.__dict__, "name": f"w{i}"}), statuses[i], FakeStore()
-            ).serve,
-            args=(stop,),
-        )
-        for i in range(workers)
-    ]
+    done = threading.Semaphore(0)
+    threads = []
+    for i in range(workers):
+        worker = services.worker(WorkerConfig(**{**config.__dict__, "name": f"w{i}"}))
+
+        def counted(message: Message, handle: Callable[[Message], amqp.Outcome] = worker.handle):
+            outcome = handle(message)
+            done.release()
+            return outcome
+
+        worker.handle = counted  # type: ignore[method-assign]
+        threads.append(threading.Thread(target=worker.serve, args=(stop,)))
     start = time.perf_counter()
     for thread in threads:
         thread.start()
-    while sum(len(s.posted) for s in statuses) < 2 * jobs:
-        time.sleep(0.05)
+    for _ in range(jobs):
+        done.acquire()
     elapsed = time.perf_counter() - start
     stop.set()
     for thread in threads:
@@ -116,11 +162,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        git = GitServer(base / "git")
-        work = base / "clones"
-        work.mkdir()
-        repo = git.create("owner/project", {"README": "x\n"}, work)
-        sha = repo.commit({"f": "1"}, "c")
+        services = Services(base)
         (base / "jobs").mkdir()
         (base / "secrets").mkdir()
         config = WorkerConfig(
@@ -129,7 +171,7 @@ def main() -> int:
         broker = RabbitMQ(base / "rabbitmq", name="bench")
         broker.start()
         try:
-            direct = overhead(config, repo.url, sha, args.jobs)
+            direct = overhead(config, services, args.jobs)
             bare = command_time(["true"], args.jobs)
             print(
                 f"direct mode: overhead per job {statistics.median(direct) - bare:.3f} s "
@@ -139,7 +181,7 @@ def main() -> int:
             if not args.no_podman and podman_env():
                 podman = WorkerConfig(**{**config.__dict__, "mode": "podman"})
                 modes.append(podman)
-                contained = overhead(podman, repo.url, sha, args.jobs)
+                contained = overhead(podman, services, args.jobs)
                 print(
                     f"container mode: overhead per job {statistics.median(contained) - bare:.3f} s "
                     f"(median of {args.jobs}; min {min(contained):.3f} s, "
@@ -152,13 +194,13 @@ def main() -> int:
                 )
             for mode in modes:
                 for workers in (1, 2):
-                    rate = throughput(mode, broker, repo.url, sha, workers)
+                    rate = throughput(mode, broker, services, workers)
                     print(
                         f"no-op jobs per minute, {workers} worker(s), {mode.mode} mode: {rate:.0f}"
                     )
         finally:
             broker.stop()
-            git.close()
+            services.close()
     return 0
 
 

@@ -231,3 +231,15 @@ def test_sigterm_finishes_the_running_job_and_takes_no_other(stack: Stack) -> No
     assert stack.statuses(running)[-1][:2] == ("success", "Success [wa]")
     assert stack.statuses(waiting) == []
     assert queue_depth(stack.rabbitmq, "tasks") == (1, 0)
+
+
+def test_sigterm_past_the_grace_period_hands_the_job_back(stack: Stack) -> None:
+    stack.env["OURO_WORKER_GRACE"] = "1"
+    worker = stack.worker("wa", "--direct")
+    job = stack.job(command=["sh", "-c", "echo working; sleep 120"])
+    stack.started(job)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(60) == 0
+    assert stack.statuses(job)[-1][:2] == ("pending", "Requeued: worker wa stopped")
+    assert queue_depth(stack.rabbitmq, "tasks") == (1, 0)
+    assert "handed back to the queue" in stack.file(job, "log").decode()
