@@ -255,3 +255,12 @@ def test_invalid_container_file_is_a_failure(
     sha = repo.commit({".ci/container": "not an image!\n"}, "bad container file")
     assert worker.handle(message(make_job(sha=sha))) is Outcome.ACK
     assert statuses.states()[-1] == ("failure", "Invalid .ci/container [w1]")
+
+
+def test_job_with_an_unusable_log_folder_is_dropped(
+    direct_config: WorkerConfig, make_job: JobFactory
+) -> None:
+    worker, statuses, _ = setup(direct_config)
+    body = make_job().to_json().replace(b'"log": "logs/', b'"log": "images/')
+    assert worker.handle(Message(body, "m1", False, {}, None)) is Outcome.ACK
+    assert statuses.posted == []
