@@ -101,6 +101,10 @@ class Publisher:
             self._channel = channel
         return self._channel
 
+    def check(self) -> None:
+        """Connect if not connected; raise `BrokerUnavailable` if the broker cannot be reached."""
+        self._ensure_channel()
+
     def publish(
         self,
         routing_key: str,
