@@ -46,11 +46,9 @@ class RunningReceiver:
         return response.status_code, delivery
 
 
-def start_receiver(
-    url: str, secret_file: Path, publishers: int = 8
-) -> tuple[Receiver, threading.Thread]:
+def start_receiver(url: str, secret_file: Path) -> tuple[Receiver, threading.Thread]:
     """A receiver serving on its own thread; stop with `stop_receiver`."""
-    receiver = Receiver(SecretFile(secret_file), Broker(url, publishers=publishers))
+    receiver = Receiver(SecretFile(secret_file), Broker(url))
     # Connects and declares the queues, so tests can read `webhook` before the first delivery.
     receiver.broker.up()
     thread = threading.Thread(target=receiver.serve_forever, daemon=True)

@@ -26,12 +26,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (%(default)s)")  # noqa: S104
-    parser.add_argument(
-        "--publishers",
-        type=int,
-        default=8,
-        help="broker connections for concurrent deliveries (%(default)s)",
-    )
     parser.set_defaults(func=run)
 
 
@@ -39,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     # Both raise ConfigError: refuse to start rather than answer 401 or 503 to everything.
     secrets = SecretFile(setting("WEBHOOK_SECRET_FILE"))
     broker_address = connection_parameters()
-    receiver = Receiver(secrets, Broker(publishers=args.publishers), args.host, args.port)
+    receiver = Receiver(secrets, Broker(), args.host, args.port)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         # httpd.shutdown() waits for serve_forever() to return, which runs on this thread.

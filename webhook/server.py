@@ -107,6 +107,8 @@ class Receiver:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The default backlog of 5 refuses connections when many deliveries arrive at once.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type["_Handler"], receiver: Receiver):
         self.receiver = receiver
@@ -122,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "ouro-webhook"
     sys_version = ""
     timeout = SOCKET_TIMEOUT
+    # Headers and body go out in two writes; with Nagle the second waits for a delayed ACK.
+    disable_nagle_algorithm = True
     server: _Server
     connection: socket
 

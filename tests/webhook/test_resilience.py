@@ -26,7 +26,7 @@ def receiver_on_private_broker(
 ) -> Iterator[RunningReceiver]:
     secret_file = tmp_path / "secret"
     secret_file.write_bytes(SECRET)
-    receiver, thread = start_receiver(private_rabbitmq.url, secret_file, publishers=4)
+    receiver, thread = start_receiver(private_rabbitmq.url, secret_file)
     yield RunningReceiver(receiver.url, SECRET, secret_file, receiver)
     stop_receiver(receiver, thread)
 
