@@ -13,6 +13,7 @@ import queue
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -206,6 +207,8 @@ class PipelinedPublisher:
         self._state_lock = threading.Lock()
         self._up = False
         self._waiting: set[Future[None]] = set()
+        self._outbox: deque[tuple[str, bytes, pika.BasicProperties, Future[None]]] = deque()
+        self._flush_scheduled = False
         self._last_failure: tuple[float, str] = (float("-inf"), "")
         self._connection: pika.SelectConnection | None = None
         self._thread: threading.Thread | None = None
@@ -244,9 +247,11 @@ class PipelinedPublisher:
             if not self._up:
                 raise BrokerUnavailable("the broker connection was lost")
             self._waiting.add(waiter)
-            connection.ioloop.add_callback_threadsafe(
-                lambda: self._send(routing_key, body, properties, waiter)
-            )
+            self._outbox.append((routing_key, body, properties, waiter))
+            # One wake-up of the I/O thread sends everything queued by then.
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                connection.ioloop.add_callback_threadsafe(self._flush)
         try:
             waiter.result(self._confirm_timeout)
         except FutureTimeout:
@@ -274,6 +279,8 @@ class PipelinedPublisher:
                 on_close_callback=lambda c, reason: self._on_lost(c, reason, ready, errors),
             )
             self._pending, self._returned, self._next_tag = {}, set(), 0
+            self._outbox.clear()
+            self._flush_scheduled = False
             self._connection = connection
             self._thread = threading.Thread(
                 target=self._run, args=(connection,), name="amqp-publisher", daemon=True
@@ -319,17 +326,21 @@ class PipelinedPublisher:
         channel.confirm_delivery(self._on_confirm, callback=confirmed_mode)
         self._channel = channel
 
-    def _send(self, routing_key: str, body: bytes, properties: Any, waiter: Future[None]) -> None:
-        if waiter.done():
-            return
-        try:
-            # mandatory: an unroutable message (missing queue) is an error, not a silent drop.
-            self._channel.basic_publish("", routing_key, body, properties, mandatory=True)
-        except pika.exceptions.AMQPError as error:
-            waiter.set_exception(BrokerUnavailable(f"publishing failed: {error!r}"))
-            return
-        self._next_tag += 1
-        self._pending[self._next_tag] = (properties.message_id, waiter)
+    def _flush(self) -> None:
+        with self._state_lock:
+            self._flush_scheduled = False
+            batch, self._outbox = self._outbox, deque()
+        for routing_key, body, properties, waiter in batch:
+            if waiter.done():
+                continue
+            try:
+                # mandatory: an unroutable message (no such queue) is an error, not a drop.
+                self._channel.basic_publish("", routing_key, body, properties, mandatory=True)
+            except pika.exceptions.AMQPError as error:
+                waiter.set_exception(BrokerUnavailable(f"publishing failed: {error!r}"))
+                continue
+            self._next_tag += 1
+            self._pending[self._next_tag] = (properties.message_id, waiter)
 
     def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
         # A return comes before the ack of the same message.
