@@ -208,18 +208,22 @@ class _Handler(BaseHTTPRequestHandler):
         except Refused as refusal:
             code, reason, detail = refusal.code, refusal.reason, refusal.detail
             self.close_connection = self.close_connection or refusal.close
-        self._reply(code, reason + "\n", close=self.close_connection)
-        self.receiver.metrics.delivery(label, code)
-        log.log(
-            logging.WARNING if code >= 500 else logging.INFO,
-            "delivery %s event %s: %d %s%s (%.1f ms)",
-            delivery,
-            printable(label),
-            code,
-            reason,
-            f" ({detail})" if detail else "",
-            (time.monotonic() - started) * 1000,
-        )
+        try:
+            self._reply(code, reason + "\n", close=self.close_connection)
+        finally:
+            # Counted and logged even when the client is gone before the reply: a 202 is
+            # then in the queue although GitHub will show a failed delivery.
+            self.receiver.metrics.delivery(label, code)
+            log.log(
+                logging.WARNING if code >= 500 else logging.INFO,
+                "delivery %s event %s: %d %s%s (%.1f ms)",
+                delivery,
+                printable(label),
+                code,
+                reason,
+                f" ({detail})" if detail else "",
+                (time.monotonic() - started) * 1000,
+            )
 
     def _read_delivery(self) -> tuple[str, str, bytes]:
         if self.path != "/":
