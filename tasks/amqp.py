@@ -289,18 +289,20 @@ class PipelinedPublisher:
             if not ready.wait(self._params.socket_timeout + 1) or errors:
                 reason = f"cannot connect to the broker: {errors[0] if errors else 'timeout'}"
                 self._last_failure = (time.monotonic(), reason)
-                with self._state_lock:
-                    if self._thread.is_alive():
-                        connection.ioloop.add_callback_threadsafe(
-                            lambda: self._close_connection(connection)
-                        )
+                # Harmless on a loop that has already ended (pika ignores the wake-up).
+                connection.ioloop.add_callback_threadsafe(
+                    lambda: self._close_connection(connection)
+                )
                 raise BrokerUnavailable(reason)
             return connection
 
-    @staticmethod
-    def _run(connection: pika.SelectConnection) -> None:
+    def _run(self, connection: pika.SelectConnection) -> None:
         try:
             connection.ioloop.start()
+        except Exception:
+            log.exception("the publisher's I/O loop failed")
+            # Callers would otherwise wait for confirms that cannot come.
+            self._fail_waiting("the publisher's I/O loop failed")
         finally:
             connection.ioloop.close()
 
@@ -379,6 +381,11 @@ class PipelinedPublisher:
         self, connection: Any, reason: Any, ready: threading.Event, errors: list[str]
     ) -> None:
         errors.append(repr(reason))
+        self._fail_waiting(f"broker connection lost: {reason!r}")
+        ready.set()
+        connection.ioloop.stop()
+
+    def _fail_waiting(self, reason: str) -> None:
         with self._state_lock:
             self._up = False
             waiting, self._waiting = self._waiting, set()
@@ -386,19 +393,16 @@ class PipelinedPublisher:
         # claim it was stored.
         for waiter in waiting:
             if not waiter.done():
-                waiter.set_exception(BrokerUnavailable(f"broker connection lost: {reason!r}"))
+                waiter.set_exception(BrokerUnavailable(reason))
         self._pending.clear()
-        ready.set()
-        connection.ioloop.stop()
 
     def close(self) -> None:
         with self._connect_lock:
             connection = self._connection
-            with self._state_lock:
-                if connection is not None and self._thread and self._thread.is_alive():
-                    connection.ioloop.add_callback_threadsafe(
-                        lambda: self._close_connection(connection)
-                    )
+            if connection is not None:
+                connection.ioloop.add_callback_threadsafe(
+                    lambda: self._close_connection(connection)
+                )
             self._join_old_thread()
             self._connection = None
 
