@@ -17,7 +17,7 @@ import requests
 
 from webhook.broker import Broker
 from webhook.secretfile import SecretFile
-from webhook.server import Receiver
+from webhook.server import BODY_DEADLINE, Receiver
 from webhook.signature import sign
 
 
@@ -46,9 +46,11 @@ class RunningReceiver:
         return response.status_code, delivery
 
 
-def start_receiver(url: str, secret_file: Path) -> tuple[Receiver, threading.Thread]:
+def start_receiver(
+    url: str, secret_file: Path, body_deadline: float = BODY_DEADLINE
+) -> tuple[Receiver, threading.Thread]:
     """A receiver serving on its own thread; stop with `stop_receiver`."""
-    receiver = Receiver(SecretFile(secret_file), Broker(url))
+    receiver = Receiver(SecretFile(secret_file), Broker(url), body_deadline=body_deadline)
     # Connects and declares the queues, so tests can read `webhook` before the first delivery.
     receiver.broker.up()
     thread = threading.Thread(target=receiver.serve_forever, daemon=True)

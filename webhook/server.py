@@ -71,9 +71,11 @@ class Receiver:
         broker: Broker,
         host: str = "127.0.0.1",
         port: int = 0,
+        body_deadline: float = BODY_DEADLINE,
     ):
         self.secrets = secrets
         self.broker = broker
+        self.body_deadline = body_deadline
         self.metrics = Metrics()
         self._inflight = 0
         self._idle = threading.Condition()
@@ -251,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self, length: int) -> bytes:
         body = bytearray()
-        deadline = time.monotonic() + BODY_DEADLINE
+        deadline = time.monotonic() + self.receiver.body_deadline
         try:
             while len(body) < length:
                 if time.monotonic() > deadline:

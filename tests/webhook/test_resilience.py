@@ -1,6 +1,8 @@
 """No loss across a broker restart, and no client able to hold up the others."""
 
+import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -145,3 +147,31 @@ def test_slow_client_does_not_hold_up_another_delivery(
         release.set()
         slow.join()
     assert replies[0].startswith(b"HTTP/1.1 202 ")
+
+
+def test_client_trickling_its_body_past_the_deadline_gets_408(
+    amqp_url: str, tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_bytes(SECRET)
+    receiver, thread = start_receiver(amqp_url, secret_file, body_deadline=1.0)
+    host, port = receiver.url.removeprefix("http://").rstrip("/").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            conn.sendall(
+                b"POST / HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\n"
+                b"X-GitHub-Delivery: trickle\r\nContent-Length: 1000\r\n\r\n"
+            )
+            reply = b""
+            # Three bytes every 0.2 s would take 66 s; the receiver gives up first.
+            while not reply:
+                # Once the receiver has answered and closed, a send may fail; the answer
+                # is still there to read.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    conn.sendall(b"{  ")
+                ready, _, _ = select.select([conn], [], [], 0.2)
+                if ready:
+                    reply = conn.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 408 ")
+    finally:
+        stop_receiver(receiver, thread)
