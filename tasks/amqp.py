@@ -1,8 +1,9 @@
 """The AMQP layer: connections from `AMQP_URL`, confirmed publishing, safe consuming.
 
 pika's BlockingConnection is not thread-safe, so a `Publisher` owns one
-connection and is used by one thread at a time (`PublisherPool` hands them out),
-and `consume` runs each message's work on a separate thread while the
+connection and is used by one thread at a time (`PublisherPool` hands them out);
+`PipelinedPublisher` serves many threads at once over one connection owned by its
+own I/O thread; and `consume` runs each message's work on a separate thread while the
 connection thread keeps heartbeats going, acking through
 `add_callback_threadsafe` only after the work is done.
 """
@@ -104,10 +105,6 @@ class Publisher:
                 raise BrokerUnavailable(f"cannot connect to the broker: {error!r}") from None
             self._channel = channel
         return self._channel
-
-    def check(self) -> None:
-        """Connect if not connected; raise `BrokerUnavailable` if the broker cannot be reached."""
-        self._ensure_channel()
 
     def publish(
         self,
