@@ -8,6 +8,7 @@ body bound how long it can hold that.
 
 import json
 import logging
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -104,7 +105,8 @@ class Receiver:
     def _end(self) -> None:
         with self._idle:
             self._inflight -= 1
-            self._idle.notify_all()
+            if not self._inflight:
+                self._idle.notify_all()
 
 
 class _Server(ThreadingHTTPServer):
@@ -117,8 +119,11 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that went away mid-reply is routine; anything else is a bug worth a trace.
-        log.debug("connection from %s ended with an error", client_address[0], exc_info=True)
+        # A client that went away or stalled is routine; anything else is a bug worth a trace.
+        if isinstance(sys.exc_info()[1], OSError):
+            log.debug("connection from %s ended: %s", client_address[0], sys.exc_info()[1])
+        else:
+            log.exception("request from %s failed", client_address[0])
 
 
 class _Handler(BaseHTTPRequestHandler):
