@@ -15,6 +15,7 @@ from tasks.config import ConfigError
 
 # Modules that contribute subcommands, in the order `ouro --help` lists them.
 COMPONENTS: list[str] = [
+    "webhook.cli",
     "tasks.cli",
     "images_server",
     "tasks.store.cli",
