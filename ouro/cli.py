@@ -17,7 +17,7 @@ from tasks.config import ConfigError
 COMPONENTS: list[str] = [
     "webhook.cli",
     "tasks.cli",
-    "images_server",
+    "images_server.cli",
     "tasks.store.cli",
     "mock_github.cli",
 ]
