@@ -15,8 +15,9 @@ from tasks.config import ConfigError
 
 # Modules that contribute subcommands, in the order `ouro --help` lists them.
 COMPONENTS: list[str] = [
+    "webhook.cli",
     "tasks.cli",
-    "images_server",
+    "images_server.cli",
     "tasks.store.cli",
     "mock_github.cli",
     "tasks.worker.cli",

@@ -11,6 +11,7 @@ from tests.rabbitmq import RabbitMQ
 pytest_plugins = [
     "tests.fixtures_images",
     "tests.fixtures_mock_github",
+    "tests.fixtures_webhook",
 ]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from images_server import ImagesServer, make_server
+from images_server.server import ImagesServer, make_server
 from tasks.store.http import HttpStore
 
 
