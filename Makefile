@@ -20,8 +20,9 @@ test: $(VENV)/.installed
 
 check: lint test
 
+# Every benchmark in turn; each prints its figures (docs/<component>.md records them).
 bench: $(VENV)/.installed
-	$(PY) benchmarks/run.py
+	set -e; for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
