@@ -17,6 +17,7 @@ DEFAULTS = {
     "AMQP_CA_FILE": "/run/secrets/amqp/ca.pem",
     "AMQP_CERT_FILE": "/run/secrets/amqp/client.pem",
     "AMQP_KEY_FILE": "/run/secrets/amqp/client.key",
+    "OURO_STATE_DIR": "/var/lib/ouro",
 }
 
 

@@ -1,14 +1,19 @@
-"""GitHub access for the bot and the worker: commit statuses behind a small interface.
+"""GitHub access for the bot and the worker: commit statuses behind a small interface,
+and the few reads the bot needs (pull requests, org membership, hook deliveries).
 
 `GitHubStatuses` posts through PyGithub (to `GITHUB_API_URL`, the mock locally);
 `DryRunStatuses` only logs "would post". Posting is opt-in: without a token,
-`open_statuses` returns the dry run (STYLE.md #5). Workers use this interface
-and never import PyGithub themselves.
+`open_statuses` returns the dry run (STYLE.md #5). Reads work without a token
+(as far as GitHub allows anonymous reads); `redeliver` is a write and is only
+logged in a dry run. Workers use this interface and never import PyGithub themselves.
 """
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 import github
 import requests
@@ -17,6 +22,8 @@ from tasks.config import optional_secret, setting
 from tasks.retry import with_retries
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 STATES = ("pending", "success", "failure", "error")
 
@@ -46,7 +53,10 @@ def is_transient(error: Exception) -> bool:
 def github_client(token: str | None = None) -> github.Github:
     auth = github.Auth.Token(token) if token else None
     # PyGithub's own retry would also retry 4xx rate limits silently; our policy is explicit.
-    return github.Github(base_url=setting("GITHUB_API_URL"), auth=auth, retry=None, timeout=15)
+    # lazy: `get_repo` and friends make no request of their own (the status post is one call).
+    return github.Github(
+        base_url=setting("GITHUB_API_URL"), auth=auth, retry=None, timeout=15, lazy=True
+    )
 
 
 def github_token() -> str | None:
@@ -59,7 +69,7 @@ class GitHubStatuses:
 
     def post(self, repo: str, sha: str, status: Status) -> None:
         def call() -> None:
-            commit = self._client.get_repo(repo, lazy=True).get_commit(sha)
+            commit = self._client.get_repo(repo).get_commit(sha)
             commit.create_status(
                 status.state,
                 target_url=status.target_url or github.GithubObject.NotSet,
@@ -76,7 +86,7 @@ class GitHubStatuses:
         def call() -> dict[str, Status]:
             found: dict[str, Status] = {}
             # GitHub lists statuses newest first; keep the first seen per context.
-            for s in self._client.get_repo(repo, lazy=True).get_commit(sha).get_statuses():
+            for s in self._client.get_repo(repo).get_commit(sha).get_statuses():
                 found.setdefault(
                     s.context, Status(s.context, s.state, s.description or "", s.target_url)
                 )
@@ -112,3 +122,139 @@ def open_statuses() -> Statuses:
         log.warning("no GitHub token configured: statuses are logged, not posted (dry run)")
         return DryRunStatuses()
     return GitHubStatuses(github_client(token))
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """What the bot needs to know about a pull request; values are still unvalidated."""
+
+    repo: str
+    number: int
+    head_sha: str
+    base_ref: str
+    title: str
+    draft: bool
+    state: str
+    author: str
+    author_association: str
+    clone_url: str
+
+
+@dataclass(frozen=True)
+class HookDelivery:
+    id: int
+    hook_id: int
+    guid: str
+    delivered_at: datetime
+    status_code: int
+    event: str
+    redelivery: bool
+
+
+class GitHubReader:
+    """Reads for the bot and its recovery commands, each retried by the shared policy.
+
+    Without a token, `redeliver` only logs "would redeliver" (posting is opt-in).
+    """
+
+    def __init__(
+        self,
+        client: github.Github,
+        *,
+        can_write: bool,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._client = client
+        self._can_write = can_write
+        # Injected so that tests check the backoff sequence without waiting.
+        self._sleep = sleep
+
+    def _retry(self, call: Callable[[], T], what: str) -> T:
+        return with_retries(call, is_transient, what, sleep=self._sleep)
+
+    def pull(self, repo: str, number: int) -> PullInfo:
+        def call() -> PullInfo:
+            return _pull_info(repo, self._client.get_repo(repo).get_pull(number))
+
+        return self._retry(call, f"reading {repo}#{number}")
+
+    def open_pulls(self, repo: str) -> list[PullInfo]:
+        def call() -> list[PullInfo]:
+            pulls = self._client.get_repo(repo).get_pulls(state="open")
+            return [_pull_info(repo, p) for p in pulls]
+
+        return self._retry(call, f"listing open pull requests of {repo}")
+
+    def is_member(self, org: str, login: str) -> bool:
+        """Membership as the token sees it: with a member's token, private members count."""
+
+        def call() -> bool:
+            status, _, _ = self._client.requester.requestJson("GET", f"/orgs/{org}/members/{login}")
+            if status >= 500:
+                raise github.GithubException(status, None, None)
+            # 204 member; 404 not a member (or no such org); 302 means "ask the public list".
+            return status == 204
+
+        return self._retry(call, f"checking {login} in {org}")
+
+    def hook_deliveries(self, repo: str) -> list[HookDelivery]:
+        """Recent deliveries of every hook of `repo`, newest first per hook."""
+
+        def call() -> list[HookDelivery]:
+            gh_repo = self._client.get_repo(repo)
+            found = []
+            for hook in gh_repo.get_hooks():
+                for d in gh_repo.get_hook_deliveries(hook.id):
+                    if d.id is None or d.delivered_at is None:
+                        continue
+                    found.append(
+                        HookDelivery(
+                            id=d.id,
+                            hook_id=hook.id,
+                            guid=d.guid or "",
+                            delivered_at=d.delivered_at,
+                            status_code=d.status_code or 0,
+                            event=d.event or "",
+                            redelivery=bool(d.redelivery),
+                        )
+                    )
+            return found
+
+        return self._retry(call, f"listing hook deliveries of {repo}")
+
+    def redeliver(self, repo: str, delivery: HookDelivery) -> None:
+        what = f"delivery {delivery.guid} ({delivery.event}) of {repo}"
+        if not self._can_write:
+            log.info("would redeliver %s", what)
+            return
+
+        def call() -> None:
+            self._client.requester.requestJsonAndCheck(
+                "POST",
+                f"/repos/{repo}/hooks/{delivery.hook_id}/deliveries/{delivery.id}/attempts",
+            )
+
+        # Not idempotent in theory, but a second attempt of a failed delivery is harmless:
+        # the bot drops a delivery id it has already processed.
+        self._retry(call, f"redelivering {what}")
+        log.info("redelivered %s", what)
+
+
+def _pull_info(repo: str, pull: Any) -> PullInfo:
+    return PullInfo(
+        repo=repo,
+        number=pull.number,
+        head_sha=pull.head.sha,
+        base_ref=pull.base.ref,
+        title=pull.title or "",
+        draft=bool(pull.draft),
+        state=pull.state,
+        author=pull.user.login,
+        author_association=pull.raw_data.get("author_association", "NONE"),
+        clone_url=pull.base.repo.clone_url,
+    )
+
+
+def open_reader() -> GitHubReader:
+    token = github_token()
+    return GitHubReader(github_client(token), can_write=token is not None)

@@ -14,8 +14,8 @@ from tasks import queues, validate
 from tasks.jsonutil import PayloadError, get_dict, get_int, get_list, get_str, has
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SECRET_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-_IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
+SECRET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
 _URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
 
 
@@ -57,7 +57,7 @@ class Job:
             isinstance(a, str) and "\x00" not in a for a in self.command
         ):
             raise validate.InvalidValue("command must be a non-empty list of strings")
-        if not _IMAGE.fullmatch(self.image):
+        if not IMAGE_PATTERN.fullmatch(self.image):
             raise validate.InvalidValue(f"invalid container image {self.image!r:.80}")
         if not _URL.fullmatch(self.clone_url):
             raise validate.InvalidValue(f"invalid clone URL {self.clone_url!r:.80}")
@@ -65,7 +65,7 @@ class Job:
             if not _ENV_NAME.fullmatch(name) or "\x00" in value:
                 raise validate.InvalidValue(f"invalid environment variable {name!r:.80}")
         for name in self.secrets:
-            if not _SECRET_NAME.fullmatch(name):
+            if not SECRET_NAME_PATTERN.fullmatch(name):
                 raise validate.InvalidValue(f"invalid secret name {name!r:.80}")
         if not 0 < self.timeout <= 7 * 24 * 3600:
             raise validate.InvalidValue(f"invalid timeout {self.timeout}")

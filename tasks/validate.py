@@ -37,10 +37,15 @@ def pr_number(value: int) -> int:
     return value
 
 
+# Narrower than git allows: refs appear in log headers and status texts, and real
+# branch names need nothing beyond these characters.
+_REF_CHARS = re.compile(r"[A-Za-z0-9._/@+-]+")
+
+
 def ref(value: str) -> str:
-    """A branch name, checked by git's own rules (git-check-ref-format) plus a length cap."""
+    """A branch name, checked by git's own rules (git-check-ref-format) and a safe alphabet."""
     bad = (
-        not value
+        not _REF_CHARS.fullmatch(value)
         or len(value) > 255
         or value.startswith(("-", "/", "."))
         or value.endswith(("/", ".", ".lock"))
@@ -49,7 +54,6 @@ def ref(value: str) -> str:
         or "//" in value
         or "@{" in value
         or value == "@"
-        or any(ord(c) < 0x21 or ord(c) == 0x7F or c in "~^:?*[\\" for c in value)
     )
     if bad:
         raise InvalidValue(f"invalid ref {value!r:.80}")

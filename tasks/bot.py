@@ -1,0 +1,231 @@
+"""The tasks bot: the thin effects loop around `tasks.interpret`.
+
+For each message of the `webhook` queue: parse it, skip it if its delivery was
+processed before, interpret it, then carry the decision out — cancels to the
+fanout exchange, "Manual testing required" where no status exists yet, and per
+job `pending` "Not yet tested" followed by the confirmed publish — and only then
+remember the delivery and ack. A message that cannot be processed (not JSON,
+missing fields, invalid values, a 4xx from GitHub about it) is published to
+`webhook.dead` with the reason in the `x-ouro-reason` header and acked: it is
+never redelivered in a loop and never crashes the bot. Transient failures
+(broker, GitHub 5xx after retries) raise, so the consumer requeues the message.
+"""
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import github
+
+from tasks import amqp, queues, validate
+from tasks.botstate import BotState
+from tasks.github import PullInfo, Status, Statuses
+from tasks.interpret import (
+    MANUAL_TESTING,
+    NOT_YET_TESTED,
+    Decision,
+    NewId,
+    StartJob,
+    interpret,
+    new_job_id,
+    pull_decision,
+)
+from tasks.job import Job
+from tasks.jsonutil import JsonDict, PayloadError, get_dict, get_str
+from tasks.testmap import TestMap
+from tasks.trust import CachedMembership
+
+log = logging.getLogger(__name__)
+
+REASON_HEADER = "x-ouro-reason"
+# GitHub delivery ids are GUIDs; anything else is refused before it reaches a log or the store.
+_DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+class Reader(Protocol):
+    def pull(self, repo: str, number: int) -> PullInfo: ...
+
+    def open_pulls(self, repo: str) -> list[PullInfo]: ...
+
+    def is_member(self, org: str, login: str) -> bool: ...
+
+
+class Publisher(Protocol):
+    def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        exchange: str = "",
+        priority: int = 0,
+        headers: dict[str, str] | None = None,
+    ) -> None: ...
+
+
+def parse_message(body: bytes) -> tuple[str, str, JsonDict]:
+    """(event, delivery id, payload) of a webhook queue message."""
+    try:
+        data: Any = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PayloadError(f"message is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise PayloadError("message is not a JSON object")
+    event = get_str(data, "event")
+    delivery = get_str(data, "delivery")
+    if not _DELIVERY.fullmatch(delivery):
+        raise PayloadError(f"invalid delivery id {delivery!r:.60}")
+    return event, delivery, get_dict(data, "request")
+
+
+class _Lookups:
+    """What interpretation may ask GitHub, membership answers cached."""
+
+    def __init__(self, reader: Reader, statuses: Statuses):
+        self._reader = reader
+        self._statuses = statuses
+        self._membership = CachedMembership(reader.is_member)
+
+    def is_member(self, org: str, login: str) -> bool:
+        return self._membership(org, login)
+
+    def pull(self, repo: str, number: int) -> PullInfo:
+        return self._reader.pull(repo, number)
+
+    def statuses(self, repo: str, sha: str) -> dict[str, Status]:
+        return self._statuses.latest(repo, sha)
+
+
+class Bot:
+    def __init__(
+        self,
+        testmap: TestMap,
+        *,
+        statuses: Statuses,
+        reader: Reader,
+        publisher: Publisher,
+        state: BotState,
+        new_id: NewId = new_job_id,
+    ):
+        self.testmap = testmap
+        self._statuses = statuses
+        self._reader = reader
+        self._publisher = publisher
+        self._state = state
+        self._new_id = new_id
+        self._lookups = _Lookups(reader, statuses)
+
+    def handle(self, message: amqp.Message) -> amqp.Outcome:
+        """The consumer's handler: always ACK, except when a transient failure raises."""
+        try:
+            event, delivery, payload = parse_message(message.body)
+        except PayloadError as error:
+            return self._dead(message, str(error))
+        if self._state.seen(delivery):
+            log.info("delivery %s (%s) was already processed; dropped", delivery, event)
+            return amqp.Outcome.ACK
+        try:
+            decision = interpret(event, payload, self.testmap, self._lookups, self._new_id)
+            started = self.apply(decision)
+        except (PayloadError, validate.InvalidValue) as error:
+            return self._dead(message, f"{event}: {error}")
+        except github.GithubException as error:
+            if error.status >= 500:
+                raise
+            return self._dead(message, f"{event}: GitHub answered {error.status}")
+        self._state.remember_delivery(delivery)
+        if decision.starts or decision.statuses or decision.cancels:
+            log.info("delivery %s (%s): %s; %d job(s)", delivery, event, decision.reason, started)
+        else:
+            log.debug("delivery %s (%s) dropped: %s", delivery, event, decision.reason)
+        return amqp.Outcome.ACK
+
+    def apply(self, decision: Decision, *, scan: bool = False) -> int:
+        """Carry out `decision`; the number of jobs published.
+
+        Idempotent per (repo, sha, context) unless a job is forced: a context is skipped
+        when this bot published it before or GitHub shows a status for it. One exception
+        outside scans: a lone "Not yet tested" that this bot has no record of is a publish
+        that failed after its status was posted, so the job is published again.
+        """
+        for cancel in decision.cancels:
+            self._publisher.publish(
+                "",
+                cancel.to_json(),
+                exchange=queues.CANCEL_EXCHANGE,
+                message_id=f"cancel-{secrets.token_hex(8)}",
+            )
+            log.info("cancel sent for %s#%d (%s)", cancel.repo, cancel.pr, cancel.reason)
+        latest: dict[tuple[str, str], dict[str, Status]] = {}
+
+        def statuses_of(repo: str, sha: str) -> dict[str, Status]:
+            if (repo, sha) not in latest:
+                latest[repo, sha] = self._statuses.latest(repo, sha)
+            return latest[repo, sha]
+
+        for post in decision.statuses:
+            if post.status.context not in statuses_of(post.repo, post.sha):
+                self._statuses.post(post.repo, post.sha, post.status)
+        started = 0
+        for start in decision.starts:
+            if self._should_start(start, statuses_of, scan=scan):
+                self._start(start.job)
+                started += 1
+        return started
+
+    def _should_start(
+        self, start: StartJob, statuses_of: Callable[[str, str], dict[str, Status]], *, scan: bool
+    ) -> bool:
+        job = start.job
+        if start.force:
+            return True
+        if self._state.job_published(job.repo, job.sha, job.context):
+            log.debug("%s@%s %s already queued", job.repo, job.sha[:12], job.context)
+            return False
+        existing = statuses_of(job.repo, job.sha).get(job.context)
+        if existing is None:
+            return True
+        if existing.state == "pending" and existing.description == MANUAL_TESTING:
+            # Trust was granted since (e.g. the author joined the org): run now.
+            return True
+        lost = existing.state == "pending" and existing.description == NOT_YET_TESTED
+        if lost and not scan:
+            log.warning("%s@%s %s: re-publishing", job.repo, job.sha[:12], job.context)
+            return True
+        log.debug("%s@%s %s has a status already", job.repo, job.sha[:12], job.context)
+        return False
+
+    def _start(self, job: Job) -> None:
+        self._statuses.post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
+        self._publisher.publish(job.queue, job.to_json(), message_id=job.id, priority=job.priority)
+        self._state.remember_job(job.repo, job.sha, job.context, job.id)
+        log.info(
+            "job %s queued on %s: %s@%s %s", job.id, job.queue, job.repo, job.sha[:12], job.context
+        )
+
+    def _dead(self, message: amqp.Message, reason: str) -> amqp.Outcome:
+        reason = reason.replace("\n", " ")[:500]
+        self._publisher.publish(
+            queues.WEBHOOK_DEAD,
+            message.body,
+            message_id=message.message_id or f"unknown-{secrets.token_hex(8)}",
+            headers={REASON_HEADER: reason},
+        )
+        log.warning("message %s dead-lettered: %s", message.message_id, reason)
+        return amqp.Outcome.ACK
+
+    def scan(self, repos: Iterable[str] | None = None) -> int:
+        """Queue the open PRs whose head lacks expected statuses; the number of jobs."""
+        started = 0
+        for repo in repos or self.testmap.repos:
+            for pull in self._reader.open_pulls(repo):
+                try:
+                    decision = pull_decision(pull, self.testmap, self._lookups, new_id=self._new_id)
+                    started += self.apply(decision, scan=True)
+                except (PayloadError, validate.InvalidValue) as error:
+                    log.warning("scan: %s#%d skipped: %s", repo, pull.number, error)
+        log.info("scan: %d job(s) queued", started)
+        return started

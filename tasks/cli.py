@@ -1,0 +1,130 @@
+"""`ouro tasks`, `ouro testmap` and `ouro queue`: the bot and its operator tools."""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from tasks import amqp, queue_inspect, queues, recovery, testmap
+from tasks.bot import Bot
+from tasks.botstate import BotState
+from tasks.github import open_reader, open_statuses
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    tasks = subparsers.add_parser("tasks", help="the tasks bot: webhook events → jobs")
+    sub = tasks.add_subparsers(metavar="ACTION", required=True)
+    run = sub.add_parser("run", help="consume the webhook queue (scans open PRs first)")
+    run.add_argument("--no-scan", action="store_true", help="skip the scan at start")
+    run.set_defaults(func=run_bot)
+    scan = sub.add_parser("scan", help="queue open PRs whose head lacks expected statuses")
+    scan.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
+    scan.set_defaults(func=scan_prs)
+    redeliver = sub.add_parser("redeliver", help="redeliver failed webhook deliveries")
+    redeliver.add_argument("--since", required=True, help="e.g. 2h, 3d, 2024-05-02T10:00")
+    redeliver.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
+    redeliver.set_defaults(func=redeliver_failed)
+
+    tm = subparsers.add_parser("testmap", help="the test map")
+    tm_sub = tm.add_subparsers(metavar="ACTION", required=True)
+    check = tm_sub.add_parser("check", help="validate a test map, listing every error")
+    check.add_argument("file", nargs="?", help="default: $OURO_TESTMAP or the bundled example")
+    check.set_defaults(func=check_testmap)
+
+    queue = subparsers.add_parser("queue", help="look at the broker's queues")
+    q_sub = queue.add_subparsers(metavar="ACTION", required=True)
+    inspect = q_sub.add_parser("inspect", help="depth and messages, without consuming them")
+    inspect.add_argument("queue", nargs="*", help="default: webhook queues and tasks queues")
+    inspect.add_argument("--limit", type=int, default=100, help="messages shown per queue")
+    inspect.set_defaults(func=inspect_queues)
+
+
+def _bot(publisher: amqp.Publisher, tmap: testmap.TestMap, state: BotState) -> Bot:
+    return Bot(
+        tmap, statuses=open_statuses(), reader=open_reader(), publisher=publisher, state=state
+    )
+
+
+def run_bot(args: argparse.Namespace) -> int:
+    tmap = testmap.load()
+    state = BotState.open_default()
+    state.prune()
+    capabilities = tmap.capabilities()
+    publisher = amqp.Publisher(capabilities=capabilities)
+    bot = _bot(publisher, tmap, state)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: finishing the current message, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if not args.no_scan:
+        try:
+            bot.scan()
+        except Exception:
+            # A scan is a repair; GitHub being down must not keep the bot from its queue.
+            log.exception("scan at start failed; consuming anyway")
+    log.info("consuming %s", queues.WEBHOOK)
+    try:
+        amqp.consume([queues.WEBHOOK], bot.handle, capabilities=capabilities, stop=stop)
+    finally:
+        publisher.close()
+        state.close()
+    return 0
+
+
+def scan_prs(args: argparse.Namespace) -> int:
+    tmap = testmap.load()
+    unknown = [r for r in args.repo or [] if r not in tmap.repos]
+    if unknown:
+        print(f"not in the test map: {', '.join(unknown)}", file=sys.stderr)
+        return 1
+    state = BotState.open_default()
+    publisher = amqp.Publisher(capabilities=tmap.capabilities())
+    try:
+        started = _bot(publisher, tmap, state).scan(args.repo)
+    finally:
+        publisher.close()
+        state.close()
+    print(f"{started} job(s) queued")
+    return 0
+
+
+def redeliver_failed(args: argparse.Namespace) -> int:
+    try:
+        since = recovery.parse_since(args.since)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 1
+    reader = open_reader()
+    count = 0
+    for repo in args.repo or testmap.load().repos:
+        for delivery in recovery.to_redeliver(reader.hook_deliveries(repo), since):
+            reader.redeliver(repo, delivery)
+            count += 1
+    print(f"{count} failed deliveries redelivered")
+    return 0
+
+
+def check_testmap(args: argparse.Namespace) -> int:
+    try:
+        tmap = testmap.load(args.file)
+    except testmap.TestMapError as error:
+        for line in error.errors:
+            print(line, file=sys.stderr)
+        return 1
+    contexts = sum(len(c) for b in tmap.repos.values() for c in b.values())
+    print(f"OK: {len(tmap.repos)} repositories, {contexts} contexts")
+    return 0
+
+
+def inspect_queues(args: argparse.Namespace) -> int:
+    names = args.queue or queue_inspect.default_queues(testmap.load().capabilities())
+    print(queue_inspect.render(queue_inspect.inspect(names, args.limit)))
+    return 0

@@ -1,0 +1,78 @@
+"""Fakes for unit tests of interpretation and the bot: stateful, and they record calls."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasks import testmap
+from tasks.github import PullInfo, Status
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def payload(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PAYLOADS / f"{name}.json").read_text())
+    return data
+
+
+def load_map() -> testmap.TestMap:
+    return testmap.load(PAYLOADS / "testmap.yaml")
+
+
+def counter_ids() -> Any:
+    """Job ids `<context>-<n>`: deterministic, so tests compare whole jobs."""
+    count = iter(range(1, 10**6))
+    return lambda context, sha: f"{context.replace('/', '-')}-{next(count)}"
+
+
+@dataclass
+class FakeGitHub:
+    """PRs, org members and statuses; serves as Lookups, Reader and Statuses."""
+
+    members: set[tuple[str, str]] = field(default_factory=set)
+    pulls: dict[tuple[str, int], PullInfo] = field(default_factory=dict)
+    posted: list[tuple[str, str, Status]] = field(default_factory=list)
+    membership_calls: list[tuple[str, str]] = field(default_factory=list)
+    pull_calls: list[tuple[str, int]] = field(default_factory=list)
+
+    def is_member(self, org: str, login: str) -> bool:
+        self.membership_calls.append((org, login))
+        return (org, login) in self.members
+
+    def pull(self, repo: str, number: int) -> PullInfo:
+        self.pull_calls.append((repo, number))
+        return self.pulls[repo, number]
+
+    def open_pulls(self, repo: str) -> list[PullInfo]:
+        return [p for (r, _), p in self.pulls.items() if r == repo and p.state == "open"]
+
+    def statuses(self, repo: str, sha: str) -> dict[str, Status]:
+        return self.latest(repo, sha)
+
+    def post(self, repo: str, sha: str, status: Status) -> None:
+        self.posted.append((repo, sha, status))
+
+    def latest(self, repo: str, sha: str) -> dict[str, Status]:
+        found: dict[str, Status] = {}
+        for r, s, status in self.posted:
+            if (r, s) == (repo, sha):
+                found[status.context] = status
+        return found
+
+
+def pull_info(number: int = 45, sha: str = "b" * 40, **changes: Any) -> PullInfo:
+    values: dict[str, Any] = {
+        "repo": "example-org/product",
+        "number": number,
+        "head_sha": sha,
+        "base_ref": "main",
+        "title": "Improve tests",
+        "draft": False,
+        "state": "open",
+        "author": "mallory",
+        "author_association": "FIRST_TIME_CONTRIBUTOR",
+        "clone_url": "https://github.com/example-org/product.git",
+    }
+    values.update(changes)
+    return PullInfo(**values)

@@ -1,0 +1,157 @@
+"""The bot and `ouro queue inspect` against a real RabbitMQ (GitHub faked: the acceptance
+tests with mock-github and the real receiver live in test_bot_acceptance.py)."""
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pika
+import pytest
+
+from ouro.cli import main
+from tasks import amqp, queues
+from tasks.bot import REASON_HEADER, Bot
+from tasks.botstate import BotState
+from tasks.job import Job
+from tasks.queue_inspect import inspect
+from tests.tasks.bot_fakes import FakeGitHub, load_map, payload
+
+
+def browse(url: str, queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
+    """Every message of `queue`, consumed (for assertions after the bot stopped)."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    found = []
+    while True:
+        method, props, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            break
+        found.append((props, body))
+    connection.close()
+    return found
+
+
+def send(url: str, event: str, data: object, delivery: str) -> None:
+    publisher = amqp.Publisher(url)
+    body = json.dumps({"event": event, "delivery": delivery, "request": data}).encode()
+    publisher.publish(queues.WEBHOOK, body, message_id=delivery)
+    publisher.close()
+
+
+class RunningBot:
+    def __init__(self, url: str, state_path: Path):
+        self.github = FakeGitHub()
+        tmap = load_map()
+        self.publisher = amqp.Publisher(url, capabilities=tmap.capabilities())
+        self.state = BotState(state_path)
+        self.handled = threading.Semaphore(0)
+        self.bot = Bot(
+            tmap,
+            statuses=self.github,
+            reader=self.github,
+            publisher=self.publisher,
+            state=self.state,
+        )
+        self.stop = threading.Event()
+
+        def handle(message: amqp.Message) -> amqp.Outcome:
+            try:
+                return self.bot.handle(message)
+            finally:
+                self.handled.release()
+
+        self.thread = threading.Thread(
+            target=amqp.consume,
+            args=([queues.WEBHOOK], handle),
+            kwargs={"url": url, "capabilities": tmap.capabilities(), "stop": self.stop},
+        )
+        self.thread.start()
+
+    def wait(self, count: int) -> None:
+        for _ in range(count):
+            assert self.handled.acquire(timeout=30), "the bot did not handle the message"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        self.publisher.close()
+        self.state.close()
+
+
+@pytest.fixture
+def running_bot(amqp_url: str, tmp_path: Path) -> Iterator[RunningBot]:
+    bot = RunningBot(amqp_url, tmp_path / "state.sqlite")
+    yield bot
+    bot.close()
+
+
+def test_jobs_reach_their_queues_once(amqp_url: str, running_bot: RunningBot) -> None:
+    send(amqp_url, "pull_request", payload("pull_request.opened"), "d-1")
+    send(amqp_url, "pull_request", payload("pull_request.opened"), "d-1")
+    send(amqp_url, "pull_request", payload("pull_request.reopened"), "d-2")
+    running_bot.wait(3)
+    running_bot.close()
+    (plain,) = browse(amqp_url, queues.TASKS)
+    (kvm,) = browse(amqp_url, "tasks.kvm")
+    assert Job.from_json(plain[1]).context == "unit-tests"
+    assert (Job.from_json(kvm[1]).context, kvm[0].priority) == ("fedora-41/networking", 7)
+    assert kvm[0].delivery_mode == 2
+    assert browse(amqp_url, queues.WEBHOOK) == []
+    assert len(running_bot.github.posted) == 2
+
+
+def test_garbage_is_dead_lettered_not_redelivered(amqp_url: str, running_bot: RunningBot) -> None:
+    publisher = amqp.Publisher(amqp_url)
+    publisher.publish(queues.WEBHOOK, b"\x00garbage", message_id="g-1")
+    publisher.close()
+    send(amqp_url, "push", {"ref": "refs/heads/main"}, "g-2")
+    send(amqp_url, "push", payload("push.main"), "ok-1")
+    running_bot.wait(3)
+    running_bot.close()
+    dead = browse(amqp_url, queues.WEBHOOK_DEAD)
+    assert [(p.message_id, p.headers[REASON_HEADER]) for p, _ in dead] == [
+        ("g-1", "message is not JSON: Expecting value: line 1 column 1 (char 0)"),
+        ("g-2", "push: missing field repository"),
+    ]
+    assert dead[0][1] == b"\x00garbage"
+    assert len(browse(amqp_url, queues.TASKS)) == 1
+    assert browse(amqp_url, queues.WEBHOOK) == []
+
+
+def test_queue_inspect_shows_jobs_without_consuming_or_reordering(
+    amqp_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publisher = amqp.Publisher(amqp_url)
+    for i, priority in enumerate([1, 9, 5]):
+        job = Job(
+            id=f"j{i}",
+            repo="o/r",
+            sha="a" * 40,
+            context=f"c{i}",
+            command=["make", "check", "ARGS=a b; $(x)"],
+            image="img",
+            clone_url="https://example.org/o/r.git",
+            pr=7,
+            base_ref="main",
+            priority=priority,
+        )
+        publisher.publish(queues.TASKS, job.to_json(), message_id=job.id, priority=priority)
+    publisher.publish(
+        queues.WEBHOOK_DEAD, b"x", message_id="dead-1", headers={REASON_HEADER: "why"}
+    )
+    publisher.close()
+    (view,) = inspect([queues.TASKS], url=amqp_url)
+    assert view.depth == 3
+    assert [line.split()[0] for line in view.lines] == ["j1", "j2", "j0"]
+    assert view.lines[0].endswith("\n    $ make check 'ARGS=a b; $(x)'")
+    assert "o/r #7  c1  prio 9  age " in view.lines[0]
+    assert main(["queue", "inspect", queues.WEBHOOK_DEAD, "no-such-queue"]) == 0
+    out = capsys.readouterr().out
+    assert "webhook.dead: 1 message(s), 0 consumer(s)\n  dead-1  (not JSON)" in out
+    assert "reason: why" in out
+    assert "no-such-queue: 0 message(s)" in out
+    assert "NOT_FOUND" in out
+    # Nothing was consumed and priority order is intact.
+    assert [p.message_id for p, _ in browse(amqp_url, queues.TASKS)] == ["j1", "j2", "j0"]
+    assert len(browse(amqp_url, queues.WEBHOOK_DEAD)) == 1

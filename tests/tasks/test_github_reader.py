@@ -1,0 +1,114 @@
+"""The bot's GitHub reads over real HTTP (a scripted server: unit level, the mock-github
+acceptance tests cover GitHub's shapes): membership answers, retries with backoff on 5xx
+and network errors without sleeping, no retry on 4xx, dry-run redelivery."""
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import github
+import pytest
+
+from tasks.github import GitHubReader, HookDelivery
+
+
+class Scripted(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        # path → list of (status, body) answered in turn; the last one repeats.
+        self.script: dict[str, list[tuple[int, object]]] = {}
+        self.seen: list[tuple[str, str]] = []
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Scripted
+
+    def _answer(self) -> None:
+        self.server.seen.append((self.command, self.path))
+        answers = self.server.script.get(self.path, [(404, {"message": "Not Found"})])
+        status, body = answers.pop(0) if len(answers) > 1 else answers[0]
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[Scripted]:
+    srv = Scripted()
+    thread = threading.Thread(target=srv.serve_forever)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join()
+
+
+def reader(server: Scripted, sleeps: list[float], *, can_write: bool = True) -> GitHubReader:
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    client = github.Github(base_url=url, retry=None, timeout=5, lazy=True)
+    return GitHubReader(client, can_write=can_write, sleep=sleeps.append)
+
+
+def test_membership(server: Scripted) -> None:
+    server.script["/orgs/o/members/in"] = [(204, None)]
+    server.script["/orgs/o/members/redirected"] = [(302, None)]
+    sleeps: list[float] = []
+    r = reader(server, sleeps)
+    assert r.is_member("o", "in")
+    assert not r.is_member("o", "out")
+    assert not r.is_member("o", "redirected")
+    assert sleeps == []
+
+
+def test_5xx_is_retried_with_backoff(server: Scripted) -> None:
+    server.script["/orgs/o/members/x"] = [(502, None), (503, None), (500, None), (204, None)]
+    sleeps: list[float] = []
+    assert reader(server, sleeps).is_member("o", "x")
+    assert sleeps == [1.0, 2.0, 4.0]
+
+
+def test_persistent_5xx_gives_up_after_the_last_backoff(server: Scripted) -> None:
+    server.script["/repos/o/r/pulls/1"] = [(502, {"message": "Bad gateway"})]
+    sleeps: list[float] = []
+    with pytest.raises(github.GithubException) as caught:
+        reader(server, sleeps).pull("o/r", 1)
+    assert caught.value.status == 502
+    assert sleeps == [1.0, 2.0, 4.0, 8.0]
+    assert len(server.seen) == 5
+
+
+def test_4xx_is_not_retried(server: Scripted) -> None:
+    sleeps: list[float] = []
+    with pytest.raises(github.UnknownObjectException):
+        reader(server, sleeps).pull("o/r", 404)
+    assert sleeps == []
+    assert len(server.seen) == 1
+
+
+def test_network_errors_are_retried() -> None:
+    sleeps: list[float] = []
+    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as closed:
+        port = closed.server_address[1]
+    client = github.Github(base_url=f"http://127.0.0.1:{port}", retry=None, timeout=5, lazy=True)
+    with pytest.raises(Exception, match="onnection"):
+        GitHubReader(client, can_write=False, sleep=sleeps.append).is_member("o", "x")
+    assert sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_redeliver_posts_an_attempt_only_with_a_token(server: Scripted) -> None:
+    server.script["/repos/o/r/hooks/7/deliveries/99/attempts"] = [(202, {})]
+    delivery = HookDelivery(99, 7, "guid", datetime.now(UTC), 502, "push", redelivery=False)
+    reader(server, [], can_write=False).redeliver("o/r", delivery)
+    assert server.seen == []
+    reader(server, [], can_write=True).redeliver("o/r", delivery)
+    assert server.seen == [("POST", "/repos/o/r/hooks/7/deliveries/99/attempts")]
