@@ -149,7 +149,12 @@ def _base_tag() -> tuple[str, list[bytes]]:
     base = os.environ.get("BASE_IMAGE")
     if base:
         return base, [b"pulled", base.encode()]
+    # OURO_IMAGE_EPOCH (e.g. the week) forces fresh packages into every image: the
+    # scheduled refresh sets it, since Debian's updates change no input we can hash.
+    epoch = os.environ.get("OURO_IMAGE_EPOCH", "")
     recipe = [b"debootstrap", DEBIAN_SUITE.encode(), b"minbase", PATH_ENV.encode(), b"policy-rc.d"]
+    if epoch:
+        recipe.append(epoch.encode())
     return f"localhost/ouro-base:{_digest(recipe)}", recipe
 
 
