@@ -14,7 +14,7 @@ from importlib import import_module
 from tasks.config import ConfigError
 
 # Modules that contribute subcommands, in the order `ouro --help` lists them.
-COMPONENTS: list[str] = ["tasks.cli", "ouro.containers", "ouro.secrets", "ouro.local"]
+COMPONENTS: list[str] = ["tasks.cli", "ouro.containers", "ouro.secrets", "ouro.drive"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,6 +34,8 @@ from tasks.config import ConfigError
 log = logging.getLogger(__name__)
 
 YAMLS = (containers.CONTAINERS / "ouroboros.yaml", containers.CONTAINERS / "mock-github.yaml")
+LOCAL_TESTMAP = containers.CONTAINERS / "local-testmap.yaml"
+SAMPLE_REPO = containers.CONTAINERS / "sample-repo"
 PODS = ("ouroboros", "ouro-mock-github")
 # The `ouro` subcommand each app container runs; a container whose component is not part
 # of this tree yet is left out, so the deployment grows as components land.
@@ -101,17 +103,26 @@ class Deployment:
         return {
             "GITHUB_API_URL": self.url("mock-github"),
             "IMAGES_SERVER_URL": self.url("images-server"),
-            "OURO_JOB_IMAGE": self.state.images.get("job", ""),
+            "OURO_WORKER_WORK_DIR": str(self.work_dir),
         }
 
+    @property
+    def work_dir(self) -> Path:
+        return self.root / "work"
+
+    def local_testmap(self) -> str:
+        testmap = yaml.safe_load(LOCAL_TESTMAP.read_text())
+        testmap["defaults"]["image"] = self.state.images["job"]
+        return yaml.safe_dump(testmap, sort_keys=False)
+
     # -- rendering -----------------------------------------------------------------------
-    def render(self, source: Path, testmap: str | None = None) -> Path:
+    def render(self, source: Path, testmap: str) -> Path:
         docs = [d for d in yaml.safe_load_all(source.read_text()) if d]
         for doc in docs:
             kind, name = doc["kind"], doc["metadata"]["name"]
             if kind == "ConfigMap" and name == "ouro-config":
                 doc["data"].update(self.local_values())
-            elif kind == "ConfigMap" and name == "ouro-testmap" and testmap is not None:
+            elif kind == "ConfigMap" and name == "ouro-testmap":
                 doc["data"]["testmap.yaml"] = testmap
             elif kind == "Pod":
                 self._render_pod(doc)
@@ -158,6 +169,8 @@ class Deployment:
                 volume["hostPath"] = {"path": str(folder), "type": "Directory"}
             elif volume.get("hostPath", {}).get("type") == "Socket":
                 volume["hostPath"]["path"] = str(self.socket)
+            elif volume["name"] == "worker-dir":
+                volume["hostPath"]["path"] = str(self.work_dir)
             volumes.append(volume)
         spec["volumes"] = volumes
 
@@ -166,7 +179,7 @@ class Deployment:
         self.root.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(asdict(self.state), indent=1))
 
-    def up(self, *, testmap: str | None = None, timeout: float = 180) -> None:
+    def up(self, *, timeout: float = 180) -> None:
         check_prerequisites()
         say("building images (only those whose inputs changed)")
         for result in containers.build_all().values():
@@ -185,6 +198,7 @@ class Deployment:
         say(f"fake secrets in {self.secrets}")
         self.start_podman_service()
         self.save()
+        testmap = self.local_testmap()
         for source in YAMLS:
             rendered = self.render(source, testmap)
             podman.run(["kube", "play", "--quiet", str(rendered)], timeout=300)
@@ -213,7 +227,7 @@ class Deployment:
         checks: list[tuple[str, Callable[[], bool]]] = [
             ("broker (TLS, client certificate)", self.broker_ready)
         ]
-        http = {"webhook": "/healthz", "images-server": "/", "mock-github": "/"}
+        http = {"webhook": "/healthz", "images-server": "/", "mock-github": "/_mock/healthz"}
         for name, path in http.items():
             if name in self.state.components:
                 checks.append((name, _http_answers(self.url(name) + path)))
@@ -359,36 +373,3 @@ def check_prerequisites() -> None:
         return
     names = " ".join(APT_PACKAGES[t] for t in missing)
     raise ConfigError(f"missing {', '.join(missing)}: install them, e.g. apt-get install {names}")
-
-
-def _cmd_up(args: argparse.Namespace) -> int:
-    Deployment().up()
-    return 0
-
-
-def _cmd_down(args: argparse.Namespace) -> int:
-    Deployment().down()
-    return 0
-
-
-def _cmd_logs(args: argparse.Namespace) -> int:
-    Deployment().dump_logs()
-    return 0
-
-
-def _cmd_env(args: argparse.Namespace) -> int:
-    for key, value in Deployment().client_env().items():
-        print(f"export {key}={value}")
-    return 0
-
-
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser("local", help="the whole deployment on this machine (podman)")
-    sub = parser.add_subparsers(metavar="ACTION", required=True)
-    for name, func, text in (
-        ("up", _cmd_up, "build what changed, make fake secrets, start the pods, wait until ready"),
-        ("down", _cmd_down, "remove the pods, their volumes and the podman service"),
-        ("logs", _cmd_logs, "print the containers' logs"),
-        ("env", _cmd_env, "print the settings that reach the running deployment"),
-    ):
-        sub.add_parser(name, help=text).set_defaults(func=func)
