@@ -11,16 +11,17 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import requests
-
 from mock_github.control import MockGitHubControl
+
 from ouro import local
 from ouro.local import Deployment, say
+from tasks.config import ConfigError
 
 REPO = "ouro-demo/sample"
 CONTEXT = "unit-tests"
@@ -80,13 +81,15 @@ def statuses(api: str, sha: str) -> list[dict[str, Any]]:
     return [s for s in reversed(found) if s["context"] == CONTEXT]
 
 
-def drive(deploy: Deployment, *, timeout: float = 300, started: float | None = None) -> list[Outcome]:
+def drive(
+    deploy: Deployment, *, timeout: float = 300, started: float | None = None
+) -> list[Outcome]:
     started = started or time.monotonic()
     api = deploy.url("mock-github")
     outcomes: list[Outcome] = []
     with MockGitHubControl(api) as control:
         control.create_repo(REPO, files=sample_files(), user="ouro-demo")
-        say(f"mock GitHub: created {REPO} from {local.SAMPLE_REPO.relative_to(Path.cwd()) if local.SAMPLE_REPO.is_relative_to(Path.cwd()) else local.SAMPLE_REPO}")
+        say(f"mock GitHub: created {REPO} from {local.SAMPLE_REPO}")
         for scenario in SCENARIOS:
             pr = control.open_pr(
                 REPO, scenario.branch, files=scenario.files, title=scenario.title, user="ouro-demo"
@@ -95,7 +98,8 @@ def drive(deploy: Deployment, *, timeout: float = 300, started: float | None = N
             outcomes.append(outcome)
             say(f"PR #{outcome.number} opened: {scenario.title!r} (head {outcome.sha[:10]})")
         for delivery in control.deliveries():
-            say(f"  webhook delivered: {delivery['event']}/{delivery.get('action') or '-'} -> HTTP {delivery['status_code']}")
+            event = f"{delivery['event']}/{delivery.get('action') or '-'}"
+            say(f"  webhook delivered: {event} -> HTTP {delivery['status_code']}")
     deadline = time.monotonic() + timeout
     while any(o.state not in FINAL for o in outcomes):
         if time.monotonic() > deadline:
@@ -117,8 +121,9 @@ def summary(outcomes: list[Outcome], started: float) -> bool:
     print("\nSummary")
     for o in outcomes:
         mark = "ok " if o.state == o.scenario.expected else "BAD"
-        print(f"  {mark} PR #{o.number} {o.scenario.title!r}: {o.state} (expected "
-              f"{o.scenario.expected}), {len(o.statuses)} statuses, final after {o.final_at or 0:.0f}s")  # fmt: skip
+        final = f"final after {o.final_at or 0:.0f}s"
+        print(f"  {mark} PR #{o.number} {o.scenario.title!r}: {o.state}", end="")
+        print(f" (expected {o.scenario.expected}), {len(o.statuses)} statuses, {final}")
         if o.statuses and o.statuses[-1].get("target_url"):
             print(f"      log: {o.statuses[-1]['target_url']}")
     greens = [o.final_at for o in outcomes if o.state == "success" and o.final_at]
@@ -139,18 +144,15 @@ def shell(deploy: Deployment) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.repo or args.pr:
+        raise ConfigError("--repo/--pr (a real PR on GitHub) is not implemented yet")
     started = time.monotonic()
     deploy = Deployment()
     ok = False
     try:
         deploy.up()
         say(f"deployment up after {time.monotonic() - started:.0f}s")
-        if args.repo:
-            from ouro import realpr  # noqa: PLC0415 - only this mode needs it
-
-            ok = realpr.drive(deploy, args.repo, args.pr)
-        else:
-            ok = summary(drive(deploy, started=started), started)
+        ok = summary(drive(deploy, started=started), started)
         if args.interactive:
             shell(deploy)
     except (TimeoutError, requests.RequestException) as error:
@@ -197,9 +199,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run_parser.add_argument("--repo", help="with --pr and $GITHUB_TOKEN: a real PR on GitHub")
     run_parser.add_argument("--pr", type=int, help="the real PR's number")
     run_parser.set_defaults(func=run)
-    sub.add_parser("drive", help="drive the sample PRs through the running deployment").set_defaults(
-        func=_cmd_drive
-    )
+    sub.add_parser(
+        "drive", help="drive the sample PRs through the running deployment"
+    ).set_defaults(func=_cmd_drive)
     for name, text in (
         ("up", "build what changed, make fake secrets, start the pods, wait until ready"),
         ("down", "remove the pods, their volumes and the podman service"),

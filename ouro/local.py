@@ -94,7 +94,7 @@ class Deployment:
             "GITHUB_TOKEN_FILE": str(self.secrets / "github" / "token"),
             "WEBHOOK_URL": self.url("webhook") + "/",
             "WEBHOOK_SECRET_FILE": str(self.secrets / "webhook" / ".secret"),
-            "IMAGES_SERVER_URL": self.url("images-server"),
+            "IMAGES_SERVER_URL": f"http://localhost:{PORTS['images-server']}",
             "IMAGES_TOKEN_FILE": str(self.secrets / "images" / "token"),
         }
 
@@ -102,7 +102,10 @@ class Deployment:
         """ouro-config entries that differ from production (docs/deployment.md)."""
         return {
             "GITHUB_API_URL": self.url("mock-github"),
-            "IMAGES_SERVER_URL": self.url("images-server"),
+            # The worker is in the images-server's pod, and a pod cannot reach its own host
+            # port through the host's address here; localhost works in the pod and on the
+            # host alike. (The HTTP store has no separate public URL for log links.)
+            "IMAGES_SERVER_URL": f"http://localhost:{PORTS['images-server']}",
             "OURO_WORKER_WORK_DIR": str(self.work_dir),
         }
 
@@ -145,15 +148,16 @@ class Deployment:
                 )
                 continue
             if container["name"] == "mock-github":
-                container["env"] = [
-                    {"name": "MOCK_GITHUB_URL", "value": self.url("mock-github")},
-                    {"name": "WEBHOOK_URL", "value": self.url("webhook") + "/"},
-                    *(
-                        e
-                        for e in container["env"]
-                        if e["name"] not in ("MOCK_GITHUB_URL", "WEBHOOK_URL")
-                    ),
+                values = {
+                    "--public-url": self.url("mock-github"),
+                    "--webhook-url": self.url("webhook") + "/",
+                }
+                container["args"] = [
+                    values.get(args[i - 1], a) if i else a for i, a in enumerate(args)
                 ]
+            for mount in container.get("volumeMounts", []):
+                if mount["name"] == "worker-dir":
+                    mount["mountPath"] = str(self.work_dir)
             kept.append(container)
         spec["containers"] = kept
         used = {m["name"] for c in kept for m in c.get("volumeMounts", [])}
@@ -197,6 +201,7 @@ class Deployment:
         )
         say(f"fake secrets in {self.secrets}")
         self.start_podman_service()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         self.save()
         testmap = self.local_testmap()
         for source in YAMLS:
