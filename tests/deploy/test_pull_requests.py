@@ -1,8 +1,8 @@
 """A passing and a failing PR through the whole deployment, asserted on what the mock
 GitHub recorded and on what the images-server serves."""
 
-import requests
 import pytest
+import requests
 
 from ouro import drive
 from ouro.local import Deployment
