@@ -14,7 +14,17 @@ from importlib import import_module
 from tasks.config import ConfigError
 
 # Modules that contribute subcommands, in the order `ouro --help` lists them.
-COMPONENTS: list[str] = ["tasks.cli", "ouro.containers", "ouro.secrets", "ouro.drive"]
+COMPONENTS: list[str] = [
+    "webhook.cli",
+    "tasks.cli",
+    "images_server.cli",
+    "tasks.store.cli",
+    "mock_github.cli",
+    "tasks.worker.cli",
+    "ouro.containers",
+    "ouro.secrets",
+    "ouro.drive",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ DEFAULTS = {
     "AMQP_URL": "amqp://guest:guest@localhost:5672/%2F",
     "WEBHOOK_SECRET_FILE": "/run/secrets/webhook/.secret",
     "GITHUB_API_URL": "https://api.github.com",
+    "GITHUB_WRITE_INTERVAL": "1",
     "IMAGES_SERVER_URL": "http://localhost:8080",
     "IMAGES_TOKEN_FILE": "/run/secrets/images/token",
     "AMQP_CA_FILE": "/run/secrets/amqp/ca.pem",

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 import github
 import requests
 
-from tasks.config import optional_secret, setting
+from tasks.config import ConfigError, optional_secret, setting
 from tasks.retry import with_retries
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,21 @@ def github_client(token: str | None = None) -> github.Github:
     auth = github.Auth.Token(token) if token else None
     # PyGithub's own retry would also retry 4xx rate limits silently; our policy is explicit.
     # lazy: `get_repo` and friends make no request of their own (the status post is one call).
+    # PyGithub spaces writes 1 s apart by default, as GitHub asks of integrations to stay
+    # under its secondary rate limit; against the mock that only slows every test down.
+    try:
+        write_interval = float(setting("GITHUB_WRITE_INTERVAL"))
+    except ValueError:
+        raise ConfigError("GITHUB_WRITE_INTERVAL must be a number of seconds") from None
     return github.Github(
-        base_url=setting("GITHUB_API_URL"), auth=auth, retry=None, timeout=15, lazy=True
+        base_url=setting("GITHUB_API_URL"),
+        auth=auth,
+        retry=None,
+        timeout=15,
+        lazy=True,
+        seconds_between_writes=write_interval,
+        # PyGithub also pauses 0.25 s before every request; GitHub asks that only of writes.
+        seconds_between_requests=None,
     )
 
 

@@ -17,6 +17,8 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
 _URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
+# The store keeps a job's live log only in a folder of this shape (tasks.store.live).
+_LOG_DIR = re.compile(r"logs/[A-Za-z0-9][A-Za-z0-9._-]{0,127}/")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Job:
             raise validate.InvalidValue(f"priority must be 0..{queues.MAX_PRIORITY}")
         if not self.log:
             object.__setattr__(self, "log", f"logs/{self.id}/")
+        elif not _LOG_DIR.fullmatch(self.log) or ".." in self.log:
+            raise validate.InvalidValue(f"invalid log folder {self.log!r:.80}")
 
     @property
     def queue(self) -> str:

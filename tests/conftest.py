@@ -8,6 +8,12 @@ import pytest
 
 from tests.rabbitmq import RabbitMQ
 
+pytest_plugins = [
+    "tests.fixtures_images",
+    "tests.fixtures_mock_github",
+    "tests.fixtures_webhook",
+]
+
 
 @pytest.fixture(scope="session")
 def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:

@@ -2,15 +2,53 @@
 
 One small interface, two implementations: the images-server over HTTP (the
 default; `tasks.store.http`) and S3 (`tasks.store.s3`), chosen by `open_store`.
-Paths are relative and slash-separated: `images/<name>`, `logs/<job>/<file…>`.
+Paths are relative and slash-separated: `images/<name>`, `logs/<job>/<file…>`;
+a folder is written with a trailing slash (`logs/<job>/`).
+
+Layout of a job's folder, the same on both backends (`tasks.store.live`):
+`index.html` (the log page), `chunks/000001`… (the live log, append-only, removed
+once finalised), `attachments.json` and `log` (written at the end; `log` last,
+it marks the job as ended), and the job's attachments at any other path.
+Image aliases are small objects `images/refs/<alias>` holding an image name;
+prune keeps every image that an alias names.
 """
 
+import hashlib
+import mimetypes
+import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
+
+from tasks.config import ConfigError
+
+TOP_FOLDERS = ("images", "logs")
+REFS = "images/refs/"
+MAX_PATH = 1024
+BLOCK = 1 << 20
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class StoreError(Exception):
     """An operation on the store failed (after the implementation's own retries)."""
+
+
+class NotFound(StoreError):
+    """Nothing is stored at the path."""
+
+
+class InvalidPath(StoreError):
+    """The path could escape the store or is not one of its folders; never retried."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    size: int
+    # Seconds since the epoch.
+    modified: float
 
 
 class LiveLog(Protocol):
@@ -23,7 +61,10 @@ class LiveLog(Protocol):
         """Upload what is buffered as the next chunk."""
 
     def close(self) -> None:
-        """Flush and write the whole log as `<job dir>/log`, which marks the job as ended."""
+        """Flush and write the whole log as `<job dir>/log`, which marks the job as ended.
+
+        Upload the job's attachments before closing: the log page lists what is there then.
+        """
 
 
 class Store(Protocol):
@@ -34,18 +75,99 @@ class Store(Protocol):
         """Store a local file at `path`, streamed, with its checksum verified."""
 
     def get_to(self, path: str, target: Path) -> None:
-        """Download `path` into the local file `target`, streamed."""
+        """Download `path` into the local file `target`, streamed (checksum verified if known)."""
 
     def get(self, path: str) -> bytes:
-        """The content at `path` (for small objects)."""
+        """The content at `path` (for small objects); `NotFound` if there is none."""
+
+    def entries(self, prefix: str) -> list[Entry]:
+        """The files under `prefix` (see `list`), with each file's size and modification time."""
 
     def list(self, prefix: str) -> list[str]:
-        """Paths under `prefix` (a folder such as `logs/<job>/`)."""
+        """Paths of the files under `prefix` (a folder such as `logs/<job>/`), recursively."""
 
-    def delete(self, path: str) -> None: ...
+    def delete(self, path: str) -> None:
+        """Remove a file, or a folder (path ending in `/`) with all it holds; no error if absent."""
 
     def url(self, path: str) -> str:
         """The public URL where a person or a worker reads `path`."""
 
     def live_log(self, job_dir: str) -> LiveLog:
-        """A live log for the job whose folder is `job_dir` (`logs/<job id>/`)."""
+        """A live log for the job whose folder is `job_dir` (`logs/<job id>/`).
+
+        Its page, for people and for `target_url`, is `url(job_dir + "index.html")`.
+        """
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+
+
+def check_path(path: str, *, folder: bool = False) -> str:
+    """`path` if it is a file path inside the store (or, with `folder`, a folder path).
+
+    Refused: empty, absolute, `.`/`..`/empty components, NUL and control characters,
+    backslashes, anything outside `images/` and `logs/<job>/`. Both clients and the
+    server check with this one function.
+    """
+    if not path or len(path) > MAX_PATH or _UNSAFE.search(path) or path.startswith("/"):
+        raise InvalidPath(f"invalid store path {path!r:.80}")
+    is_folder = path.endswith("/")
+    if is_folder and not folder:
+        raise InvalidPath(f"{path!r:.80} is a folder, not a file")
+    parts = (path[:-1] if is_folder else path).split("/")
+    if any(part in ("", ".", "..") for part in parts) or parts[0] not in TOP_FOLDERS:
+        raise InvalidPath(f"invalid store path {path!r:.80}")
+    # A file needs a name in `images/`, and a job folder plus a name in `logs/`.
+    least = 1 if folder else (2 if parts[0] == "images" else 3)
+    if len(parts) < least:
+        raise InvalidPath(f"{path!r:.80} is not a file path in the store")
+    return path
+
+
+def check_sha256(value: str) -> str:
+    if not _SHA256.fullmatch(value):
+        raise InvalidPath(f"invalid SHA-256 {value!r:.80}: 64 lower-case hex digits expected")
+    return value
+
+
+def sha256_of(file: IO[bytes]) -> str:
+    """The SHA-256 of the rest of `file`, read in large blocks."""
+    digest = hashlib.sha256()
+    while block := file.read(BLOCK):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return sha256_of(file)
+
+
+def content_type(path: str) -> str:
+    """The Content-Type a browser should get for `path`: logs and extensionless files as text."""
+    name = path.rsplit("/", 1)[-1]
+    guessed, encoding = mimetypes.guess_type(name, strict=False)
+    if encoding:
+        # `foo.log.gz` is a gzip file to download, not text the browser should unpack.
+        return "application/octet-stream"
+    if guessed is None:
+        if path.startswith("logs/") and ("." not in name or name.endswith(".log")):
+            return "text/plain; charset=utf-8"
+        return "application/octet-stream"
+    if guessed.startswith("text/") or guessed in ("application/json", "application/javascript"):
+        return f"{guessed}; charset=utf-8"
+    return guessed
+
+
+def open_store() -> Store:
+    """The store that the configuration names: `OURO_STORE` = `http` (default) or `s3`."""
+    kind = os.environ.get("OURO_STORE", "http") or "http"
+    if kind == "http":
+        from tasks.store.http import HttpStore  # noqa: PLC0415 (requests is cheap, boto3 not)
+
+        return HttpStore.from_config()
+    if kind == "s3":
+        from tasks.store.s3 import S3Store  # noqa: PLC0415 (boto3 is an optional dependency)
+
+        return S3Store.from_config()
+    raise ConfigError(f"OURO_STORE must be http or s3, not {kind!r:.40}")

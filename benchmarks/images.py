@@ -1,0 +1,150 @@
+"""images-server throughput: 1 GiB up and down on loopback next to `cp` on the same disk.
+
+    .venv/bin/python benchmarks/images.py [--size-mib 1024] [--dir /var/tmp]
+
+Prints MB/s for `cp`; for the transfer alone (PUT and GET without checksums); for
+`HttpStore.put_file` (client checksum pass + upload + server check) and `HttpStore.get_to`
+(download + client verification); and the server's peak RSS. Each figure is the best of
+`--rounds`, measured in turns, because other work on the machine makes single runs noisy.
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "images-server")]
+
+import requests  # noqa: E402 (after the path set-up)
+
+from tasks.store.http import HttpStore  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def timed(action: object) -> float:
+    start = time.perf_counter()
+    assert callable(action)
+    action()
+    return time.perf_counter() - start
+
+
+def memory(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(field)
+
+
+def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in turns, print)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument(
+        "--dir", default=tempfile.gettempdir(), help="a folder on the disk to measure"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    size = args.size_mib * MiB
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="images-bench-") as work:
+        folder = Path(work)
+        source = folder / "source.img"
+        with source.open("wb") as file:
+            block = os.urandom(MiB)
+            for _ in range(args.size_mib):
+                file.write(block)
+        # Warm the page cache for every contender alike.
+        subprocess.run(["cat", str(source)], stdout=subprocess.DEVNULL, check=True)
+
+        token = folder / "token"
+        token.write_text("benchmark-token\n")
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "images_server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(folder / "store"),
+            ],
+            env=os.environ
+            | {"IMAGES_TOKEN_FILE": str(token), "PYTHONPATH": os.pathsep.join(sys.path[:2])},
+        )
+        try:
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", port)).close()
+                    break
+                except ConnectionRefusedError:
+                    time.sleep(0.05)
+            rss_start = memory(server.pid, "VmRSS")
+            store = HttpStore(f"http://127.0.0.1:{port}", "benchmark-token")
+            url = store.url("images/raw.img")
+            auth = {"Authorization": "Bearer benchmark-token"}
+            best: dict[str, float] = {}
+
+            def raw_put() -> None:
+                with source.open("rb") as body:
+                    requests.put(url, data=body, headers=auth, timeout=600).raise_for_status()
+
+            def raw_get() -> None:
+                with (
+                    requests.get(url, stream=True, timeout=600) as response,
+                    (folder / "raw-down.img").open("wb") as out,
+                ):
+                    for block in response.iter_content(MiB):
+                        out.write(block)
+
+            contenders = {
+                "cp": lambda: subprocess.run(
+                    ["cp", str(source), str(folder / "copy.img")], check=True
+                ),
+                "PUT (no checksum)": raw_put,
+                "GET (no checksum)": raw_get,
+                "put_file (verified)": lambda: store.put_file("images/bench.img", source),
+                "get_to (verified)": lambda: store.get_to("images/bench.img", folder / "down.img"),
+            }
+            try:
+                for _ in range(args.rounds):
+                    for what, action in contenders.items():
+                        seconds = timed(action)
+                        best[what] = min(best.get(what, seconds), seconds)
+                    (folder / "copy.img").unlink()
+            finally:
+                store.close()
+            peak = memory(server.pid, "VmHWM")
+        finally:
+            server.terminate()
+            server.wait(30)
+        assert (folder / "down.img").stat().st_size == size
+
+    def rate(seconds: float) -> str:
+        return f"{size / seconds / 1e6:6.0f} MB/s ({seconds:.2f} s)"
+
+    print(f"{args.size_mib} MiB, {os.cpu_count()} CPUs, in {args.dir}, best of {args.rounds}")
+    for what, seconds in best.items():
+        share = "" if what == "cp" else f"  {best['cp'] / seconds:4.0%} of cp"
+        print(f"{what:22}{rate(seconds)}{share}")
+    print(f"server RSS            {rss_start / MiB:.0f} MiB at start, peak {peak / MiB:.0f} MiB")
+    shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

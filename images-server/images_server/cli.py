@@ -1,0 +1,51 @@
+"""`ouro images-server`: run the server until SIGTERM."""
+
+import argparse
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+
+from images_server.server import make_server
+
+log = logging.getLogger("images_server")
+
+
+def run(args: argparse.Namespace) -> int:
+    server = make_server(
+        args.port,
+        Path(args.dir),
+        bind=args.bind,
+        public_reads=not args.private_reads,
+        fsync=args.fsync,
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("images-server serving %s on %s", server.root, server.url)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "images-server",
+        help="serve VM images and job logs over HTTP",
+        description="Serve VM images and job logs from a directory; uploads need the "
+        "bearer token from IMAGES_TOKEN_FILE.",
+    )
+    parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    parser.add_argument("--bind", default="0.0.0.0", help="address to listen on (default all)")  # noqa: S104
+    parser.add_argument("--dir", required=True, help="the store directory")
+    parser.add_argument(
+        "--private-reads", action="store_true", help="require the token for reads too"
+    )
+    parser.add_argument(
+        "--fsync", action="store_true", help="fsync each upload before it becomes visible"
+    )
+    parser.set_defaults(func=run)

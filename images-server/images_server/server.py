@@ -1,0 +1,540 @@
+"""The images-server's HTTP handler: VM images and job logs on one machine's disk.
+
+`PUT`/`GET`/`HEAD`/`DELETE` on `/images/<name>` and `/logs/<job>/<path…>` (DESIGN.md,
+"images-server HTTP"). Writes need `Authorization: Bearer <token>` (one token per line
+of `IMAGES_TOKEN_FILE`, re-read when it changes, so a token rotates without a restart);
+reads are public unless `--private-reads`.
+
+An upload streams through a fixed 1 MiB buffer into `<dir>/.tmp/` and is renamed into
+place only when complete and matching `X-Content-SHA256`: readers see the old file or
+the whole new one, and a cut-off upload leaves nothing. Downloads go out with
+`sendfile`. A verified SHA-256 is kept in an extended attribute and sent back as
+`X-Content-SHA256` on reads, so downloads are verified end to end.
+"""
+
+import contextlib
+import email.utils
+import hashlib
+import hmac
+import html
+import json
+import logging
+import os
+import shutil
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from tasks.config import ConfigError, read_secret_file, setting
+from tasks.store import TOP_FOLDERS, InvalidPath, check_path, check_sha256, content_type
+
+log = logging.getLogger("images_server")
+
+BUFFER = 1 << 20
+TMP = ".tmp"
+XATTR = "user.ouro.sha256"
+# A stalled client frees its thread (and its temporary file) after this long.
+IDLE_TIMEOUT = 300
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Truncated(Exception):
+    """The client went away before the whole body arrived."""
+
+
+class Tokens:
+    """The upload tokens in a file, re-read when the file changes."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._stamp: tuple[int, int] | None = None
+        self._tokens: list[bytes] = []
+        self._lock = threading.Lock()
+        self._load()
+
+    def _load(self) -> None:
+        stat = self._path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            text = read_secret_file(self._path, "images upload token")
+            self._tokens = [line.strip().encode() for line in text.splitlines() if line.strip()]
+            self._stamp = stamp
+
+    def accepts(self, token: str) -> bool:
+        with self._lock:
+            try:
+                self._load()
+            except (OSError, ConfigError) as error:
+                # Keep the tokens we had: a rotation in progress must not lock everyone out.
+                log.warning("cannot re-read the token file: %s", error)
+        given = token.encode()
+        return any(hmac.compare_digest(given, known) for known in self._tokens)
+
+
+class ImagesServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        root: Path,
+        tokens: Tokens,
+        *,
+        public_reads: bool = True,
+        fsync: bool = False,
+    ):
+        self.root = root.resolve()
+        self.tokens = tokens
+        self.public_reads = public_reads
+        self.fsync = fsync
+        for folder in (TMP, *TOP_FOLDERS):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        # Uploads cut off by a crash or restart; no request can be using them now.
+        for leftover in (self.root / TMP).iterdir():
+            leftover.unlink()
+        super().__init__(address, Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+def _http_date(timestamp: float) -> str:
+    return email.utils.formatdate(timestamp, usegmt=True)
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) of a single `bytes=` range; None to send the whole file."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return None  # multiple ranges are optional (RFC 9110); the whole file is a valid answer
+    first_text, dash, last_text = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first_text:
+            length = int(last_text)
+            if length <= 0:
+                raise Refused(416, "empty suffix range")
+            return max(size - length, 0), size - 1
+        first = int(first_text)
+        last = int(last_text) if last_text else size - 1
+    except ValueError:
+        return None
+    if first >= size:
+        raise Refused(416, f"range starts beyond the end ({size} bytes)")
+    if first > last:
+        return None
+    return first, min(last, size - 1)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ImagesServer
+    protocol_version = "HTTP/1.1"
+    server_version = "ouro-images/1"
+    timeout = IDLE_TIMEOUT
+
+    def do_GET(self) -> None:
+        self._answer(lambda: self._read(head=False))
+
+    def do_HEAD(self) -> None:
+        self._answer(lambda: self._read(head=True))
+
+    def do_PUT(self) -> None:
+        self._answer(self._put)
+
+    def do_DELETE(self) -> None:
+        self._answer(self._delete)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    # ---- plumbing ----
+
+    def _answer(self, action: Callable[[], None]) -> None:
+        # One handler serves every request of a kept-alive connection: reset per request.
+        self._body_read = self.command != "PUT"
+        self._size_for_416 = 0
+        try:
+            action()
+        except Refused as refusal:
+            self._send_error(refusal.status, str(refusal))
+        except (Truncated, ConnectionError, TimeoutError) as error:
+            log.info("%s %s: connection lost (%s)", self.command, self.path, type(error).__name__)
+            self.close_connection = True
+
+    def _send_error(self, status: int, message: str) -> None:
+        body = (message + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Bearer realm="ouro images"')
+        if status == 416:
+            self.send_header("Content-Range", f"bytes */{self._size_for_416}")
+        if not self._body_read:
+            # The request body is still on the wire; this connection cannot carry another request.
+            self.close_connection = True
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    _body_read = False
+    _size_for_416 = 0
+
+    def _authorize(self) -> None:
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Refused(401, "a bearer token is required")
+        if not self.server.tokens.accepts(token.strip()):
+            raise Refused(401, "the bearer token is not valid")
+
+    def _target(self) -> tuple[str, Path]:
+        """The store path of the request and where it is on disk; refuses every escape."""
+        raw = urllib.parse.urlsplit(self.path).path
+        try:
+            name = urllib.parse.unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            raise Refused(400, "the path is not UTF-8") from None
+        if not name.startswith("/"):
+            raise Refused(400, "the path must start with /")
+        name = name[1:]
+        if name:
+            try:
+                check_path(name, folder=True)
+            except InvalidPath as error:
+                raise Refused(400, str(error)) from None
+        path = self.server.root / name
+        real = os.path.realpath(path)
+        if real != str(self.server.root) and not real.startswith(str(self.server.root) + os.sep):
+            raise Refused(403, "the path leads out of the store")
+        return name, path
+
+    def _query(self) -> dict[str, str]:
+        query = urllib.parse.urlsplit(self.path).query
+        return dict(urllib.parse.parse_qsl(query))
+
+    # ---- reads ----
+
+    def _read(self, *, head: bool) -> None:
+        if not self.server.public_reads:
+            self._authorize()
+        name, path = self._target()
+        try:
+            file = open(path, "rb")  # noqa: SIM115 (closed below, after sendfile)
+        except IsADirectoryError:
+            self._folder(name, path, head=head)
+            return
+        except (FileNotFoundError, NotADirectoryError):
+            raise Refused(404, f"/{name} does not exist") from None
+        except PermissionError:
+            raise Refused(403, f"/{name} is not readable") from None
+        with file:
+            if name.endswith("/"):
+                raise Refused(404, f"/{name} is a file, not a folder")
+            self._file(name, file, head=head)
+
+    def _file(self, name: str, file: BinaryIO, *, head: bool) -> None:
+        # Served from the open file: a concurrent replace swaps the name, not this inode.
+        stat = os.fstat(file.fileno())
+        size = stat.st_size
+        etag = f'"{stat.st_ino:x}-{size:x}-{stat.st_mtime_ns:x}"'
+        headers = {
+            "Content-Type": content_type(name),
+            "ETag": etag,
+            "Last-Modified": _http_date(stat.st_mtime),
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        }
+        with contextlib.suppress(OSError):
+            headers["X-Content-SHA256"] = os.getxattr(file.fileno(), XATTR).decode()
+        if self._not_modified(etag, stat.st_mtime):
+            self.send_response(304)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            return
+        first, last = 0, size - 1
+        status = 200
+        wanted = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if wanted and size and (if_range is None or if_range == etag):
+            self._size_for_416 = size
+            chosen = _parse_range(wanted, size)
+            if chosen:
+                first, last = chosen
+                status = 206
+                headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        count = last - first + 1
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(count))
+        self.end_headers()
+        if not head and count:
+            self.connection.sendfile(file, first, count)
+
+    def _not_modified(self, etag: str, mtime: float) -> bool:
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match is not None:
+            tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+            return etag in tags or "*" in tags
+        since = self.headers.get("If-Modified-Since")
+        if since:
+            try:
+                return int(mtime) <= email.utils.parsedate_to_datetime(since).timestamp()
+            except (TypeError, ValueError):
+                return False
+        return False
+
+    def _folder(self, name: str, path: Path, *, head: bool) -> None:
+        if name and not name.endswith("/"):
+            # Relative links in the listing and the log page need the trailing slash.
+            self.send_response(301)
+            self.send_header("Location", "/" + urllib.parse.quote(name) + "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        query = self._query()
+        entries = list(self._entries(name, path, recursive=query.get("recursive") == "1"))
+        accept = self.headers.get("Accept", "")
+        if query.get("format") == "json" or (
+            "application/json" in accept and "text/html" not in accept
+        ):
+            body = json.dumps({"path": name, "entries": entries}).encode()
+            kind = "application/json"
+        else:
+            body = self._html_listing(name, entries).encode()
+            kind = "text/html; charset=utf-8"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _entries(self, name: str, path: Path, *, recursive: bool) -> Iterator[dict[str, Any]]:
+        """Files and folders under `path`; symlinks and dot-names (temporary files) are skipped."""
+        folders = [(path, "")]
+        while folders:
+            folder, prefix = folders.pop()
+            try:
+                listing = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            except OSError:
+                continue
+            for entry in listing:
+                if entry.is_symlink() or entry.name.startswith("."):
+                    continue
+                if not name and entry.name not in TOP_FOLDERS:
+                    continue
+                relative = prefix + entry.name
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue  # removed while we list
+                if entry.is_dir(follow_symlinks=False):
+                    if recursive:
+                        folders.append((Path(entry.path), relative + "/"))
+                    else:
+                        yield {"name": relative + "/", "type": "dir", "modified": stat.st_mtime}
+                else:
+                    yield {
+                        "name": relative,
+                        "type": "file",
+                        "size": stat.st_size,
+                        "modified": stat.st_mtime,
+                    }
+
+    @staticmethod
+    def _html_listing(name: str, entries: list[dict[str, Any]]) -> str:
+        title = html.escape("/" + name)
+        rows = [] if not name else ['<tr><td><a href="../">../</a></td><td></td><td></td></tr>']
+        for entry in entries:
+            href = urllib.parse.quote(entry["name"])
+            size = f"{entry['size']:,}" if entry["type"] == "file" else ""
+            modified = _http_date(entry["modified"])
+            rows.append(
+                f'<tr><td><a href="{html.escape(href)}">{html.escape(entry["name"])}</a></td>'
+                f'<td class="n">{size}</td><td>{modified}</td></tr>'
+            )
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{title}</title><style>body{{font-family:sans-serif}}"
+            "td{padding:0 1em}.n{text-align:right}</style></head>"
+            f"<body><h1>{title}</h1><table>{''.join(rows)}</table></body></html>"
+        )
+
+    # ---- writes ----
+
+    def _put(self) -> None:
+        self._authorize()
+        name, path = self._target()
+        try:
+            check_path(name)
+        except InvalidPath as error:
+            raise Refused(400, str(error)) from None
+        expected = self._expected_sha256()
+        body = self._body()
+        if path.is_dir():
+            raise Refused(409, f"/{name} is a folder")
+        temporary = self.server.root / TMP / uuid.uuid4().hex
+        size = 0
+        # Hashing costs as much CPU as the rest of the upload: only when there is a sum to check.
+        digest = hashlib.sha256() if expected else None
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            try:
+                for block in body:
+                    if digest:
+                        digest.update(block)
+                    written = 0
+                    while written < len(block):
+                        written += os.write(fd, block[written:])
+                    size += len(block)
+                self._body_read = True
+                if digest and digest.hexdigest() != expected:
+                    raise Refused(422, f"X-Content-SHA256 {expected} does not match the body")
+                if self.server.fsync:
+                    os.fsync(fd)
+                if expected:
+                    with contextlib.suppress(OSError):
+                        os.setxattr(fd, XATTR, expected.encode())
+            finally:
+                os.close(fd)
+            self._place(name, path, temporary)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        log.info("PUT /%s: %d bytes%s", name, size, ", sha256 verified" if expected else "")
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        if expected:
+            self.send_header("X-Content-SHA256", expected)
+        self.end_headers()
+
+    def _expected_sha256(self) -> str | None:
+        expected = self.headers.get("X-Content-SHA256")
+        if expected is None:
+            return None
+        try:
+            return check_sha256(expected.strip().lower())
+        except InvalidPath as error:
+            raise Refused(400, str(error)) from None
+
+    def _body(self) -> Iterator[memoryview]:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._chunked_body()
+        if self.headers.get("Content-Length") is None:
+            raise Refused(411, "Content-Length or chunked transfer encoding is required")
+        try:
+            length = int(self.headers["Content-Length"])
+        except ValueError:
+            raise Refused(400, "Content-Length is not a number") from None
+        if length < 0:
+            raise Refused(400, "Content-Length is negative")
+        return self._sized_body(length)
+
+    def _place(self, name: str, path: Path, temporary: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise Refused(409, f"a parent of /{name} is a file") from None
+        # The folders may have been made since `_target` looked; look again before renaming.
+        real = os.path.realpath(path.parent)
+        if not real.startswith(str(self.server.root) + os.sep):
+            raise Refused(403, "the path leads out of the store")
+        try:
+            os.replace(temporary, path)
+        except IsADirectoryError:
+            raise Refused(409, f"/{name} is a folder") from None
+
+    def _sized_body(self, length: int) -> Iterator[memoryview]:
+        buffer = memoryview(bytearray(BUFFER))
+        remaining = length
+        while remaining:
+            got = self.rfile.readinto1(buffer[: min(remaining, BUFFER)])
+            if not got:
+                raise Truncated
+            remaining -= got
+            yield buffer[:got]
+
+    def _chunked_body(self) -> Iterator[memoryview]:
+        buffer = memoryview(bytearray(BUFFER))
+        while True:
+            line = self.rfile.readline(1024)
+            if not line.endswith(b"\n"):
+                raise Truncated
+            try:
+                length = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise Refused(400, "bad chunk size in chunked body") from None
+            if length == 0:
+                break
+            remaining = length
+            while remaining:
+                got = self.rfile.readinto1(buffer[: min(remaining, BUFFER)])
+                if not got:
+                    raise Truncated
+                remaining -= got
+                yield buffer[:got]
+            if self.rfile.readline(1024).strip():
+                raise Refused(400, "chunk not followed by CRLF")
+        # Trailers, up to the empty line.
+        while True:
+            line = self.rfile.readline(8192)
+            if not line:
+                raise Truncated
+            if not line.strip():
+                return
+
+    def _delete(self) -> None:
+        self._authorize()
+        self._body_read = True
+        name, path = self._target()
+        parts = name.rstrip("/").split("/")
+        if not name or len(parts) < 2:
+            raise Refused(400, "a top folder cannot be deleted")
+        if name.endswith("/"):
+            if not path.is_dir():
+                raise Refused(404, f"/{name} does not exist")
+            shutil.rmtree(path)
+        else:
+            try:
+                path.unlink()
+            except (FileNotFoundError, NotADirectoryError):
+                raise Refused(404, f"/{name} does not exist") from None
+            except IsADirectoryError:
+                raise Refused(409, f"/{name} is a folder; delete /{name}/") from None
+        log.info("DELETE /%s", name)
+        self.send_response(204)
+        self.end_headers()
+
+
+def make_server(
+    port: int,
+    root: Path,
+    *,
+    bind: str = "127.0.0.1",
+    public_reads: bool = True,
+    fsync: bool = False,
+) -> ImagesServer:
+    """The server for `root`, with the tokens from `IMAGES_TOKEN_FILE`; not yet serving."""
+    token_file = Path(setting("IMAGES_TOKEN_FILE"))
+    try:
+        tokens = Tokens(token_file)
+    except FileNotFoundError:
+        raise ConfigError(f"cannot read images upload token from {token_file}") from None
+    return ImagesServer((bind, port), root, tokens, public_reads=public_reads, fsync=fsync)

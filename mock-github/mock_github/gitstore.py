@@ -1,0 +1,236 @@
+"""Bare git repositories on disk: the commits behind mock-github's branches and PRs.
+
+Every operation is a `git` subprocess with an argument list. Commits are written
+with plumbing (a private index, `write-tree`, `commit-tree`, `update-ref`), so no
+working tree is ever checked out and the bare repositories stay what
+`git http-backend` serves.
+"""
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ZERO_SHA = "0" * 40
+
+
+class GitError(Exception):
+    """A git command failed; the message carries git's own stderr."""
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    tree: str
+    parents: list[str]
+    author_name: str
+    author_email: str
+    author_date: str  # ISO 8601, strict
+    committer_name: str
+    committer_email: str
+    committer_date: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+def _env(author: Identity | None = None, index: Path | None = None) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/"),
+        # Keep users' and the system's git configuration out of the mock's commits.
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "LC_ALL": "C",
+    }
+    who = author or Identity("mock-github", "mock-github@example.invalid")
+    env.update(
+        GIT_AUTHOR_NAME=who.name,
+        GIT_AUTHOR_EMAIL=who.email,
+        GIT_COMMITTER_NAME=who.name,
+        GIT_COMMITTER_EMAIL=who.email,
+    )
+    if index is not None:
+        env["GIT_INDEX_FILE"] = str(index)
+    return env
+
+
+class BareRepo:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def git(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        author: Identity | None = None,
+        index: Path | None = None,
+        work_tree: Path | None = None,
+    ) -> bytes:
+        argv = ["git", f"--git-dir={self.path}"]
+        if work_tree is not None:
+            argv.append(f"--work-tree={work_tree}")
+        result = subprocess.run(
+            [*argv, *args],
+            input=input,
+            capture_output=True,
+            env=_env(author, index),
+            check=False,
+        )
+        if result.returncode != 0:
+            message = result.stderr.decode(errors="replace").strip()
+            raise GitError(f"git {args[0]}: {message}")
+        return result.stdout
+
+    def init(self, default_branch: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "--quiet", "--bare", f"--initial-branch={default_branch}")
+        # Pushes from workers and people arrive through http-backend, which needs this.
+        self.git("config", "http.receivepack", "true")
+        # As on GitHub, refs/pull/* are fetchable but only the mock moves them.
+        self.git("config", "receive.hideRefs", "refs/pull")
+
+    def resolve(self, ref: str) -> str | None:
+        """The commit sha `ref` (branch, tag, full ref or sha prefix) names, or None."""
+        if ref.startswith("-"):
+            return None
+        try:
+            out = self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        except GitError:
+            return None
+        return out.decode().strip() or None
+
+    def refs(self) -> dict[str, str]:
+        out = self.git("for-each-ref", "--format=%(refname) %(objectname)")
+        return dict(line.split(" ", 1) for line in out.decode().splitlines() if line)
+
+    def update_ref(self, ref: str, sha: str) -> None:
+        self.git("update-ref", ref, sha)
+
+    def delete_ref(self, ref: str) -> None:
+        self.git("update-ref", "-d", ref)
+
+    def commit_directory(self, directory: Path, message: str, author: Identity) -> str:
+        """A parentless commit of `directory`'s files (its .gitignore honoured, .git left out)."""
+        with tempfile.TemporaryDirectory(prefix="mock-github-index-") as tmp:
+            index = Path(tmp) / "index"
+            self.git("add", "--all", ".", index=index, work_tree=directory)
+            tree = self.git("write-tree", index=index).decode().strip()
+        return self._commit(tree, [], message, author)
+
+    def commit_files(
+        self,
+        parent: str | None,
+        files: Mapping[str, str | bytes | None],
+        message: str,
+        author: Identity,
+    ) -> str:
+        """A commit on `parent` with `files` written (None deletes a file).
+
+        Files starting with `#!` are committed executable.
+        """
+        with tempfile.TemporaryDirectory(prefix="mock-github-index-") as tmp:
+            index = Path(tmp) / "index"
+            if parent:
+                self.git("read-tree", parent, index=index)
+            for path, content in files.items():
+                if content is None:
+                    self.git("update-index", "--force-remove", "--", path, index=index)
+                    continue
+                data = content.encode() if isinstance(content, str) else content
+                blob = self.git("hash-object", "-w", "--stdin", input=data).decode().strip()
+                # A pushed script must stay runnable (workers run `.ci/run`): shebang = executable.
+                mode = "100755" if data.startswith(b"#!") else "100644"
+                self.git(
+                    "update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", index=index
+                )
+            tree = self.git("write-tree", index=index).decode().strip()
+        return self._commit(tree, [parent] if parent else [], message, author)
+
+    def merge(self, base: str, head: str, message: str, author: Identity) -> str:
+        """A merge commit of `head` into `base`; GitError on conflicts."""
+        try:
+            tree = self.git("merge-tree", "--write-tree", base, head).decode().split("\n")[0]
+        except GitError:
+            raise GitError("merge conflict") from None
+        return self._commit(tree, [base, head], message, author)
+
+    def _commit(self, tree: str, parents: list[str], message: str, author: Identity) -> str:
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        return self.git(*args, input=message.encode(), author=author).decode().strip()
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        fmt = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B"
+        fields = self.git("show", "-s", f"--format={fmt}", sha, "--").decode().split("\x00")
+        return CommitInfo(
+            sha=fields[0],
+            tree=fields[1],
+            parents=fields[2].split(),
+            author_name=fields[3],
+            author_email=fields[4],
+            author_date=fields[5],
+            committer_name=fields[6],
+            committer_email=fields[7],
+            committer_date=fields[8],
+            message=fields[9].rstrip("\n"),
+        )
+
+    def changed_files(self, before: str | None, after: str) -> dict[str, list[str]]:
+        """Files added, removed and modified between two commits (all added if no `before`)."""
+        if before is None or before == ZERO_SHA:
+            out = self.git("ls-tree", "-r", "--name-only", after)
+            return {"added": out.decode().splitlines(), "removed": [], "modified": []}
+        out = self.git("diff-tree", "-r", "--name-status", "--no-renames", before, after)
+        changes: dict[str, list[str]] = {"added": [], "removed": [], "modified": []}
+        key = {"A": "added", "D": "removed"}
+        for line in out.decode().splitlines():
+            status, _, path = line.partition("\t")
+            changes[key.get(status[:1], "modified")].append(path)
+        return changes
+
+    def commits_between(self, before: str | None, after: str, limit: int = 20) -> list[str]:
+        """Commits reachable from `after` but not `before`, oldest first."""
+        spec = [after] if before is None or before == ZERO_SHA else [f"{before}..{after}"]
+        out = self.git("rev-list", "--reverse", f"--max-count={limit}", *spec, "--")
+        return out.decode().split()
+
+    def read_blob(self, sha: str, path: str) -> tuple[str, bytes] | None:
+        """(blob sha, content) of `path` at commit `sha`, or None when absent or a directory."""
+        try:
+            listing = self.git("ls-tree", sha, "--", path).decode()
+        except GitError:
+            return None
+        if not listing:
+            return None
+        meta, _, _ = listing.partition("\t")
+        _, kind, blob = meta.split()
+        if kind != "blob":
+            return None
+        return blob, self.git("cat-file", "blob", blob)
+
+    def list_dir(self, sha: str, path: str) -> list[tuple[str, str, str, int]] | None:
+        """(name, type, sha, size) of the entries of directory `path` at `sha`, or None."""
+        spec = f"{sha}:{path}" if path else f"{sha}^{{tree}}"
+        try:
+            out = self.git("ls-tree", "-l", spec).decode()
+        except GitError:
+            return None
+        entries = []
+        for line in out.splitlines():
+            meta, _, name = line.partition("\t")
+            _, kind, obj, size = meta.split()
+            entries.append(
+                (name, "file" if kind == "blob" else "dir", obj, int(size) if size.isdigit() else 0)
+            )
+        return entries
+
+    def fetch_from(self, other: "BareRepo", source_ref: str, target_ref: str) -> None:
+        self.git("fetch", "--quiet", "--no-tags", str(other.path), f"+{source_ref}:{target_ref}")

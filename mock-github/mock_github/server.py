@@ -1,0 +1,300 @@
+"""The HTTP server: GitHub's REST subset, the `/_mock/` control API and git smart HTTP.
+
+One `ThreadingHTTPServer`. Every request is answered inside a catch-all, so a bad
+request costs a 4xx (or a logged 500), never the server. The REST root is `/`
+(PyGithub's `base_url`) and also `/api/v3` (GitHub Enterprise's layout, which
+`gh` uses with `GH_HOST`).
+"""
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import re
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from mock_github import delivery, githttp
+from mock_github.control_api import ControlApi
+from mock_github.payloads import Shapes, Urls
+from mock_github.rest import RestApi
+from mock_github.routing import Request, Response, Router
+from mock_github.state import ApiError, Event, Hook, State
+
+log = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+MAX_BODY = 100 * 1024 * 1024
+API_PREFIX = "/api/v3"
+
+
+class MockGitHub:
+    """The mock: state, routes and the HTTP server, startable in-process or by `ouro`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_url: str | None = None,
+    ):
+        self.state = State(data_dir)
+        self.httpd = ThreadingHTTPServer((host, port), _RequestHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.mock = self  # type: ignore[attr-defined]
+        self.port: int = self.httpd.server_address[1]
+        self.url = public_url or f"http://{host}:{self.port}"
+        self.session = requests.Session()
+        self._thread: threading.Thread | None = None
+        self._delivery_ids = iter(range(1, 2**62))
+        self.router = Router()
+        RestApi(self.state, self.redeliver).register(self.router)
+        ControlApi(self.state).register(self.router)
+
+    def start(self) -> None:
+        """Serve on a background thread (tests, the fixture)."""
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="mock-github")
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join()
+        self.httpd.server_close()
+        self.session.close()
+
+    def add_token(self, token: str, login: str) -> None:
+        with self.state.lock:
+            self.state.add_token(token, login)
+
+    def deliver(self, events: list[Event]) -> list[delivery.Delivery]:
+        """Send each event to the hooks that want it, in order; returns the records."""
+        done = []
+        for event in events:
+            with self.state.lock:
+                repo = self.state.repo(event.repo)
+                hooks = [h for h in repo.hooks.values() if h.wants(event.name)]
+                shapes = Shapes(self.state, Urls(self.url, self.url))
+                prepared = []
+                for hook in hooks:
+                    payload = shapes.event_payload(event, hook)
+                    prepared.append(
+                        (
+                            hook,
+                            *delivery.prepare(hook, next(self._delivery_ids), event.name, payload),
+                        )
+                    )
+            for hook, record, body in prepared:
+                done.append(self._send(hook, record, body))
+        return done
+
+    def redeliver(self, hook: Hook, original: delivery.Delivery) -> delivery.Delivery:
+        with self.state.lock:
+            record, body = delivery.prepare(
+                hook,
+                next(self._delivery_ids),
+                original.event,
+                original.payload,
+                guid=original.guid,
+                redelivery=True,
+            )
+        return self._send(hook, record, body)
+
+    def _send(self, hook: Hook, record: delivery.Delivery, body: bytes) -> delivery.Delivery:
+        delivery.send(hook.url, record, body, self.session)
+        with self.state.lock:
+            hook.deliveries.append(record)
+        return record
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mock-github"
+    timeout = 60  # an idle keep-alive connection does not hold a thread forever
+    # Headers and body leave in one write: split small writes cost 40 ms each (Nagle plus
+    # delayed ACKs) on keep-alive connections. handle_one_request flushes after each request.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
+    # Requests too broken to route (bad request line, bad headers) still get GitHub's shape.
+    error_content_type = "application/json"
+    error_message_format = '{"message": "%(message)s", "documentation_url": "%(explain)s"}'
+
+    @property
+    def mock(self) -> MockGitHub:
+        mock: MockGitHub = self.server.mock  # type: ignore[attr-defined]
+        return mock
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_GET
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            total = 0
+            while True:
+                try:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    self.close_connection = True
+                    raise ApiError(400, "Bad request: invalid chunk size") from None
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    break
+                total += size
+                if total > MAX_BODY:
+                    self.close_connection = True
+                    raise ApiError(413, "Payload Too Large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        text = self.headers.get("Content-Length") or "0"
+        if not text.isdigit():
+            # The body's end is unknown, so the connection cannot carry another request.
+            self.close_connection = True
+            raise ApiError(400, "Bad request: invalid Content-Length")
+        if int(text) > MAX_BODY:
+            self.close_connection = True
+            raise ApiError(413, "Payload Too Large")
+        return self.rfile.read(int(text))
+
+    def _login(self) -> str | None:
+        header = self.headers.get("Authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if not header:
+            return None
+        token = credential.strip()
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(token).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise ApiError(401, "Bad credentials") from None
+            token = password or user
+        elif scheme.lower() not in ("token", "bearer"):
+            raise ApiError(401, "Bad credentials")
+        with self.mock.state.lock:
+            login = self.mock.state.tokens.get(token)
+        if login is None:
+            raise ApiError(401, "Bad credentials")
+        return login
+
+    def _handle(self) -> None:
+        try:
+            split = urllib.parse.urlsplit(self.path)
+            path = urllib.parse.unquote(split.path)
+            body = self._read_body()
+            git = githttp.GIT_PATH.fullmatch(path)
+            if git and not path.startswith(("/repos/", "/_mock/")):
+                self._git(git, split.query, body)
+                return
+            response = self._api(path, split.query, body)
+        except ApiError as error:
+            response = Response(error.status, error.body())
+            if error.status == 401:
+                response.headers["WWW-Authenticate"] = 'Basic realm="mock-github"'
+        except Exception:
+            log.exception("%s %s failed", self.command, self.path)
+            response = Response(500, {"message": "Internal Server Error"})
+            self.close_connection = True
+        # Deliver before answering: whoever caused an event knows, once answered, that its
+        # webhooks were tried, so tests and scripts need no polling.
+        try:
+            if response.events:
+                self.mock.deliver(response.events)
+            for action in response.after:
+                action()
+        except Exception:
+            log.exception("delivering events for %s %s failed", self.command, self.path)
+        try:
+            self._send(response)
+        except OSError:
+            self.close_connection = True
+
+    def _api(self, path: str, query: str, body: bytes) -> Response:
+        host = self.headers.get("Host") or f"127.0.0.1:{self.mock.port}"
+        web = f"http://{host}"
+        api = web
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            path = path[len(API_PREFIX) :] or "/"
+            api = web + API_PREFIX
+        login = self._login()
+        handler, params = self.mock.router.match(self.command, path)
+        query_params = dict(urllib.parse.parse_qsl(query))
+        request = Request(self.command, path, query_params, params, body, login, Urls(web, api))
+        if self.command not in ("GET", "HEAD") and not path.startswith("/_mock/"):
+            request.user()
+        with self.mock.state.lock:
+            return handler(request)
+
+    def _send(self, response: Response) -> None:
+        data = b""
+        if response.status != 204 and response.body is not None:
+            data = json.dumps(response.body, indent=1).encode()
+        self.send_response(response.status)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _git(self, match: re.Match[str], query: str, body: bytes) -> None:
+        state = self.mock.state
+        with state.lock:
+            repo = state.repo(f"{match['owner']}/{match['name']}")
+        rest = match["rest"]
+        pusher = None
+        if githttp.is_push(rest, query):
+            pusher = self._login()
+            if pusher is None:
+                raise ApiError(401, "Requires authentication")
+        path_info = f"/{repo.git.path.relative_to(state.repos_dir)}{rest}"
+        with state.lock if pusher else contextlib.nullcontext():
+            before = repo.git.refs() if pusher else {}
+            result = githttp.run_backend(
+                state.repos_dir,
+                path_info,
+                method=self.command,
+                query=query,
+                content_type=self.headers.get("Content-Type"),
+                content_encoding=self.headers.get("Content-Encoding"),
+                git_protocol=self.headers.get("Git-Protocol"),
+                remote_user=pusher,
+                body=body,
+            )
+            events = []
+            if pusher and rest == "/git-receive-pack":
+                after = repo.git.refs()
+                moves = {
+                    ref: (before.get(ref), after.get(ref))
+                    for ref in set(before) | set(after)
+                    if before.get(ref) != after.get(ref)
+                }
+                events = state.refs_moved(repo, moves, pusher) if moves else []
+        if events:
+            log.info("push to %s by %s caused %d events", repo.full_name, pusher, len(events))
+            self.mock.deliver(events)
+        self.send_response(result.status)
+        for name, value in result.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(result.body)))
+        self.end_headers()
+        self.wfile.write(result.body)

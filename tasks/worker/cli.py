@@ -1,0 +1,68 @@
+"""`ouro worker`: serve the tasks queues until SIGTERM (or SIGINT), then drain and exit 0."""
+
+import argparse
+import logging
+import signal
+import threading
+from types import FrameType
+
+from tasks.github import open_statuses
+from tasks.store import open_store
+from tasks.worker import config as worker_config
+from tasks.worker.service import Worker, check_ready
+
+log = logging.getLogger(__name__)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = worker_config.from_environment(
+        name=args.name, capabilities=args.capability, direct=args.direct
+    )
+    check_ready(config)
+    store = open_store()
+    worker = Worker(config, open_statuses(), store)
+    stop = threading.Event()
+    timers: list[threading.Timer] = []
+
+    def drain(signum: int, _: FrameType | None) -> None:
+        if stop.is_set():
+            return
+        log.info("signal %d: draining (grace %.0fs)", signum, config.grace)
+        worker.begin_drain()
+        stop.set()
+        timer = threading.Timer(config.grace, worker.hand_back)
+        timer.daemon = True
+        timer.start()
+        timers.append(timer)
+
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
+    try:
+        worker.serve(stop)
+    finally:
+        for timer in timers:
+            timer.cancel()
+        store.close()
+    log.info("worker %s stopped", config.name)
+    return 0
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="run jobs from the tasks queues",
+        description="Take jobs one at a time from the tasks queues and run each in a fresh "
+        "podman container (or directly); stop gracefully on SIGTERM. Settings: docs/worker.md.",
+    )
+    parser.add_argument("--name", help="worker name shown in statuses (OURO_WORKER_NAME)")
+    parser.add_argument(
+        "--capability",
+        action="append",
+        help="also serve tasks.CAPABILITY (repeatable; OURO_WORKER_CAPABILITIES)",
+    )
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="run commands as local processes, without containers (development, tests)",
+    )
+    parser.set_defaults(func=run)

@@ -1,0 +1,115 @@
+"""The worker's settings: environment variables, overridden by `ouro worker` options.
+
+Every value is checked at start, so a bad setting is one `Configuration error: …` line
+instead of a failure on the first job.
+"""
+
+import os
+import shlex
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasks import queues, validate
+from tasks.config import ConfigError
+
+MODES = ("podman", "direct")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    name: str
+    capabilities: tuple[str, ...] = ()
+    mode: str = "podman"
+    # Passed to `podman run --memory` / `--pids-limit`.
+    memory: str = "4g"
+    pids_limit: int = 4096
+    # Operator-supplied `podman run` arguments (trusted: they come from the worker's config).
+    podman_args: tuple[str, ...] = ()
+    podman: str = "podman"
+    # One file per named secret: `<secrets_dir>/<name>`; a job gets only those it names.
+    secrets_dir: Path = Path("/run/secrets/jobs")
+    # Where each job's checkout, attachments and secrets copy live while it runs.
+    work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    # How long a SIGTERM lets the running job go on before it is handed back.
+    grace: float = 600.0
+    clone_retries: int = 3
+    clone_timeout: float = 600.0
+    # PRs are tested rebased on their base branch, as they would be merged.
+    rebase: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c in "._-" for c in self.name):
+            raise ConfigError(f"worker name {self.name!r:.80} must be letters, digits, . _ -")
+        for capability in self.capabilities:
+            try:
+                validate.capability(capability)
+            except validate.InvalidValue as error:
+                raise ConfigError(str(error)) from None
+        if self.mode not in MODES:
+            raise ConfigError(f"worker mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.pids_limit <= 0 or self.grace < 0 or self.clone_retries < 0:
+            raise ConfigError("worker pids limit, grace and clone retries must not be negative")
+        if self.clone_timeout <= 0:
+            raise ConfigError("worker clone timeout must be positive")
+        containers_conf = os.environ.get("CONTAINERS_CONF")
+        if self.mode == "podman" and containers_conf and not Path(containers_conf).is_file():
+            raise ConfigError(f"CONTAINERS_CONF names {containers_conf}, which does not exist")
+
+    @property
+    def queues(self) -> list[str]:
+        """Every worker serves `tasks`; each capability adds `tasks.<capability>`."""
+        return [queues.tasks_queue(None)] + [queues.tasks_queue(c) for c in self.capabilities]
+
+
+def _number(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {text!r:.40}") from None
+
+
+def _flag(name: str, default: bool) -> bool:
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {text!r:.40}")
+
+
+def from_environment(
+    *,
+    name: str | None = None,
+    capabilities: list[str] | None = None,
+    direct: bool = False,
+) -> WorkerConfig:
+    """Settings from `OURO_WORKER_*` variables; the arguments (command-line options) win."""
+    env = os.environ.get
+    if capabilities is None:
+        capabilities = [c.strip() for c in env("OURO_WORKER_CAPABILITIES", "").split(",")]
+    try:
+        podman_args = tuple(shlex.split(env("OURO_WORKER_PODMAN_ARGS", "")))
+    except ValueError as error:
+        raise ConfigError(f"OURO_WORKER_PODMAN_ARGS: {error}") from None
+    return WorkerConfig(
+        name=name or env("OURO_WORKER_NAME") or socket.gethostname().split(".")[0],
+        capabilities=tuple(dict.fromkeys(c for c in capabilities if c)),
+        mode="direct" if direct else env("OURO_WORKER_MODE", "podman"),
+        memory=env("OURO_WORKER_MEMORY", "4g"),
+        pids_limit=int(_number("OURO_WORKER_PIDS_LIMIT", 4096)),
+        podman_args=podman_args,
+        podman=env("OURO_WORKER_PODMAN", "podman"),
+        secrets_dir=Path(env("OURO_WORKER_SECRETS_DIR", "/run/secrets/jobs")),
+        work_dir=Path(env("OURO_WORKER_WORK_DIR") or tempfile.gettempdir()),
+        grace=_number("OURO_WORKER_GRACE", 600.0),
+        clone_retries=int(_number("OURO_WORKER_CLONE_RETRIES", 3)),
+        clone_timeout=_number("OURO_WORKER_CLONE_TIMEOUT", 600.0),
+        rebase=_flag("OURO_WORKER_REBASE", True),
+    )

@@ -1,0 +1,270 @@
+"""Run a job's command: in a fresh podman container, or as a local process (direct mode).
+
+Both stream the command's output (stdout and stderr, interleaved) to a callback, stop it
+at its timeout or when the worker says so (cancel, drain), and leave nothing running:
+the container is removed, the direct mode's process group killed.
+"""
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import IO, Protocol
+
+from tasks.job import Job
+from tasks.worker.config import WorkerConfig
+
+log = logging.getLogger(__name__)
+
+Output = Callable[[bytes], None]
+
+# Inside the container; the same names are used in direct mode with host paths.
+SOURCE = "/source"
+ATTACHMENTS = "/attachments"
+SECRETS = "/run/secrets"
+KVM = Path("/dev/kvm")
+# How long a stopped job gets between SIGTERM and SIGKILL.
+STOP_GRACE = 2
+# Bound on every podman housekeeping call, so a hung podman cannot hang the worker.
+PODMAN_TIMEOUT = 60.0
+
+
+class Stop(Enum):
+    CANCELLED = "cancelled"
+    # The worker is shutting down past its grace period: the job goes back to the queue.
+    HANDED_BACK = "handed back"
+
+
+class Control:
+    """Lets another thread (the cancel consumer, the drain timer) stop the running job."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason: Stop | None = None
+        self._lock = threading.Lock()
+
+    def stop(self, reason: Stop) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+                self.event.set()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    job: Job
+    source: Path
+    attachments: Path
+    # Scratch folder of this run (HOME and TMPDIR in direct mode).
+    scratch: Path
+    # Host files of the secrets the job named, by name.
+    secrets: dict[str, Path] = field(default_factory=dict)
+    # The repository's `.ci/container` if it has one, else the job's image.
+    image: str = ""
+
+    def environment(self, source: str, attachments: str, secrets: str) -> dict[str, str]:
+        job = self.job
+        return {
+            **job.env,
+            "OURO_JOB_ID": job.id,
+            "OURO_REPO": job.repo,
+            "OURO_SHA": job.sha,
+            "OURO_CONTEXT": job.context,
+            "OURO_SOURCE": source,
+            "OURO_SECRETS": secrets,
+            "TEST_ATTACHMENTS": attachments,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    # None when the command was killed (timeout or stop).
+    exit_code: int | None
+    timed_out: bool = False
+    stopped: Stop | None = None
+
+
+class Runner(Protocol):
+    def run(self, spec: JobSpec, output: Output, control: Control) -> RunResult: ...
+
+
+def _pump(stream: IO[bytes], output: Output) -> None:
+    try:
+        while chunk := stream.read1(65536):  # type: ignore[attr-defined]
+            output(chunk)
+    except Exception:
+        # The job must end even if the log does not take its output.
+        log.exception("copying job output failed")
+        while stream.read1(65536):  # type: ignore[attr-defined]
+            pass
+
+
+def _supervise(
+    process: "subprocess.Popen[bytes]",
+    *,
+    output: Output,
+    timeout: float,
+    control: Control,
+    kill: Callable[[], None],
+    cleanup: Callable[[], None],
+) -> RunResult:
+    stdout = process.stdout
+    if stdout is None:
+        raise ValueError("the job process needs stdout=PIPE")
+    reader = threading.Thread(target=_pump, args=(stdout, output), name="job-output")
+    reader.start()
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    try:
+        while process.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            if control.event.wait(min(remaining, 0.5)):
+                break
+        killed = process.poll() is None
+        if killed:
+            kill()
+        try:
+            process.wait(PODMAN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    finally:
+        # Leftovers (background processes, a container) would hold the output pipe open.
+        cleanup()
+        reader.join(PODMAN_TIMEOUT)
+        stdout.close()
+    if killed:
+        return RunResult(None, timed_out=timed_out, stopped=None if timed_out else control.reason)
+    return RunResult(process.returncode)
+
+
+class DirectRunner:
+    """The command as a local process in its own session: for development and tests.
+    It isolates nothing; the job sees the host."""
+
+    def run(self, spec: JobSpec, output: Output, control: Control) -> RunResult:
+        secrets = spec.scratch / "secrets"
+        secrets.mkdir()
+        for name, path in spec.secrets.items():
+            (secrets / name).symlink_to(path)
+        env = {
+            # Nothing of the worker's own environment (tokens!) reaches the job.
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": str(spec.scratch),
+            "TMPDIR": str(spec.scratch),
+            **spec.environment(str(spec.source), str(spec.attachments), str(secrets)),
+        }
+        process = subprocess.Popen(
+            spec.job.command,
+            cwd=spec.source,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def signal_group(signum: int) -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signum)
+
+        def kill() -> None:
+            signal_group(signal.SIGTERM)
+            try:
+                process.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                signal_group(signal.SIGKILL)
+
+        return _supervise(
+            process,
+            output=output,
+            timeout=spec.job.timeout,
+            control=control,
+            kill=kill,
+            cleanup=lambda: signal_group(signal.SIGKILL),
+        )
+
+
+class PodmanRunner:
+    """`podman run --init --rm` of the job's image with the checkout mounted at /source."""
+
+    def __init__(self, config: WorkerConfig):
+        self._config = config
+
+    @staticmethod
+    def container_name(job: Job) -> str:
+        return f"ouro-job-{job.id}"
+
+    def _podman(self, *args: str) -> None:
+        try:
+            subprocess.run(
+                [self._config.podman, *args],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=PODMAN_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            log.error("podman %s timed out after %.0fs", args[0], PODMAN_TIMEOUT)
+
+    def command(self, spec: JobSpec) -> list[str]:
+        config = self._config
+        argv = [
+            config.podman,
+            "run",
+            "--init",
+            "--rm",
+            "--name",
+            self.container_name(spec.job),
+            "--memory",
+            config.memory,
+            "--pids-limit",
+            str(config.pids_limit),
+            "--volume",
+            f"{spec.source}:{SOURCE}:Z",
+            "--volume",
+            f"{spec.attachments}:{ATTACHMENTS}:Z",
+            "--workdir",
+            SOURCE,
+        ]
+        if KVM.exists():
+            argv += ["--device", str(KVM)]
+        for name, path in spec.secrets.items():
+            argv += ["--volume", f"{path}:{SECRETS}/{name}:ro,z"]
+        for name, value in spec.environment(SOURCE, ATTACHMENTS, SECRETS).items():
+            argv += ["--env", f"{name}={value}"]
+        return [*argv, *config.podman_args, spec.image or spec.job.image, *spec.job.command]
+
+    def run(self, spec: JobSpec, output: Output, control: Control) -> RunResult:
+        name = self.container_name(spec.job)
+        # A worker that died on this host may have left the same job's container behind.
+        self._podman("rm", "--force", "--ignore", name)
+        process = subprocess.Popen(
+            self.command(spec),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        return _supervise(
+            process,
+            output=output,
+            timeout=spec.job.timeout,
+            control=control,
+            kill=lambda: self._podman("stop", "--time", str(STOP_GRACE), name),
+            cleanup=lambda: self._podman("rm", "--force", "--ignore", name),
+        )
+
+
+def make_runner(config: WorkerConfig) -> Runner:
+    return DirectRunner() if config.mode == "direct" else PodmanRunner(config)

@@ -1,0 +1,336 @@
+"""The consume loop: one job at a time, statuses around it, cancel and drain.
+
+Ordering is what makes the worker lose nothing: "In progress" is posted before the job
+starts, the log is finalised and the final status posted before the message is acked.
+If either cannot be done (after the adapters' retries) the message is requeued and the
+job runs again: an acked job without a final status would stay "In progress" forever,
+while a requeued one gets its verdict once GitHub or the store is back.
+"""
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+
+from tasks import amqp, queues
+from tasks.cancel import Cancel
+from tasks.config import ConfigError
+from tasks.github import Status, Statuses
+from tasks.job import Job
+from tasks.jsonutil import PayloadError
+from tasks.store import Store
+from tasks.validate import InvalidValue
+from tasks.worker import attachments, outcome
+from tasks.worker.checkout import checkout, container_image
+from tasks.worker.config import WorkerConfig
+from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
+from tasks.worker.runner import Control, JobSpec, Runner, RunResult, Stop, make_runner
+
+log = logging.getLogger(__name__)
+
+# A cancel also stops jobs of its PR still waiting in the queue, if created before it.
+CANCEL_MEMORY = 24 * 3600.0
+
+
+def log_url(store: Store, job: Job) -> str:
+    return store.url(f"{job.log}index.html")
+
+
+class JobFailedToStart(Exception):
+    """The worker cannot give the job what it asks for (e.g. a secret it does not have)."""
+
+
+class Worker:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        statuses: Statuses,
+        store: Store,
+        runner: Runner | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.config = config
+        self._statuses = statuses
+        self._store = store
+        self._runner = runner or make_runner(config)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._current: tuple[Job, Control] | None = None
+        # The newest cancel per (repo, PR), with when it arrived.
+        self._cancels: dict[tuple[str, int], tuple[Cancel, float]] = {}
+        self._draining = threading.Event()
+        # After a lost broker connection, `amqp.consume` reconnects and may deliver again
+        # (even the same job) while the old run goes on: the new delivery waits for it.
+        self._one_at_a_time = threading.Lock()
+
+    # -- the broker side --------------------------------------------------------------
+
+    def serve(self, stop: threading.Event, url: str | None = None) -> None:
+        """Consume jobs until `stop` is set and the running job has ended."""
+        log.info(
+            "worker %s serving %s in %s mode",
+            self.config.name,
+            self.config.queues,
+            self.config.mode,
+        )
+        amqp.consume(
+            self.config.queues,
+            self.handle,
+            url=url,
+            capabilities=(None, *self.config.capabilities),
+            stop=stop,
+            on_connected=self.on_connected,
+        )
+
+    def on_connected(self, connection: pika.BlockingConnection, _: BlockingChannel) -> None:
+        # A channel of its own, auto-acked: the jobs channel's prefetch of 1 is taken by the
+        # running job, and a cancel must get through precisely then.
+        channel = connection.channel()
+        declared = channel.queue_declare("", exclusive=True, auto_delete=True)
+        name = declared.method.queue
+        channel.queue_bind(name, queues.CANCEL_EXCHANGE)
+        channel.basic_consume(name, self._on_cancel_message, auto_ack=True)
+
+    def _on_cancel_message(
+        self,
+        _ch: BlockingChannel,
+        _m: pika.spec.Basic.Deliver,
+        _p: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
+        try:
+            message = Cancel.from_json(body)
+        except (PayloadError, InvalidValue) as error:
+            log.error("ignoring malformed cancel message: %s", error)
+            return
+        self.cancel(message)
+
+    def cancel(self, message: Cancel) -> None:
+        now = self._clock()
+        with self._lock:
+            self._cancels[(message.repo, message.pr)] = (message, now)
+            for key, (_, received) in list(self._cancels.items()):
+                if now - received > CANCEL_MEMORY:
+                    del self._cancels[key]
+            if self._current is not None:
+                job, control = self._current
+                if message.applies_to(job.repo, job.pr, job.sha):
+                    log.info("job %s: cancelled (%s)", job.id, message.reason)
+                    control.stop(Stop.CANCELLED)
+
+    def begin_drain(self) -> None:
+        """Take no new job; the running one goes on (until `hand_back`)."""
+        log.info(
+            "worker %s draining: finishing the running job, taking no new one", self.config.name
+        )
+        self._draining.set()
+
+    def hand_back(self) -> None:
+        """Stop the running job and return it to the queue (the grace period is over)."""
+        self._draining.set()
+        with self._lock:
+            if self._current is not None:
+                job, control = self._current
+                log.info("job %s: grace period over, handing it back", job.id)
+                control.stop(Stop.HANDED_BACK)
+
+    # -- one job ----------------------------------------------------------------------
+
+    def handle(self, message: amqp.Message) -> amqp.Outcome:
+        with self._one_at_a_time:
+            return self._handle(message)
+
+    def _handle(self, message: amqp.Message) -> amqp.Outcome:
+        try:
+            job = Job.from_json(message.body)
+        except (PayloadError, InvalidValue) as error:
+            # Requeueing would bring it back forever; no repo/sha to post a status on.
+            log.error("dropping malformed job message %s: %s", message.message_id, error)
+            return amqp.Outcome.ACK
+        if self._draining.is_set():
+            log.info("job %s: arrived while draining; handing it back", job.id)
+            return amqp.Outcome.REQUEUE
+        previous = None
+        if message.redelivered:
+            previous = self._previous_status(job)
+            if previous is not None and previous.state != "pending":
+                log.info("job %s: already ended (%s); not running it again", job.id, previous.state)
+                return amqp.Outcome.ACK
+        control = Control()
+        with self._lock:
+            self._current = (job, control)
+            found = self._cancels.get((job.repo, job.pr)) if job.pr is not None else None
+            if found and found[0].applies_to(job.repo, job.pr, job.sha) and job.created < found[1]:
+                control.stop(Stop.CANCELLED)
+        try:
+            return self._run(job, control, previous)
+        finally:
+            with self._lock:
+                self._current = None
+
+    def _previous_status(self, job: Job) -> Status | None:
+        try:
+            return self._statuses.latest(job.repo, job.sha).get(job.context)
+        except Exception as error:
+            log.warning("job %s: cannot read earlier statuses (%s)", job.id, error)
+            return None
+
+    def _post(self, job: Job, status: Status) -> bool:
+        try:
+            self._statuses.post(job.repo, job.sha, status)
+        except Exception as error:
+            log.error(
+                "job %s: cannot post %s status (%r); requeueing it", job.id, status.state, error
+            )
+            return False
+        return True
+
+    def _secrets(self, job: Job) -> tuple[dict[str, Path], list[bytes], list[str]]:
+        """The files of the secrets `job` names, what to mask, and which are too short to."""
+        paths, masked, short = {}, [], []
+        for name in job.secrets:
+            path = self.config.secrets_dir / name
+            if not path.is_file():
+                raise JobFailedToStart(
+                    f"secret {name!r} is not configured on worker {self.config.name}"
+                )
+            paths[name] = path
+            value = path.read_bytes()
+            masked += secret_variants(value)
+            if len(value.strip()) < MIN_SECRET:
+                short.append(name)
+        return paths, masked, short
+
+    def _run(self, job: Job, control: Control, previous: Status | None) -> amqp.Outcome:
+        config = self.config
+        url = log_url(self._store, job)
+        setup_error: Exception | None = None
+        try:
+            secrets, masked, short = self._secrets(job)
+        except (JobFailedToStart, OSError) as failure:
+            secrets, masked, short, setup_error = {}, [], [], failure
+        if not self._post(job, outcome.in_progress(job.context, config.name, url)):
+            return amqp.Outcome.REQUEUE
+        if previous is not None:
+            # Chunks of the earlier run would mix with this run's on the log page.
+            self._store.delete(job.log)
+        joblog = JobLog(self._store.live_log(job.log), masked)
+        log.info("job %s: %s %s@%s started", job.id, job.context, job.repo, job.sha[:12])
+        start = time.monotonic()
+        self._header(joblog, job, previous, short)
+        result: RunResult | None = None
+        error: BaseException | None = setup_error
+        scratch = Path(tempfile.mkdtemp(prefix=f"ouro-job-{job.id}-", dir=config.work_dir))
+        try:
+            if error is None:
+                result = self._execute(job, control, scratch, secrets, joblog)
+        except Exception as raised:
+            error = raised
+        finally:
+            try:
+                uploaded = attachments.upload(self._store, job.log, scratch / "attachments")
+                if uploaded:
+                    joblog.line(f"\nAttachments: {len(uploaded)} uploaded")
+            except Exception as raised:
+                error = error or raised
+            shutil.rmtree(scratch, ignore_errors=True)
+        if error is not None:
+            log.error("job %s: %s", job.id, "".join(traceback.format_exception_only(error)).strip())
+            joblog.line("\n" + "".join(traceback.format_exception(error)).rstrip())
+        status = outcome.final_status(
+            job.context, config.name, url, job.timeout, result=result, error=error
+        )
+        self._footer(joblog, result, time.monotonic() - start, status)
+        return self._finish(job, joblog, status, url)
+
+    def _finish(self, job: Job, joblog: JobLog, status: Status | None, url: str) -> amqp.Outcome:
+        try:
+            joblog.close()
+        except Exception as error:
+            log.error("job %s: cannot finalise the log (%r); requeueing it", job.id, error)
+            return amqp.Outcome.REQUEUE
+        if status is None:
+            self._post(job, outcome.handed_back(job.context, self.config.name, url))
+            return amqp.Outcome.REQUEUE
+        if not self._post(job, status):
+            return amqp.Outcome.REQUEUE
+        log.info("job %s: %s %s", job.id, status.state, status.description)
+        return amqp.Outcome.ACK
+
+    def _header(
+        self, joblog: JobLog, job: Job, previous: Status | None, short_secrets: list[str]
+    ) -> None:
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        pr = f" (PR #{job.pr} onto {job.base_ref or '?'})" if job.pr is not None else ""
+        joblog.line(f"Job {job.id}: {job.context} for {job.repo} at {job.sha}{pr}")
+        joblog.line(f"Worker: {self.config.name} ({self.config.mode} mode)")
+        joblog.line(f"Started: {started}")
+        joblog.line(f"Command: {job.command}")
+        if previous is not None and previous.description.startswith("In progress"):
+            joblog.line(
+                f"Note: this job was started before ({previous.description!r}) by a "
+                "worker that stopped without finishing it; running it again."
+            )
+        if short_secrets:
+            joblog.line(
+                f"Warning: secrets {short_secrets} are under {MIN_SECRET} bytes: not masked."
+            )
+        joblog.line("")
+
+    def _execute(
+        self, job: Job, control: Control, scratch: Path, secrets: dict[str, Path], joblog: JobLog
+    ) -> RunResult:
+        spec = JobSpec(job, scratch / "source", scratch / "attachments", scratch, secrets)
+        spec.attachments.mkdir()
+        if control.reason is None:
+            checkout(
+                job,
+                spec.source,
+                joblog.write,
+                retries=self.config.clone_retries,
+                timeout=self.config.clone_timeout,
+                rebase=self.config.rebase,
+            )
+            joblog.line("")
+        if control.reason is not None:
+            return RunResult(None, stopped=control.reason)
+        image = container_image(spec.source, job.image)
+        if self.config.mode == "podman":
+            joblog.line(f"Image: {image}\n")
+        return self._runner.run(replace(spec, image=image), joblog.write, control)
+
+    @staticmethod
+    def _footer(
+        joblog: JobLog, result: RunResult | None, seconds: float, status: Status | None
+    ) -> None:
+        joblog.line("")
+        if result is not None and result.exit_code is not None:
+            joblog.line(f"Exit code: {result.exit_code}")
+        elif result is not None and result.timed_out:
+            joblog.line("Killed: timeout")
+        elif result is not None and result.stopped is not None:
+            joblog.line(f"Killed: {result.stopped.value}")
+        joblog.line(f"Duration: {seconds:.1f} s")
+        joblog.line(
+            f"Result: {status.state} {status.description}"
+            if status
+            else "Result: handed back to the queue, to run again"
+        )
+
+
+def check_ready(config: WorkerConfig) -> None:
+    """What the worker cannot run without, checked at start."""
+    if config.mode == "podman" and shutil.which(config.podman) is None:
+        raise ConfigError(f"{config.podman} not found; install podman or use --direct")
+    if not config.work_dir.is_dir():
+        raise ConfigError(f"work folder {config.work_dir} does not exist")

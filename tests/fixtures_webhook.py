@@ -1,0 +1,73 @@
+"""`webhook_receiver`: the real receiver, in-process on a free port, against the test broker.
+
+Other components' tests (tasks bot, mock-github) post signed deliveries to `.url`
+with `.deliver(...)` or with their own client and `.secret`.
+"""
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from webhook.broker import Broker
+from webhook.secretfile import SecretFile
+from webhook.server import BODY_DEADLINE, Receiver
+from webhook.signature import sign
+
+
+@dataclass
+class RunningReceiver:
+    url: str
+    secret: bytes
+    secret_file: Path
+    receiver: Receiver
+
+    def deliver(self, event: str, payload: Any, delivery: str | None = None) -> tuple[int, str]:
+        """POST `payload` as GitHub would, signed with `.secret`; (status code, delivery id)."""
+        delivery = delivery or str(uuid.uuid4())
+        body = json.dumps(payload).encode()
+        response = requests.post(
+            self.url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": delivery,
+                "X-Hub-Signature-256": sign(self.secret, body),
+            },
+            timeout=30,
+        )
+        return response.status_code, delivery
+
+
+def start_receiver(
+    url: str, secret_file: Path, body_deadline: float = BODY_DEADLINE
+) -> tuple[Receiver, threading.Thread]:
+    """A receiver serving on its own thread; stop with `stop_receiver`."""
+    receiver = Receiver(SecretFile(secret_file), Broker(url), body_deadline=body_deadline)
+    # Connects and declares the queues, so tests can read `webhook` before the first delivery.
+    receiver.broker.up()
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    return receiver, thread
+
+
+def stop_receiver(receiver: Receiver, thread: threading.Thread) -> None:
+    receiver.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def webhook_receiver(amqp_url: str, tmp_path: Path) -> Iterator[RunningReceiver]:
+    secret = b"test webhook secret"
+    secret_file = tmp_path / "webhook.secret"
+    secret_file.write_bytes(secret + b"\n")
+    receiver, thread = start_receiver(amqp_url, secret_file)
+    yield RunningReceiver(receiver.url, secret, secret_file, receiver)
+    stop_receiver(receiver, thread)

@@ -1,0 +1,257 @@
+"""The store interface, the same tests for both backends over real HTTP.
+
+`http`: the images-server in-process; `s3`: moto's S3 server on loopback.
+"""
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tasks.store import InvalidPath, NotFound, Store, StoreError, open_store
+from tasks.store.http import HttpStore
+from tasks.store.live import ChunkedLiveLog
+from tasks.store.s3 import S3Store
+from tests.fixtures_images import ImagesServerFixture, free_port
+
+
+@pytest.fixture(params=["http", "s3"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    # The fixtures set OURO_STORE and the backend's settings; open_store picks by them.
+    if request.param == "http":
+        server: ImagesServerFixture = request.getfixturevalue("images_server")
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        server.configure(monkeypatch)
+    else:
+        request.getfixturevalue("s3_bucket")
+    opened = open_store()
+    yield opened
+    opened.close()
+
+
+def test_bytes_round_trip(store: Store) -> None:
+    store.put("images/small.img", b"\x00\x01 hello")
+    assert store.get("images/small.img") == b"\x00\x01 hello"
+    # Replacing is atomic and complete.
+    store.put("images/small.img", b"second")
+    assert store.get("images/small.img") == b"second"
+
+
+def test_file_round_trip_with_checksums(store: Store, tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    source = local / "disk.qcow2"
+    source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    store.put_file("images/disk.qcow2", source)
+    target = local / "downloaded.qcow2"
+    store.get_to("images/disk.qcow2", target)
+    assert (
+        hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
+    )
+    # No temporary file is left next to the target.
+    assert sorted(p.name for p in local.iterdir()) == ["disk.qcow2", "downloaded.qcow2"]
+
+
+def test_stream_with_checksum(store: Store, tmp_path: Path) -> None:
+    data = os.urandom(200_000)
+    source = tmp_path / "blob"
+    source.write_bytes(data)
+    with source.open("rb") as file:
+        store.put("logs/job-1/blob", file, sha256=hashlib.sha256(data).hexdigest())
+    assert store.get("logs/job-1/blob") == data
+
+
+def test_pipe_is_streamed(store: Store) -> None:
+    read_end, write_end = os.pipe()
+    data = os.urandom(3 * 1024 * 1024)
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    with os.fdopen(read_end, "rb") as pipe:
+        store.put("images/from-pipe", pipe)
+    feeder.join()
+    assert store.get("images/from-pipe") == data
+
+
+def test_wrong_checksum_stores_nothing(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        store.put("images/bad", b"content", sha256="0" * 64)
+    source = tmp_path / "file"
+    source.write_bytes(b"content")
+    with source.open("rb") as file, pytest.raises(StoreError):
+        store.put("images/bad", file, sha256="1" * 64)
+    with pytest.raises(NotFound):
+        store.get("images/bad")
+
+
+def test_missing(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        store.get("images/nothing")
+    with pytest.raises(NotFound):
+        store.get_to("images/nothing", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    assert store.list("logs/no-such-job/") == []
+
+
+def test_list_entries_delete(store: Store) -> None:
+    store.put("logs/job-2/a.txt", b"a")
+    store.put("logs/job-2/deep/b/c.png", b"bb")
+    store.put("logs/job-3/a.txt", b"other job")
+    assert store.list("logs/job-2/") == ["logs/job-2/a.txt", "logs/job-2/deep/b/c.png"]
+    sizes = {entry.path: entry.size for entry in store.entries("logs/job-2/")}
+    assert sizes == {"logs/job-2/a.txt": 1, "logs/job-2/deep/b/c.png": 2}
+    store.delete("logs/job-2/a.txt")
+    store.delete("logs/job-2/a.txt")  # absent: no error
+    assert store.list("logs/job-2/") == ["logs/job-2/deep/b/c.png"]
+    store.delete("logs/job-2/")
+    assert store.list("logs/job-2/") == []
+    assert store.list("logs/job-3/") == ["logs/job-3/a.txt"]
+
+
+def test_url_is_public_with_content_types(store: Store) -> None:
+    store.put("logs/job-4/log", "naïve ✓\n".encode())
+    store.put("logs/job-4/report.html", b"<p>hi</p>")
+    store.put("images/disk.qcow2", b"QFI")
+    with requests.get(store.url("logs/job-4/log"), timeout=10) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert response.text == "naïve ✓\n"
+    with requests.get(store.url("logs/job-4/report.html"), timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    with requests.get(store.url("images/disk.qcow2"), timeout=10) as response:
+        assert response.headers["Content-Type"] == "application/octet-stream"
+        assert response.content == b"QFI"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../x",
+        "/etc/passwd",
+        "images/../logs/x",
+        "images/",
+        "logs/job",
+        "images/a\x00b",
+        "images/a\\..\\b",
+        "tmp/x",
+        "logs//x",
+        "images/./x",
+    ],
+)
+def test_invalid_paths_refused(store: Store, path: str) -> None:
+    with pytest.raises(InvalidPath):
+        store.put(path, b"x")
+
+
+def test_concurrent_uploads(store: Store) -> None:
+    blobs = {f"images/parallel-{i}": os.urandom(512 * 1024 + i) for i in range(8)}
+    errors: list[BaseException] = []
+
+    def upload(path: str, data: bytes) -> None:
+        try:
+            store.put(path, data)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=upload, args=item) for item in blobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for path, data in blobs.items():
+        assert store.get(path) == data
+
+
+def test_live_log(store: Store) -> None:
+    live = ChunkedLiveLog(store, "logs/job-5/", interval=3600)
+    page = store.get("logs/job-5/index.html")
+    assert b"<title>Log of job-5</title>" in page
+    live.write(b"line 1\n")
+    live.flush()
+    live.write(b"line 2\n")
+    live.write("line 3 ✓\n".encode())
+    live.flush()
+    live.flush()  # nothing buffered: no empty chunk
+    assert store.list("logs/job-5/chunks/") == [
+        "logs/job-5/chunks/000001",
+        "logs/job-5/chunks/000002",
+    ]
+    assert store.get("logs/job-5/chunks/000002") == "line 2\nline 3 ✓\n".encode()
+    with pytest.raises(NotFound):
+        store.get("logs/job-5/log")
+    store.put("logs/job-5/screenshots/a b.png", b"PNG")
+    live.write(b"the end\n")
+    live.close()
+    live.close()  # twice is harmless
+    assert store.get("logs/job-5/log") == "line 1\nline 2\nline 3 ✓\nthe end\n".encode()
+    assert json.loads(store.get("logs/job-5/attachments.json")) == ["screenshots/a b.png"]
+    # Finalised: the chunks are gone, the page stays.
+    assert store.list("logs/job-5/") == [
+        "logs/job-5/attachments.json",
+        "logs/job-5/index.html",
+        "logs/job-5/log",
+        "logs/job-5/screenshots/a b.png",
+    ]
+    with pytest.raises(ValueError, match="closed"):
+        live.write(b"late")
+
+
+def test_live_log_flushes_by_itself(store: Store) -> None:
+    live = store.live_log("logs/job-6/")
+    live.write(b"x" * (2 * 1024 * 1024))  # more than the eager limit: uploads soon
+    try:
+        for _ in range(200):
+            if store.list("logs/job-6/chunks/"):
+                break
+            threading.Event().wait(0.05)
+        assert store.list("logs/job-6/chunks/") == ["logs/job-6/chunks/000001"]
+    finally:
+        live.close()
+    assert len(store.get("logs/job-6/log")) == 2 * 1024 * 1024
+
+
+def test_live_log_rejects_other_folders(store: Store) -> None:
+    for job_dir in ("images/x/", "logs/", "logs/a/b/", "logs/a"):
+        with pytest.raises(StoreError):
+            store.live_log(job_dir)
+
+
+def test_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
+    store = HttpStore(f"http://127.0.0.1:{free_port()}", "token", backoff=(0.01, 0.01))
+    try:
+        with pytest.raises(StoreError, match="GET images/x"):
+            store.get("images/x")
+        source = tmp_path / "f"
+        source.write_bytes(b"x")
+        with pytest.raises(StoreError):
+            store.put_file("images/x", source)
+    finally:
+        store.close()
+
+
+def test_s3_missing_bucket_is_a_store_error(s3_bucket: str, tmp_path: Path) -> None:
+    store = open_store()
+    assert isinstance(store, S3Store)
+    store.bucket = "no-such-bucket"
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    try:
+        for action in (
+            lambda: store.put_file("images/x", source),
+            lambda: store.put("images/x", b"x"),
+            lambda: store.list("images/"),
+        ):
+            with pytest.raises(StoreError):
+                action()
+    finally:
+        store.close()

@@ -1,0 +1,98 @@
+"""Stateful fakes for unit tests of the worker: a store and a status poster that record."""
+
+import builtins
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+from tasks.github import Status
+from tasks.store import Entry, StoreError
+
+
+class FakeLiveLog:
+    def __init__(self, store: "FakeStore", job_dir: str):
+        self._store = store
+        self._dir = job_dir
+        self._buffer = b""
+        self.chunks: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            raise ValueError("closed")
+        self._buffer += data
+
+    def flush(self) -> None:
+        if self._buffer:
+            self.chunks.append(self._buffer)
+            self._buffer = b""
+
+    def close(self) -> None:
+        self.flush()
+        self.closed = True
+        self._store.put(f"{self._dir}log", b"".join(self.chunks))
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+        self.fail_puts = False
+
+    def put(self, path: str, source: BinaryIO | bytes, sha256: str | None = None) -> None:
+        if self.fail_puts:
+            raise StoreError("store is down")
+        data = source if isinstance(source, bytes) else source.read()
+        with self.lock:
+            self.files[path] = data
+
+    def put_file(self, path: str, source: Path) -> None:
+        self.put(path, source.read_bytes())
+
+    def get_to(self, path: str, target: Path) -> None:
+        target.write_bytes(self.get(path))
+
+    def get(self, path: str) -> bytes:
+        return self.files[path]
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(p for p in self.files if p.startswith(prefix))
+
+    def entries(self, prefix: str) -> builtins.list[Entry]:
+        return [Entry(p, len(self.files[p]), 0.0) for p in self.list(prefix)]
+
+    def close(self) -> None:
+        pass
+
+    def delete(self, path: str) -> None:
+        with self.lock:
+            for name in [p for p in self.files if p == path or p.startswith(path)]:
+                del self.files[name]
+
+    def url(self, path: str) -> str:
+        return f"http://store.test/{path}"
+
+    def live_log(self, job_dir: str) -> FakeLiveLog:
+        return FakeLiveLog(self, job_dir)
+
+
+class FakeStatuses:
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, str, Status]] = []
+        self.fail_posts = 0
+
+    def post(self, repo: str, sha: str, status: Status) -> None:
+        if self.fail_posts:
+            self.fail_posts -= 1
+            raise ConnectionError("GitHub is down")
+        self.posted.append((repo, sha, status))
+
+    def latest(self, repo: str, sha: str) -> dict[str, Status]:
+        found: dict[str, Status] = {}
+        for r, s, status in self.posted:
+            if (r, s) == (repo, sha):
+                found[status.context] = status
+        return found
+
+    def states(self) -> list[tuple[str, str]]:
+        return [(s.state, s.description) for _, _, s in self.posted]

@@ -1,0 +1,59 @@
+"""Helpers of the worker's broker tests: waiting, queue depths, publishing, reading statuses."""
+
+import time
+from collections.abc import Callable
+
+import pika
+import requests
+
+from tasks import amqp, queues
+from tasks.cancel import Cancel
+from tasks.job import Job
+from tests.fixtures_mock_github import MockGitHubFixture
+from tests.rabbitmq import RabbitMQ
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def queue_depth(rabbitmq: RabbitMQ, name: str) -> tuple[int, int]:
+    """(ready, unacked) messages of queue `name`."""
+    for line in rabbitmq.ctl(
+        "list_queues", "name", "messages_ready", "messages_unacknowledged", "--no-table-headers"
+    ).splitlines():
+        parts = line.split()
+        if parts and parts[0] == name:
+            return int(parts[1]), int(parts[2])
+    raise AssertionError(f"no queue {name}")
+
+
+def publish(job: Job, url: str) -> None:
+    publisher = amqp.Publisher(url)
+    publisher.publish(job.queue, job.to_json(), message_id=job.id, priority=job.priority)
+    publisher.close()
+
+
+def publish_cancel(cancel: Cancel, url: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    connection.channel().basic_publish(queues.CANCEL_EXCHANGE, "", cancel.to_json())
+    connection.close()
+
+
+def statuses(github: MockGitHubFixture, job: Job) -> list[tuple[str, str, str | None]]:
+    """(state, description, target_url) of `job`'s context on mock-github, oldest first."""
+    response = requests.get(
+        f"{github.url}/repos/{job.repo}/commits/{job.sha}/statuses",
+        headers={"Authorization": f"token {github.token}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return [
+        (s["state"], s["description"], s["target_url"])
+        for s in reversed(response.json())
+        if s["context"] == job.context
+    ]

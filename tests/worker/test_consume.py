@@ -1,0 +1,114 @@
+"""`Worker.serve` on a real RabbitMQ, mock-github and images-server: acks after the verdict,
+cancels through the exchange, drains."""
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tasks import amqp
+from tasks.cancel import Cancel
+from tasks.github import GitHubStatuses, github_client
+from tasks.job import Job
+from tasks.worker.config import WorkerConfig
+from tasks.worker.service import Worker
+from tests.fixtures_images import ImagesServerFixture
+from tests.fixtures_mock_github import MockGitHubFixture
+from tests.rabbitmq import RabbitMQ
+from tests.worker.conftest import CI_RUN, TEST_IMAGE
+from tests.worker.helpers import publish, publish_cancel, queue_depth, statuses, wait_until
+
+REPO = "acme/consume"
+
+
+class Running:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        images: ImagesServerFixture,
+        github: MockGitHubFixture,
+        amqp_url: str,
+    ):
+        self.github = github
+        self.amqp_url = amqp_url
+        self.store = images.store()
+        self.worker = Worker(config, GitHubStatuses(github_client(github.token)), self.store)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.worker.serve, args=(self.stop,))
+        created = github.control.create_repo(REPO, files={".ci/run": CI_RUN})
+        self.clone_url = str(created["clone_url"])
+
+    def publish(self, **overrides: Any) -> Job:
+        values: dict[str, Any] = {
+            "id": f"job-{uuid.uuid4().hex[:12]}",
+            "repo": REPO,
+            "sha": self.github.control.push(REPO, {"change": uuid.uuid4().hex}),
+            "context": "unit-tests",
+            "command": ["sh", ".ci/run"],
+            "image": TEST_IMAGE,
+            "clone_url": self.clone_url,
+        }
+        job = Job(**{**values, **overrides})
+        publish(job, self.amqp_url)
+        return job
+
+    def states(self, job: Job) -> list[tuple[str, str]]:
+        return [(state, description) for state, description, _ in statuses(self.github, job)]
+
+    def described(self, job: Job, prefix: str) -> bool:
+        return any(d.startswith(prefix) for _, d in self.states(job))
+
+
+@pytest.fixture
+def running(
+    amqp_url: str,
+    direct_config: WorkerConfig,
+    images_server: ImagesServerFixture,
+    mock_github: MockGitHubFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Running]:
+    monkeypatch.setenv("GITHUB_API_URL", mock_github.url)
+    monkeypatch.setenv("GITHUB_WRITE_INTERVAL", "0")
+    # Declare the queues before the worker connects, so the first publish is routable.
+    amqp.Publisher().close()
+    worker = Running(direct_config, images_server, mock_github, amqp_url)
+    worker.thread.start()
+    yield worker
+    worker.stop.set()
+    worker.thread.join()
+    worker.store.close()
+
+
+def test_job_is_acked_after_its_final_status(running: Running, rabbitmq: RabbitMQ) -> None:
+    job = running.publish()
+    wait_until(lambda: running.described(job, "Success"), "success")
+    wait_until(lambda: queue_depth(rabbitmq, "tasks") == (0, 0), "the ack")
+    assert running.states(job) == [("pending", "In progress [w1]"), ("success", "Success [w1]")]
+    assert b"hello from unit-tests" in running.store.get(f"logs/{job.id}/log")
+    assert running.store.get(f"logs/{job.id}/deep/er/nested.txt") == b"nested\n"
+
+
+def test_cancel_message_stops_the_running_job(running: Running, rabbitmq: RabbitMQ) -> None:
+    job = running.publish(command=["sh", "-c", "echo started; sleep 120"], pr=3)
+    wait_until(lambda: running.described(job, "In progress"), "the job to start")
+    wait_until(lambda: queue_depth(rabbitmq, "tasks") == (0, 1), "the job held unacked")
+    publish_cancel(Cancel(job.repo, 3, None, "PR closed"), running.amqp_url)
+    wait_until(lambda: running.described(job, "Cancelled"), "the cancel")
+    wait_until(lambda: queue_depth(rabbitmq, "tasks") == (0, 0), "the ack")
+
+
+def test_stop_finishes_the_running_job_and_takes_no_other(
+    running: Running, rabbitmq: RabbitMQ
+) -> None:
+    first = running.publish(command=["sh", "-c", "sleep 2; echo first done"])
+    wait_until(lambda: running.described(first, "In progress"), "the first job to start")
+    second = running.publish()
+    running.worker.begin_drain()
+    running.stop.set()
+    running.thread.join(60)
+    assert not running.thread.is_alive()
+    assert running.states(first) == [("pending", "In progress [w1]"), ("success", "Success [w1]")]
+    assert running.states(second) == []
+    assert queue_depth(rabbitmq, "tasks") == (1, 0)

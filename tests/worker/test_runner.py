@@ -1,0 +1,193 @@
+"""Running commands: direct mode as processes; podman mode in a real container when possible."""
+
+import subprocess
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tasks.job import Job
+from tasks.worker.config import WorkerConfig
+from tasks.worker.runner import (
+    KVM,
+    Control,
+    DirectRunner,
+    JobSpec,
+    PodmanRunner,
+    Runner,
+    Stop,
+)
+
+SHA = "a" * 40
+
+
+def job(command: list[str], timeout: int = 60, **extra: object) -> Job:
+    return Job(
+        id="job-1",
+        repo="owner/project",
+        sha=SHA,
+        context="unit-tests",
+        command=command,
+        image="localhost/ouro-test-job:latest",
+        clone_url="http://127.0.0.1/owner/project.git",
+        timeout=timeout,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def spec(tmp_path: Path, the_job: Job, secrets: dict[str, Path] | None = None) -> JobSpec:
+    scratch = tmp_path / "scratch"
+    for folder in ("source", "attachments"):
+        (scratch / folder).mkdir(parents=True)
+    return JobSpec(the_job, scratch / "source", scratch / "attachments", scratch, secrets or {})
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.data = b""
+        self.lock = threading.Lock()
+
+    def __call__(self, chunk: bytes) -> None:
+        with self.lock:
+            self.data += chunk
+
+    def wait_for(self, text: bytes) -> None:
+        for _ in range(600):
+            with self.lock:
+                if text in self.data:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared in {self.data!r}")
+
+
+def test_direct_streams_output_and_exit_code(tmp_path: Path) -> None:
+    out = Collect()
+    result = DirectRunner().run(
+        spec(tmp_path, job(["sh", "-c", "echo out; echo err >&2; exit 3"])), out, Control()
+    )
+    assert result.exit_code == 3
+    assert out.data == b"out\nerr\n"
+
+
+def test_direct_environment_is_the_jobs_not_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "worker-only")
+    secret = tmp_path / "token"
+    secret.write_text("value")
+    out = Collect()
+    the_spec = spec(
+        tmp_path,
+        job(["sh", "-c", "env; cat $OURO_SECRETS/token"], env={"A": "1"}),
+        {"token": secret},
+    )
+    result = DirectRunner().run(the_spec, out, Control())
+    assert result.exit_code == 0
+    assert b"GITHUB_TOKEN" not in out.data
+    assert b"A=1\n" in out.data
+    assert f"TEST_ATTACHMENTS={the_spec.attachments}\n".encode() in out.data
+    assert out.data.endswith(b"value")
+
+
+def test_direct_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    marker = tmp_path / "survivor"
+    command = ["sh", "-c", f"(sleep 3; touch {marker}) & echo started; sleep 60"]
+    out = Collect()
+    result = DirectRunner().run(spec(tmp_path, job(command, timeout=1)), out, Control())
+    assert result.exit_code is None
+    assert result.timed_out
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+def stop_after(out: Collect, control: Control, text: bytes, reason: Stop) -> threading.Thread:
+    def stop() -> None:
+        out.wait_for(text)
+        control.stop(reason)
+
+    thread = threading.Thread(target=stop)
+    thread.start()
+    return thread
+
+
+def test_direct_stop_ends_a_job_that_ignores_sigterm(tmp_path: Path) -> None:
+    out, control = Collect(), Control()
+    stopper = stop_after(out, control, b"ready", Stop.CANCELLED)
+    command = ["sh", "-c", "trap '' TERM; echo ready; sleep 60"]
+    result = DirectRunner().run(spec(tmp_path, job(command)), out, control)
+    stopper.join()
+    assert result.exit_code is None
+    assert result.stopped is Stop.CANCELLED
+    assert not result.timed_out
+
+
+def test_podman_command_line(tmp_path: Path) -> None:
+    config = WorkerConfig(name="w", memory="2g", pids_limit=99, podman_args=("--network", "none"))
+    secret = tmp_path / "token"
+    the_job = job([".ci/run", "--fast"], env={"X": "y z"}, secrets=["token"])
+    argv = PodmanRunner(config).command(spec(tmp_path, the_job, {"token": secret}))
+    assert argv[:6] == ["podman", "run", "--init", "--rm", "--name", "ouro-job-job-1"]
+    joined = " ".join(argv)
+    assert "--memory 2g --pids-limit 99" in joined
+    assert f"--volume {secret}:/run/secrets/token:ro,z" in joined
+    assert "--env X=y z" in joined
+    assert "--env TEST_ATTACHMENTS=/attachments" in joined
+    assert ("--device /dev/kvm" in joined) == KVM.exists()
+    assert argv[-5:] == ["--network", "none", "localhost/ouro-test-job:latest", ".ci/run", "--fast"]
+    from_repository = replace(spec(tmp_path / "2", the_job), image="localhost/from-repo:1")
+    assert PodmanRunner(config).command(from_repository)[-3] == "localhost/from-repo:1"
+
+
+def containers(env: dict[str, str]) -> list[str]:
+    return subprocess.run(
+        ["podman", "ps", "--all", "--format", "{{.Names}}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+
+@pytest.fixture
+def podman_runner(podman_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Runner:
+    for name in ("CONTAINERS_CONF",):
+        if name in podman_env:
+            monkeypatch.setenv(name, podman_env[name])
+    return PodmanRunner(WorkerConfig(name="w", memory="256m"))
+
+
+def test_podman_runs_in_a_container_and_removes_it(
+    podman_runner: Runner, podman_env: dict[str, str], tmp_path: Path
+) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("container-secret")
+    script = "cat /run/secrets/token; echo; pwd; echo x > $TEST_ATTACHMENTS/a; exit 4"
+    the_spec = spec(tmp_path, job(["sh", "-c", script]), {"token": secret})
+    out = Collect()
+    result = podman_runner.run(the_spec, out, Control())
+    assert out.data == b"container-secret\n/source\n"
+    assert result.exit_code == 4
+    assert (the_spec.attachments / "a").read_text() == "x\n"
+    assert "ouro-job-job-1" not in containers(podman_env)
+
+
+def test_podman_stop_removes_the_container(
+    podman_runner: Runner, podman_env: dict[str, str], tmp_path: Path
+) -> None:
+    out, control = Collect(), Control()
+    stopper = stop_after(out, control, b"ready", Stop.CANCELLED)
+    command = ["sh", "-c", "trap '' TERM; echo ready; sleep 60"]
+    result = podman_runner.run(spec(tmp_path, job(command)), out, control)
+    stopper.join()
+    assert result.stopped is Stop.CANCELLED
+    assert "ouro-job-job-1" not in containers(podman_env)
+
+
+def test_podman_timeout(podman_runner: Runner, podman_env: dict[str, str], tmp_path: Path) -> None:
+    result = podman_runner.run(
+        spec(tmp_path, job(["sleep", "60"], timeout=2)), Collect(), Control()
+    )
+    assert result.timed_out
+    assert "ouro-job-job-1" not in containers(podman_env)
