@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from mock_github.control import MockGitHubControl
 
+from mock_github.control import MockGitHubControl
 from ouro import local
 from ouro.local import Deployment, say
 from tasks.config import ConfigError
