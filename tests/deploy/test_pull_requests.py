@@ -4,7 +4,8 @@ GitHub recorded and on what the images-server serves."""
 import pytest
 import requests
 
-from ouro import drive
+from mock_github.control import MockGitHubControl
+from ouro import drive, local, podman
 from ouro.local import Deployment
 
 pytestmark = pytest.mark.deployment
@@ -53,3 +54,43 @@ def test_images_server_refuses_uploads_without_the_token(deployment: Deployment)
     token = (deployment.secrets / "images" / "token").read_text().strip()
     good = {"Authorization": f"Bearer {token}"}
     assert requests.put(url, data=b"x", headers=good, timeout=10).status_code in (200, 201)
+
+
+SLOW_TEST = """import time
+import unittest
+
+
+class SlowTest(unittest.TestCase):
+    def test_takes_its_time(self) -> None:
+        time.sleep(20)
+"""
+
+
+def test_worker_restarted_mid_job_then_the_job_completes(
+    deployment: Deployment, outcomes: list[drive.Outcome]
+) -> None:
+    api = deployment.url("mock-github")
+    with MockGitHubControl(api) as control:
+        pr = control.open_pr(
+            drive.REPO, "slow-test", files={"tests/test_slow.py": SLOW_TEST}, user="ouro-demo"
+        )
+    sha = str(pr["head"]["sha"])
+
+    def running() -> bool:
+        return any(s["description"].startswith("In progress") for s in drive.statuses(api, sha))
+
+    local.wait_for(running, "the slow job's start", 120)
+    # SIGKILL, then start again: the unacked job goes back to the queue.
+    podman.run(["restart", "--time", "0", "ouroboros-worker"], timeout=120)
+
+    def final() -> bool:
+        seen = drive.statuses(api, sha)
+        return bool(seen) and seen[-1]["state"] in drive.FINAL
+
+    local.wait_for(final, "the slow job's final status", 240)
+    seen = drive.statuses(api, sha)
+    assert seen[-1]["state"] == "success"
+    descriptions = [s["description"].split(" [")[0] for s in seen]
+    assert descriptions[0] == "Not yet tested"
+    # The job ran twice: once in the killed worker, once after the restart.
+    assert descriptions.count("In progress") >= 2, descriptions
