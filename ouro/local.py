@@ -96,6 +96,7 @@ class Deployment:
             "WEBHOOK_SECRET_FILE": str(self.secrets / "webhook" / ".secret"),
             "IMAGES_SERVER_URL": f"http://localhost:{PORTS['images-server']}",
             "IMAGES_TOKEN_FILE": str(self.secrets / "images" / "token"),
+            "OURO_TESTMAP": str(self.root / "testmap.yaml"),
         }
 
     def local_values(self) -> dict[str, str]:
@@ -204,6 +205,7 @@ class Deployment:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.save()
         testmap = self.local_testmap()
+        (self.root / "testmap.yaml").write_text(testmap)
         for source in YAMLS:
             rendered = self.render(source, testmap)
             podman.run(["kube", "play", "--quiet", str(rendered)], timeout=300)
