@@ -21,6 +21,9 @@ COMPONENTS: list[str] = [
     "tasks.store.cli",
     "mock_github.cli",
     "tasks.worker.cli",
+    "ouro.containers",
+    "ouro.secrets",
+    "ouro.drive",
 ]
 
 

@@ -1,0 +1,382 @@
+"""The whole deployment on one machine, under podman, from the production pod YAML.
+
+`ouro local up` checks prerequisites, builds the images whose inputs changed, makes fake
+secrets, renders containers/*.yaml with the local values (docs/deployment.md, "Values"),
+starts the pods and waits until every service answers. `ouro local drive` pushes a mocked
+PR through the system; `ouro local down` removes everything; `ouro local run` does all
+three and is what ./run-local.sh calls. The deployment tests use the same class.
+"""
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ouro import cli, containers, podman
+from ouro import secrets as ouro_secrets
+from tasks import amqp
+from tasks.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+YAMLS = (containers.CONTAINERS / "ouroboros.yaml", containers.CONTAINERS / "mock-github.yaml")
+LOCAL_TESTMAP = containers.CONTAINERS / "local-testmap.yaml"
+SAMPLE_REPO = containers.CONTAINERS / "sample-repo"
+PODS = ("ouroboros", "ouro-mock-github")
+# The `ouro` subcommand each app container runs; a container whose component is not part
+# of this tree yet is left out, so the deployment grows as components land.
+PORTS = {"broker": 5671, "webhook": 8081, "images-server": 8080, "mock-github": 8090}
+APT_PACKAGES = {
+    "podman": "podman",
+    "runc": "runc",
+    "debootstrap": "debootstrap",
+    "openssl": "openssl",
+}
+
+
+def say(text: str) -> None:
+    """Progress for the person at the terminal (stdout), beside the log on stderr."""
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+@dataclass
+class State:
+    """What `up` made, saved so that `drive`, `shell` and `down` find it."""
+
+    host: str = "127.0.0.1"
+    images: dict[str, str] = field(default_factory=dict)
+    components: list[str] = field(default_factory=list)
+    service_pid: int | None = None
+
+
+class Deployment:
+    def __init__(self, root: Path = podman.STATE / "deploy"):
+        self.root = root
+        self.secrets = root / "secrets"
+        self.socket = root / "podman.sock"
+        self.state_file = root / "state.json"
+        self.state = State()
+        self._service: subprocess.Popen[bytes] | None = None
+        if self.state_file.exists():
+            self.state = State(**json.loads(self.state_file.read_text()))
+
+    # -- values and environment --------------------------------------------------------
+    def url(self, component: str) -> str:
+        return f"http://{self.state.host}:{PORTS[component]}"
+
+    @property
+    def amqp_url(self) -> str:
+        return f"amqps://{self.state.host}:{PORTS['broker']}/%2F"
+
+    def client_env(self) -> dict[str, str]:
+        """The settings with which host-side tools (ouro, curl, tests) reach the deployment."""
+        return {
+            "AMQP_URL": self.amqp_url,
+            "AMQP_CA_FILE": str(self.secrets / "amqp" / "ca.pem"),
+            "AMQP_CERT_FILE": str(self.secrets / "amqp" / "client.pem"),
+            "AMQP_KEY_FILE": str(self.secrets / "amqp" / "client.key"),
+            "MOCK_GITHUB_URL": self.url("mock-github"),
+            "GITHUB_API_URL": self.url("mock-github"),
+            "GITHUB_TOKEN_FILE": str(self.secrets / "github" / "token"),
+            "WEBHOOK_URL": self.url("webhook") + "/",
+            "WEBHOOK_SECRET_FILE": str(self.secrets / "webhook" / ".secret"),
+            "IMAGES_SERVER_URL": f"http://localhost:{PORTS['images-server']}",
+            "IMAGES_TOKEN_FILE": str(self.secrets / "images" / "token"),
+            "OURO_TESTMAP": str(self.root / "testmap.yaml"),
+        }
+
+    def local_values(self) -> dict[str, str]:
+        """ouro-config entries that differ from production (docs/deployment.md)."""
+        return {
+            "GITHUB_API_URL": self.url("mock-github"),
+            # The worker is in the images-server's pod, and a pod cannot reach its own host
+            # port through the host's address here; localhost works in the pod and on the
+            # host alike. (The HTTP store has no separate public URL for log links.)
+            "IMAGES_SERVER_URL": f"http://localhost:{PORTS['images-server']}",
+            "OURO_WORKER_WORK_DIR": str(self.work_dir),
+        }
+
+    @property
+    def work_dir(self) -> Path:
+        return self.root / "work"
+
+    def local_testmap(self) -> str:
+        testmap = yaml.safe_load(LOCAL_TESTMAP.read_text())
+        testmap["defaults"]["image"] = self.state.images["job"]
+        return yaml.safe_dump(testmap, sort_keys=False)
+
+    # -- rendering -----------------------------------------------------------------------
+    def render(self, source: Path, testmap: str) -> Path:
+        docs = [d for d in yaml.safe_load_all(source.read_text()) if d]
+        for doc in docs:
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            if kind == "ConfigMap" and name == "ouro-config":
+                doc["data"].update(self.local_values())
+            elif kind == "ConfigMap" and name == "ouro-testmap":
+                doc["data"]["testmap.yaml"] = testmap
+            elif kind == "Pod":
+                self._render_pod(doc)
+        out = self.root / source.name
+        out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        return out
+
+    def _render_pod(self, pod: dict[str, Any]) -> None:
+        spec = pod["spec"]
+        kept = []
+        for container in spec["containers"]:
+            image = container["image"].rsplit("/", 1)[1].split(":")[0]  # ouro-<name>
+            container["image"] = self.state.images[image.removeprefix("ouro-")]
+            args = container.get("args") or []
+            if image == "ouro-app" and args and args[0] not in self.state.components:
+                log.info(
+                    "leaving out container %s: no `ouro %s` in this tree",
+                    container["name"],
+                    args[0],
+                )
+                continue
+            if container["name"] == "mock-github":
+                values = {
+                    "--public-url": self.url("mock-github"),
+                    "--webhook-url": self.url("webhook") + "/",
+                }
+                container["args"] = [
+                    values.get(args[i - 1], a) if i else a for i, a in enumerate(args)
+                ]
+            for mount in container.get("volumeMounts", []):
+                if mount["name"] == "worker-dir":
+                    mount["mountPath"] = str(self.work_dir)
+            kept.append(container)
+        spec["containers"] = kept
+        used = {m["name"] for c in kept for m in c.get("volumeMounts", [])}
+        volumes = []
+        for volume in spec.get("volumes", []):
+            if volume["name"] not in used:
+                continue
+            secret = volume.pop("secret", None)
+            if secret is not None:
+                # podman 4.3 crashes on secret volumes (nil secrets manager in kube play);
+                # the same files, mounted from the generated folder, are what containers see.
+                folder = self.secrets / secret["secretName"].removeprefix("ouro-")
+                volume["hostPath"] = {"path": str(folder), "type": "Directory"}
+            elif volume.get("hostPath", {}).get("type") == "Socket":
+                volume["hostPath"]["path"] = str(self.socket)
+            elif volume["name"] == "worker-dir":
+                volume["hostPath"]["path"] = str(self.work_dir)
+            volumes.append(volume)
+        spec["volumes"] = volumes
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(asdict(self.state), indent=1))
+
+    def up(self, *, timeout: float = 180) -> None:
+        check_prerequisites()
+        say("building images (only those whose inputs changed)")
+        for result in containers.build_all().values():
+            verb = "built" if result.built else "cached"
+            say(f"  {result.name:7} {result.ref} {verb} ({result.seconds:.0f}s)")
+            self.state.images[result.name] = result.ref
+        self.down(quiet=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.state.host = host_address()
+        self.state.components = available_components()
+        # Fresh fake secrets each time: the broker's certificate names this run's address.
+        shutil.rmtree(self.secrets, ignore_errors=True)
+        ouro_secrets.generate(
+            self.secrets, broker_names=(*ouro_secrets.BROKER_NAMES, self.state.host)
+        )
+        say(f"fake secrets in {self.secrets}")
+        self.start_podman_service()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.save()
+        testmap = self.local_testmap()
+        (self.root / "testmap.yaml").write_text(testmap)
+        for source in YAMLS:
+            rendered = self.render(source, testmap)
+            podman.run(["kube", "play", "--quiet", str(rendered)], timeout=300)
+        say(f"pods started: {', '.join(PODS)} (services on {self.state.host})")
+        self.wait_ready(timeout)
+
+    def start_podman_service(self) -> None:
+        """A podman API socket of our own for the worker's job containers (PODMAN.md)."""
+        if self.state.service_pid and _alive(self.state.service_pid):
+            return
+        self.socket.unlink(missing_ok=True)
+        with (self.root / "podman-service.log").open("ab") as service_log:
+            process = subprocess.Popen(
+                ["podman", "system", "service", "--time=0", f"unix://{self.socket}"],
+                env=podman.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=service_log,
+                start_new_session=True,
+            )
+        self._service = process
+        self.state.service_pid = process.pid
+        wait_for(self.socket.exists, "the podman API socket", 30)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        checks: list[tuple[str, Callable[[], bool]]] = [
+            ("broker (TLS, client certificate)", self.broker_ready)
+        ]
+        http = {"webhook": "/healthz", "images-server": "/", "mock-github": "/_mock/healthz"}
+        for name, path in http.items():
+            if name in self.state.components:
+                checks.append((name, _http_answers(self.url(name) + path)))
+        for what, check in checks:
+            wait_for(check, what, max(1.0, deadline - time.monotonic()))
+            say(f"ready: {what}")
+
+    def broker_ready(self) -> bool:
+        pika_log = logging.getLogger("pika")
+        level = pika_log.level
+        # Refused attempts while the broker starts are expected; pika logs each as an ERROR.
+        pika_log.setLevel(logging.CRITICAL)
+        with _environment(self.client_env()):
+            try:
+                amqp.connect().close()
+            except (amqp.BrokerUnavailable, ConfigError, OSError):  # OSError: TLS refusals
+                return False
+            finally:
+                pika_log.setLevel(level)
+        return True
+
+    def container_names(self) -> list[str]:
+        result = podman.run(
+            ["ps", "-a", "--format", "{{.Names}}", "--filter", "label=app"], check=False
+        )
+        return [n for n in result.stdout.split() if n.startswith(PODS)]
+
+    def dump_logs(self, out: Callable[[str], None] = print) -> None:
+        for name in self.container_names():
+            result = podman.run(["logs", "--tail", "200", name], check=False)
+            out(f"===== podman logs {name} =====\n{result.stdout}{result.stderr}")
+
+    def down(self, *, quiet: bool = False) -> None:
+        for source in YAMLS:
+            rendered = self.root / source.name
+            if rendered.exists():
+                podman.run(["kube", "down", str(rendered)], check=False, timeout=120)
+        for pod in PODS:
+            podman.run(["pod", "rm", "--force", "--time", "5", pod], check=False, timeout=120)
+        # Each run starts from empty volumes (the config maps become volumes too).
+        listed = podman.run(["volume", "ls", "--format", "{{.Name}}"], check=False).stdout.split()
+        ours = [v for v in listed if v.startswith("ouro-")]
+        if ours:
+            podman.run(["volume", "rm", "--force", *ours], check=False)
+        if self._service is not None:
+            self._service.terminate()
+            self._service.wait(timeout=30)
+            self._service = None
+        elif self.state.service_pid and _alive(self.state.service_pid):
+            # Started by an earlier `ouro local up`.
+            os.kill(self.state.service_pid, signal.SIGTERM)
+        self.state.service_pid = None
+        if self.root.exists():
+            self.save()
+        if not quiet:
+            say("deployment removed")
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float, interval: float = 0.5) -> None:
+    """Poll `check` until true; a bounded wait that names what never became ready."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+        time.sleep(interval)
+
+
+def _http_answers(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - our URL
+                return int(response.status) < 500
+        except urllib.error.HTTPError as error:
+            return error.code < 500
+        except OSError:
+            return False
+
+    return check
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def available_components() -> list[str]:
+    """The `ouro` subcommands this tree provides (the app image is built from it)."""
+    parser = cli.build_parser()
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(actions[0].choices) if actions else []
+
+
+def host_address() -> str:
+    """An address of this host that the pods, the job containers and the host itself all
+    reach: `OURO_HOST_ADDRESS`, else the source address of the default route. (Podman's
+    bridge gateways are not enough: where a transparent proxy handles the host's own
+    traffic, connections from the host to them never reach the pods.)"""
+    if os.environ.get("OURO_HOST_ADDRESS"):
+        return os.environ["OURO_HOST_ADDRESS"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            # UDP connect sends nothing; it only picks the route and thus the address.
+            s.connect(("198.51.100.1", 9))
+            address: str = s.getsockname()[0]
+        except OSError:
+            raise ConfigError(
+                "no default route: set OURO_HOST_ADDRESS to this host's address"
+            ) from None
+    return address
+
+
+def check_prerequisites() -> None:
+    """Install what is missing with apt-get where we can (root on Debian), else say what."""
+    missing = [tool for tool in APT_PACKAGES if not shutil.which(tool)]
+    if not missing:
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        packages = [APT_PACKAGES[t] for t in missing]
+        say(f"installing {' '.join(packages)} with apt-get")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True
+        )
+        return
+    names = " ".join(APT_PACKAGES[t] for t in missing)
+    raise ConfigError(f"missing {', '.join(missing)}: install them, e.g. apt-get install {names}")
