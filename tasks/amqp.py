@@ -71,6 +71,20 @@ def connect(url: str | None = None) -> pika.BlockingConnection:
         raise BrokerUnavailable(f"cannot connect to the broker: {error!r}") from None
 
 
+def message_properties(
+    message_id: str, priority: int, headers: dict[str, str] | None
+) -> pika.BasicProperties:
+    """Persistent JSON messages, as every publisher sends them."""
+    return pika.BasicProperties(
+        delivery_mode=pika.DeliveryMode.Persistent,
+        content_type="application/json",
+        message_id=message_id,
+        priority=priority,
+        timestamp=int(time.time()),
+        headers=headers,
+    )
+
+
 class Publisher:
     """One connection and channel with publisher confirms; reconnects when needed.
 
@@ -117,14 +131,7 @@ class Publisher:
         headers: dict[str, str] | None = None,
     ) -> None:
         channel = self._ensure_channel()
-        properties = pika.BasicProperties(
-            delivery_mode=pika.DeliveryMode.Persistent,
-            content_type="application/json",
-            message_id=message_id,
-            priority=priority,
-            timestamp=int(time.time()),
-            headers=headers,
-        )
+        properties = message_properties(message_id, priority, headers)
         try:
             # mandatory: an unroutable message (missing queue) is an error, not a silent drop.
             channel.basic_publish(exchange, routing_key, body, properties, mandatory=not exchange)
@@ -229,14 +236,7 @@ class PipelinedPublisher:
         headers: dict[str, str] | None = None,
     ) -> None:
         connection = self._ensure_connection()
-        properties = pika.BasicProperties(
-            delivery_mode=pika.DeliveryMode.Persistent,
-            content_type="application/json",
-            message_id=message_id,
-            priority=priority,
-            timestamp=int(time.time()),
-            headers=headers,
-        )
+        properties = message_properties(message_id, priority, headers)
         waiter: Future[None] = Future()
         with self._state_lock:
             # Under the lock: the I/O thread marks the connection down (and fails every

@@ -11,12 +11,11 @@ never redelivered in a loop and never crashes the bot. Transient failures
 (broker, GitHub 5xx after retries) raise, so the consumer requeues the message.
 """
 
-import json
 import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 import github
 
@@ -34,7 +33,7 @@ from tasks.interpret import (
     pull_decision,
 )
 from tasks.job import Job
-from tasks.jsonutil import JsonDict, PayloadError, get_dict, get_str
+from tasks.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks.testmap import TestMap
 from tasks.trust import CachedMembership
 
@@ -68,12 +67,7 @@ class Publisher(Protocol):
 
 def parse_message(body: bytes) -> tuple[str, str, JsonDict]:
     """(event, delivery id, payload) of a webhook queue message."""
-    try:
-        data: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PayloadError(f"message is not JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise PayloadError("message is not a JSON object")
+    data = parse_object(body, "message")
     event = get_str(data, "event")
     delivery = get_str(data, "delivery")
     if not _DELIVERY.fullmatch(delivery):

@@ -6,10 +6,9 @@ A worker running a job of `repo` PR `pr` stops it unless the job tests `keep_sha
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from tasks import validate
-from tasks.jsonutil import PayloadError, get_int, get_optional_str, get_str
+from tasks.jsonutil import get_int, get_optional_str, get_str, parse_object
 
 
 @dataclass(frozen=True)
@@ -33,12 +32,7 @@ class Cancel:
 
     @classmethod
     def from_json(cls, body: bytes) -> "Cancel":
-        try:
-            data: Any = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise PayloadError(f"cancel message is not JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise PayloadError("cancel message is not a JSON object")
+        data = parse_object(body, "cancel message")
         return cls(
             repo=get_str(data, "repo"),
             pr=get_int(data, "pr"),

@@ -8,10 +8,9 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from tasks import queues, validate
-from tasks.jsonutil import PayloadError, get_dict, get_int, get_list, get_str, has
+from tasks.jsonutil import PayloadError, get_dict, get_int, get_list, get_str, has, parse_object
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -88,12 +87,7 @@ class Job:
     @classmethod
     def from_json(cls, body: bytes) -> "Job":
         """Parse and validate a job message; `PayloadError`/`InvalidValue` if malformed."""
-        try:
-            data: Any = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise PayloadError(f"job is not JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise PayloadError("job is not a JSON object")
+        data = parse_object(body, "job")
         env = get_dict(data, "env")
         if not all(isinstance(v, str) for v in env.values()):
             raise PayloadError("env values must be strings")

@@ -4,6 +4,7 @@ Every accessor takes a dotted path and raises `PayloadError` naming it, so a
 malformed event is a one-line error rather than a `KeyError` three frames deep.
 """
 
+import json
 from typing import Any
 
 JsonDict = dict[str, Any]
@@ -11,6 +12,17 @@ JsonDict = dict[str, Any]
 
 class PayloadError(ValueError):
     """A value in a JSON document is missing or has the wrong type."""
+
+
+def parse_object(body: bytes, what: str) -> JsonDict:
+    """`body` parsed as a JSON object; `PayloadError` naming `what` otherwise."""
+    try:
+        data: Any = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PayloadError(f"{what} is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"{what} is not a JSON object")
+    return data
 
 
 def _lookup(obj: JsonDict, path: str) -> Any:

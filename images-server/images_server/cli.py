@@ -2,11 +2,10 @@
 
 import argparse
 import logging
-import signal
 from pathlib import Path
-from types import FrameType
 
 from images_server.server import make_server
+from tasks.serving import serve_until_terminated
 
 log = logging.getLogger("images_server")
 
@@ -20,15 +19,8 @@ def run(args: argparse.Namespace) -> int:
         fsync=args.fsync,
     )
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
     log.info("images-server serving %s on %s", server.root, server.url)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    serve_until_terminated(server, server.server_close)
     return 0
 
 

@@ -4,14 +4,13 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from mock_github.control import ControlError, MockGitHubControl
 from mock_github.server import MockGitHub
 from tasks.config import ConfigError, read_secret_file, setting
+from tasks.serving import serve_until_terminated
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +41,8 @@ def serve(args: argparse.Namespace) -> int:
         with mock.state.lock:
             mock.state.set_default_hook(args.webhook_url, secret)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
     log.info("mock-github serving on %s (data in %s)", mock.url, args.data)
-    try:
-        mock.serve_forever()
-    finally:
-        mock.close()
+    serve_until_terminated(mock, mock.close)
     return 0
 
 
