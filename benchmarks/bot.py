@@ -3,8 +3,7 @@ confirmed job publishing and the SQLite state; GitHub is the dry-run status post
 (no network), so this measures the bot's own cost per event.
 
 Run: .venv/bin/python benchmarks/bot.py [EVENTS]
-The end-to-end figures through the webhook receiver and mock-github (202 → status
-latency) need both merged; see docs/tasks-bot.md.
+End to end through the receiver and mock-github: benchmarks/bot_e2e.py.
 """
 
 import json

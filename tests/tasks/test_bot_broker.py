@@ -1,5 +1,5 @@
 """The bot and `ouro queue inspect` against a real RabbitMQ (GitHub faked: the acceptance
-tests with mock-github and the real receiver live in test_bot_acceptance.py)."""
+tests with mock-github and the real receiver live in test_bot_integration.py)."""
 
 import json
 import threading
