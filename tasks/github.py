@@ -68,7 +68,6 @@ def github_client(token: str | None = None) -> github.Github:
         retry=None,
         timeout=15,
         lazy=True,
-        seconds_between_requests=None,
         seconds_between_writes=write_interval,
         # PyGithub also pauses 0.25 s before every request; GitHub asks that only of writes.
         seconds_between_requests=None,
