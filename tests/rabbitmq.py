@@ -8,6 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import pika
+
+from tasks import queues
+
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
@@ -93,3 +97,20 @@ class RabbitMQ:
         return subprocess.run(
             [CTL, "-q", *args], env=self.env, capture_output=True, check=True, text=True
         ).stdout
+
+
+def drain(url: str, queue: str = queues.WEBHOOK) -> list[tuple[pika.BasicProperties, bytes]]:
+    """Every message now on `queue`, consumed (queues are declared first, so a test may drain
+    one that nothing has published to yet)."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        queues.declare(channel)
+        found: list[tuple[pika.BasicProperties, bytes]] = []
+        while True:
+            method, props, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return found
+            found.append((props, body))
+    finally:
+        connection.close()

@@ -4,24 +4,10 @@ import json
 import threading
 import time
 
-import pika
 import pytest
 
 from tasks import amqp, queues
-from tests.rabbitmq import RabbitMQ
-
-
-def drain(url: str, queue: str) -> list[tuple[str | None, int | None, bytes]]:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    found = []
-    while True:
-        method, props, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            break
-        found.append((props.message_id, props.priority, body))
-    connection.close()
-    return found
+from tests.rabbitmq import RabbitMQ, drain
 
 
 def test_declares_every_queue_durable_with_priorities(amqp_url: str, rabbitmq: RabbitMQ) -> None:
@@ -41,7 +27,7 @@ def test_higher_priority_jobs_come_first(amqp_url: str) -> None:
     for i, priority in enumerate([1, 9, 5]):
         publisher.publish(queues.TASKS, b"{}", message_id=f"j{i}", priority=priority)
     publisher.close()
-    assert [m[0] for m in drain(amqp_url, queues.TASKS)] == ["j1", "j2", "j0"]
+    assert [props.message_id for props, _ in drain(amqp_url, queues.TASKS)] == ["j1", "j2", "j0"]
 
 
 def test_unroutable_publish_is_an_error(amqp_url: str) -> None:
@@ -61,7 +47,10 @@ def test_publisher_reconnects_after_broker_restart(private_rabbitmq: RabbitMQ) -
     publisher.publish(queues.WEBHOOK, b"3", message_id="after")
     publisher.close()
     # Persistent messages on a durable queue survive the restart.
-    assert [m[0] for m in drain(private_rabbitmq.url, queues.WEBHOOK)] == ["before", "after"]
+    assert [props.message_id for props, _ in drain(private_rabbitmq.url, queues.WEBHOOK)] == [
+        "before",
+        "after",
+    ]
 
 
 def test_consume_acks_after_handler_and_requeues_on_crash(amqp_url: str) -> None:

@@ -5,8 +5,7 @@ import threading
 import pytest
 
 from tasks import amqp, queues
-from tests.rabbitmq import RabbitMQ
-from tests.tasks.test_amqp import drain
+from tests.rabbitmq import RabbitMQ, drain
 
 
 def test_concurrent_publishes_are_all_confirmed_and_stored(amqp_url: str) -> None:
@@ -27,7 +26,7 @@ def test_concurrent_publishes_are_all_confirmed_and_stored(amqp_url: str) -> Non
         thread.join()
     publisher.close()
     assert failures == []
-    stored = [str(message_id) for message_id, _, _ in drain(amqp_url, queues.WEBHOOK)]
+    stored = [str(props.message_id) for props, _ in drain(amqp_url, queues.WEBHOOK)]
     assert sorted(stored) == sorted(f"t{t}-{i}" for t in range(16) for i in range(50))
 
 
@@ -38,7 +37,8 @@ def test_unroutable_publish_is_an_error(amqp_url: str) -> None:
     # The connection stays usable after a returned message.
     publisher.publish(queues.TASKS, b"{}", message_id="y", priority=3)
     publisher.close()
-    assert drain(amqp_url, queues.TASKS) == [("y", 3, b"{}")]
+    [(props, body)] = drain(amqp_url, queues.TASKS)
+    assert (props.message_id, props.priority, body) == ("y", 3, b"{}")
 
 
 def test_reconnects_after_broker_restart(private_rabbitmq: RabbitMQ) -> None:
@@ -53,4 +53,7 @@ def test_reconnects_after_broker_restart(private_rabbitmq: RabbitMQ) -> None:
     publisher.check()
     publisher.publish(queues.WEBHOOK, b"3", message_id="after")
     publisher.close()
-    assert [m[0] for m in drain(private_rabbitmq.url, queues.WEBHOOK)] == ["before", "after"]
+    assert [props.message_id for props, _ in drain(private_rabbitmq.url, queues.WEBHOOK)] == [
+        "before",
+        "after",
+    ]

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import pika
 import pytest
 
 from ouro.cli import main
@@ -15,21 +14,8 @@ from tasks.bot import REASON_HEADER, Bot
 from tasks.botstate import BotState
 from tasks.job import Job
 from tasks.queue_inspect import inspect
+from tests.rabbitmq import drain
 from tests.tasks.bot_fakes import FakeGitHub, load_map, payload
-
-
-def browse(url: str, queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
-    """Every message of `queue`, consumed (for assertions after the bot stopped)."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    found = []
-    while True:
-        method, props, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            break
-        found.append((props, body))
-    connection.close()
-    return found
 
 
 def send(url: str, event: str, data: object, delivery: str) -> None:
@@ -92,12 +78,12 @@ def test_jobs_reach_their_queues_once(amqp_url: str, running_bot: RunningBot) ->
     send(amqp_url, "pull_request", payload("pull_request.reopened"), "d-2")
     running_bot.wait(3)
     running_bot.close()
-    (plain,) = browse(amqp_url, queues.TASKS)
-    (kvm,) = browse(amqp_url, "tasks.kvm")
+    (plain,) = drain(amqp_url, queues.TASKS)
+    (kvm,) = drain(amqp_url, "tasks.kvm")
     assert Job.from_json(plain[1]).context == "unit-tests"
     assert (Job.from_json(kvm[1]).context, kvm[0].priority) == ("fedora-41/networking", 7)
     assert kvm[0].delivery_mode == 2
-    assert browse(amqp_url, queues.WEBHOOK) == []
+    assert drain(amqp_url, queues.WEBHOOK) == []
     assert len(running_bot.github.posted) == 2
 
 
@@ -109,14 +95,14 @@ def test_garbage_is_dead_lettered_not_redelivered(amqp_url: str, running_bot: Ru
     send(amqp_url, "push", payload("push.main"), "ok-1")
     running_bot.wait(3)
     running_bot.close()
-    dead = browse(amqp_url, queues.WEBHOOK_DEAD)
+    dead = drain(amqp_url, queues.WEBHOOK_DEAD)
     assert [(p.message_id, p.headers[REASON_HEADER]) for p, _ in dead] == [
         ("g-1", "message is not JSON: Expecting value: line 1 column 1 (char 0)"),
         ("g-2", "push: missing field repository"),
     ]
     assert dead[0][1] == b"\x00garbage"
-    assert len(browse(amqp_url, queues.TASKS)) == 1
-    assert browse(amqp_url, queues.WEBHOOK) == []
+    assert len(drain(amqp_url, queues.TASKS)) == 1
+    assert drain(amqp_url, queues.WEBHOOK) == []
 
 
 def test_queue_inspect_shows_jobs_without_consuming_or_reordering(
@@ -153,5 +139,5 @@ def test_queue_inspect_shows_jobs_without_consuming_or_reordering(
     assert "no-such-queue: 0 message(s)" in out
     assert "NOT_FOUND" in out
     # Nothing was consumed and priority order is intact.
-    assert [p.message_id for p, _ in browse(amqp_url, queues.TASKS)] == ["j1", "j2", "j0"]
-    assert len(browse(amqp_url, queues.WEBHOOK_DEAD)) == 1
+    assert [p.message_id for p, _ in drain(amqp_url, queues.TASKS)] == ["j1", "j2", "j0"]
+    assert len(drain(amqp_url, queues.WEBHOOK_DEAD)) == 1

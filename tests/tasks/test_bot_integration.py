@@ -33,6 +33,7 @@ from tasks.github import open_reader, open_statuses
 from tasks.job import Job
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.fixtures_webhook import RunningReceiver
+from tests.rabbitmq import drain
 
 REPO = "acme/widget"
 NETWORKING = "fedora-41/networking"
@@ -64,21 +65,6 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = WAIT) -> N
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.02)
-
-
-def drain(url: str, queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
-    """Every message now on `queue`, consumed."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        found: list[tuple[pika.BasicProperties, bytes]] = []
-        while True:
-            method, props, body = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return found
-            found.append((props, body))
-    finally:
-        connection.close()
 
 
 class Stack:

@@ -11,8 +11,7 @@ import pytest
 import requests
 
 from ouro.cli import main
-from tests.rabbitmq import free_port
-from tests.webhook.test_server import drain
+from tests.rabbitmq import drain, free_port
 from webhook.signature import sign
 
 

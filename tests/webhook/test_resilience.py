@@ -15,8 +15,7 @@ import pytest
 import requests
 
 from tests.fixtures_webhook import RunningReceiver, start_receiver, stop_receiver
-from tests.rabbitmq import RabbitMQ
-from tests.webhook.test_server import drain
+from tests.rabbitmq import RabbitMQ, drain
 from webhook.signature import sign
 
 SECRET = b"resilience secret"

@@ -6,28 +6,13 @@ import socket
 import uuid
 from pathlib import Path
 
-import pika
 import pytest
 import requests
 
-from tasks import queues
 from tests.fixtures_webhook import RunningReceiver
+from tests.rabbitmq import drain
 from webhook.server import MAX_BODY
 from webhook.signature import sign
-
-
-def drain(url: str, queue: str = "webhook") -> list[tuple[pika.BasicProperties, bytes]]:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    queues.declare(channel)
-    found = []
-    while True:
-        method, props, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            break
-        found.append((props, body))
-    connection.close()
-    return found
 
 
 def headers(event: str = "push", delivery: str | None = None, **extra: str) -> dict[str, str]:
