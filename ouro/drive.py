@@ -1,13 +1,14 @@
-"""Driving a mocked PR through a running deployment, and the whole local run.
+"""Driving PRs through a running deployment, and the whole local run.
 
 `drive` pushes the sample repository (containers/sample-repo/) into the mock GitHub and
-opens one PR that keeps its tests passing and one that breaks them; it prints each
-webhook delivery and status as it appears and returns what happened, for the summary
-and for the deployment tests.
+opens one PR that keeps its tests passing and one that breaks them; `drive_pr` has the
+bot queue one real PR (its recovery scan, no webhook). Both print each status as it
+appears (`follow`) and return what happened, for the summary and the deployment tests.
 """
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -19,9 +20,11 @@ from typing import Any
 import requests
 
 from mock_github.control import MockGitHubControl
-from ouro import local
-from ouro.local import Deployment, say
-from tasks.config import ConfigError
+from ouro import local, podman
+from ouro.local import Deployment, RealGitHub, say
+from tasks import testmap
+from tasks.config import ConfigError, setting
+from tasks.interpret import MANUAL_TESTING
 
 REPO = "ouro-demo/sample"
 CONTEXT = "unit-tests"
@@ -54,15 +57,26 @@ SCENARIOS = (
 
 @dataclass
 class Outcome:
-    scenario: Scenario
+    """One context of one PR head, as it is followed."""
+
+    repo: str
     number: int
     sha: str
+    context: str
+    title: str
+    expected: str
     statuses: list[dict[str, Any]] = field(default_factory=list)  # oldest first
     final_at: float | None = None
 
     @property
     def state(self) -> str | None:
         return self.statuses[-1]["state"] if self.statuses else None
+
+    @property
+    def done(self) -> bool:
+        """Final, or waiting for a person: an untrusted author's PR runs only after `/test`."""
+        last = self.statuses[-1] if self.statuses else {}
+        return last.get("state") in FINAL or last.get("description") == MANUAL_TESTING
 
 
 def sample_files() -> dict[str, str | None]:
@@ -73,12 +87,46 @@ def sample_files() -> dict[str, str | None]:
     }
 
 
-def statuses(api: str, sha: str) -> list[dict[str, Any]]:
+def statuses(
+    api: str,
+    sha: str,
+    *,
+    repo: str = REPO,
+    context: str = CONTEXT,
+    session: requests.Session | None = None,
+) -> list[dict[str, Any]]:
     """The context's statuses of `sha`, oldest first (GitHub lists newest first)."""
-    response = requests.get(f"{api}/repos/{REPO}/commits/{sha}/statuses", timeout=10)
+    get = session.get if session is not None else requests.get
+    response = get(f"{api}/repos/{repo}/commits/{sha}/statuses?per_page=100", timeout=30)
     response.raise_for_status()
     found: list[dict[str, Any]] = response.json()
-    return [s for s in reversed(found) if s["context"] == CONTEXT]
+    return [s for s in reversed(found) if s["context"] == context]
+
+
+def follow(
+    api: str,
+    outcomes: list[Outcome],
+    *,
+    timeout: float,
+    started: float,
+    session: requests.Session | None = None,
+) -> list[Outcome]:
+    """Print each new status with its log link until every outcome is final (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not all(o.done for o in outcomes):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no final status within {timeout:.0f}s")
+        for o in outcomes:
+            seen = statuses(api, o.sha, repo=o.repo, context=o.context, session=session)
+            for status in seen[len(o.statuses) :]:
+                note = f" - log: {status['target_url']}" if status.get("target_url") else ""
+                what = f"{status['state']} {status['description']!r}{note}"
+                say(f"PR #{o.number} [{o.context}]: {what}")
+            o.statuses = seen
+            if o.done and o.final_at is None:
+                o.final_at = time.monotonic() - started
+        time.sleep(0.5 if session is None else 3)  # GitHub: stay far from its rate limits
+    return outcomes
 
 
 def drive(
@@ -90,40 +138,89 @@ def drive(
     with MockGitHubControl(api) as control:
         control.create_repo(REPO, files=sample_files(), user="ouro-demo")
         say(f"mock GitHub: created {REPO} from {local.SAMPLE_REPO}")
-        for scenario in SCENARIOS:
-            pr = control.open_pr(
-                REPO, scenario.branch, files=scenario.files, title=scenario.title, user="ouro-demo"
+        for s in SCENARIOS:
+            pr = control.open_pr(REPO, s.branch, files=s.files, title=s.title, user="ouro-demo")
+            outcome = Outcome(
+                REPO, int(pr["number"]), str(pr["head"]["sha"]), CONTEXT, s.title, s.expected
             )
-            outcome = Outcome(scenario, int(pr["number"]), str(pr["head"]["sha"]))
             outcomes.append(outcome)
-            say(f"PR #{outcome.number} opened: {scenario.title!r} (head {outcome.sha[:10]})")
+            say(f"PR #{outcome.number} opened: {s.title!r} (head {outcome.sha[:10]})")
         for delivery in control.deliveries():
             event = f"{delivery['event']}/{delivery.get('action') or '-'}"
             say(f"  webhook delivered: {event} -> HTTP {delivery['status_code']}")
-    deadline = time.monotonic() + timeout
-    while any(o.state not in FINAL for o in outcomes):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no final status within {timeout:.0f}s")
-        for outcome in outcomes:
-            seen = statuses(api, outcome.sha)
-            for status in seen[len(outcome.statuses) :]:
-                note = f" - log: {status['target_url']}" if status.get("target_url") else ""
-                say(f"PR #{outcome.number}: {status['state']} {status['description']!r}{note}")
-                if status["state"] in FINAL:
-                    outcome.final_at = time.monotonic() - started
-            outcome.statuses = seen
-        time.sleep(0.5)
-    return outcomes
+    return follow(api, outcomes, timeout=timeout, started=started)
+
+
+@dataclass(frozen=True)
+class RealPR:
+    repo: str
+    number: int
+    pull: dict[str, Any]  # as GitHub's API returned it
+    github: RealGitHub
+
+
+def github_session(token: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    session.headers["Accept"] = "application/vnd.github+json"
+    return session
+
+
+def real_pr(
+    repo: str,
+    number: int,
+    *,
+    context: str = CONTEXT,
+    command: list[str] | None = None,
+    testmap_file: Path | None = None,
+) -> RealPR:
+    """The PR on $GITHUB_API_URL, read with $GITHUB_TOKEN, and what the deployment needs
+    to test it. The token leaves this process's environment, so that no podman or other
+    child process inherits it; the deployment gets it as a secret file."""
+    token = os.environ.pop("GITHUB_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("--repo/--pr need a token in GITHUB_TOKEN")
+    if repo.count("/") != 1:
+        raise ConfigError(f"--repo {repo!r:.60} is not OWNER/NAME")
+    api = setting("GITHUB_API_URL").rstrip("/")
+    with github_session(token) as session:
+        response = session.get(f"{api}/repos/{repo}/pulls/{number}", timeout=30)
+        if response.status_code != 200:
+            raise ConfigError(f"{api} answers HTTP {response.status_code} for {repo}#{number}")
+        pull: dict[str, Any] = response.json()
+    repos = {repo: {pull["base"]["ref"]: {context: {"command": command} if command else {}}}}
+    return RealPR(repo, number, pull, RealGitHub(api, token, repos, testmap_file))
+
+
+def drive_pr(
+    deploy: Deployment, pr: RealPR, *, timeout: float = 1800, started: float | None = None
+) -> list[Outcome]:
+    """Have the bot queue `pr` by its recovery scan (no webhook reaches a local deployment)
+    and follow the statuses of the contexts the test map expects on its head."""
+    started = started or time.monotonic()
+    sha, base, title = pr.pull["head"]["sha"], pr.pull["base"]["ref"], pr.pull["title"]
+    say(f"{pr.repo}#{pr.number}: {title!r} (head {sha[:10]}, base {base})")
+    tmap = testmap.load(deploy.root / "testmap.yaml")
+    contexts = [c.name for c in tmap.contexts(pr.repo, base)]
+    if not contexts:
+        raise ConfigError(f"the test map names no contexts for {pr.repo} branch {base}")
+    scan = ["ouro", "tasks", "scan", "--repo", pr.repo, "--pr", str(pr.number)]
+    say(f"bot: {' '.join(scan[1:])}: {deploy.exec('tasks', scan).strip()}")
+    outcomes = [Outcome(pr.repo, pr.number, sha, c, title, "success") for c in contexts]
+    with github_session(pr.github.token) as session:
+        return follow(
+            deploy.github_api, outcomes, timeout=timeout, started=started, session=session
+        )
 
 
 def summary(outcomes: list[Outcome], started: float) -> bool:
-    ok = all(o.state == o.scenario.expected for o in outcomes)
+    ok = all(o.state == o.expected for o in outcomes)
     print("\nSummary")
     for o in outcomes:
-        mark = "ok " if o.state == o.scenario.expected else "BAD"
+        mark = "ok " if o.state == o.expected else "BAD"
         final = f"final after {o.final_at or 0:.0f}s"
-        print(f"  {mark} PR #{o.number} {o.scenario.title!r}: {o.state}", end="")
-        print(f" (expected {o.scenario.expected}), {len(o.statuses)} statuses, {final}")
+        print(f"  {mark} PR #{o.number} {o.title!r} [{o.context}]: {o.state}", end="")
+        print(f" (expected {o.expected}), {len(o.statuses)} statuses, {final}")
         if o.statuses and o.statuses[-1].get("target_url"):
             print(f"      log: {o.statuses[-1]['target_url']}")
     greens = [o.final_at for o in outcomes if o.state == "success" and o.final_at]
@@ -138,24 +235,50 @@ def shell(deploy: Deployment) -> int:
     env = {**os.environ, **deploy.client_env()}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PS1"] = r"(ouroboros) \w\$ "
-    print("Deployment is up. Try: ouro queue inspect; curl $MOCK_GITHUB_URL/repos/" + REPO)
+    where = f"$MOCK_GITHUB_URL/repos/{REPO}" if deploy.mocked else "$IMAGES_SERVER_URL/"
+    print(f"Deployment is up. Try: ouro queue inspect; curl {where}")
     print("Leave the shell to tear it down.")
     return subprocess.run(["bash", "--norc", "-i"], env=env, check=False).returncode
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.repo or args.pr:
-        raise ConfigError("--repo/--pr (a real PR on GitHub) is not implemented yet")
     started = time.monotonic()
-    deploy = Deployment()
+    if args.repo is None and args.pr is None:
+        return run_deployment(
+            Deployment(), lambda d: drive(d, started=started), started, args.interactive
+        )
+    if args.repo is None or args.pr is None:
+        raise ConfigError("--repo and --pr go together")
+    command = shlex.split(args.command) if args.command else None
+    pr = real_pr(
+        args.repo, args.pr, context=args.context, command=command, testmap_file=args.testmap
+    )
+    return run_deployment(
+        Deployment(),
+        lambda d: drive_pr(d, pr, timeout=args.timeout, started=started),
+        started,
+        args.interactive,
+        github=pr.github,
+    )
+
+
+def run_deployment(
+    deploy: Deployment,
+    driver: Callable[[Deployment], list[Outcome]],
+    started: float,
+    interactive: bool = False,
+    *,
+    github: RealGitHub | None = None,
+) -> int:
+    """Up, drive, summary, (shell), down; 0 only if every outcome was as expected."""
     ok = False
     try:
-        deploy.up()
+        deploy.up(github=github)
         say(f"deployment up after {time.monotonic() - started:.0f}s")
-        ok = summary(drive(deploy, started=started), started)
-        if args.interactive:
+        ok = summary(driver(deploy), started)
+        if interactive:
             shell(deploy)
-    except (TimeoutError, requests.RequestException) as error:
+    except (TimeoutError, requests.RequestException, podman.PodmanError) as error:
         say(f"FAILED: {error}")
     finally:
         if not ok:
@@ -196,8 +319,22 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "-i", "--interactive", action="store_true",
         help="open a shell with the deployment's settings before tearing down",
     )  # fmt: skip
-    run_parser.add_argument("--repo", help="with --pr and $GITHUB_TOKEN: a real PR on GitHub")
+    run_parser.add_argument(
+        "--repo", help="OWNER/NAME: with --pr and $GITHUB_TOKEN, a real PR on $GITHUB_API_URL"
+    )
     run_parser.add_argument("--pr", type=int, help="the real PR's number")
+    run_parser.add_argument(
+        "--context", default=CONTEXT, help=f"real PR: the context to test (default {CONTEXT})"
+    )
+    run_parser.add_argument(
+        "--command", help="real PR: the context's command (default: the repo's .ci/run)"
+    )
+    run_parser.add_argument(
+        "--testmap", type=Path, help="real PR: this test map instead of one naming the repo"
+    )
+    run_parser.add_argument(
+        "--timeout", type=float, default=1800, help="real PR: seconds to wait for final statuses"
+    )
     run_parser.set_defaults(func=run)
     sub.add_parser(
         "drive", help="drive the sample PRs through the running deployment"

@@ -2,9 +2,11 @@
 
 `ouro local up` checks prerequisites, builds the images whose inputs changed, makes fake
 secrets, renders containers/*.yaml with the local values (docs/deployment.md, "Values"),
-starts the pods and waits until every service answers. `ouro local drive` pushes a mocked
-PR through the system; `ouro local down` removes everything; `ouro local run` does all
-three and is what ./run-local.sh calls. The deployment tests use the same class.
+starts the pods and waits until every service answers. With a `RealGitHub` it starts no
+mock: the bot and worker talk to that API with its token (a secret file) and a test map
+naming the real repository. `ouro local drive` pushes a mocked PR through the system;
+`ouro local down` removes everything; `ouro local run` does all three and is what
+./run-local.sh calls. The deployment tests use the same class.
 """
 
 import argparse
@@ -61,6 +63,20 @@ class State:
     images: dict[str, str] = field(default_factory=dict)
     components: list[str] = field(default_factory=list)
     service_pid: int | None = None
+    github_api: str | None = None  # None: the mock GitHub
+
+
+@dataclass(frozen=True)
+class RealGitHub:
+    """GitHub (or anything serving its API) in place of the mock. The token reaches the bot
+    and the worker only as their secret file. The test map is `testmap_file` as it is, or
+    else the local one with `repos` (OWNER/NAME -> base branch -> contexts) and no extra
+    trusted users: the usual trust rules decide whether the PR runs."""
+
+    api_url: str
+    token: str = field(repr=False)
+    repos: dict[str, Any] = field(default_factory=dict)
+    testmap_file: Path | None = None
 
 
 class Deployment:
@@ -75,6 +91,17 @@ class Deployment:
             self.state = State(**json.loads(self.state_file.read_text()))
 
     # -- values and environment --------------------------------------------------------
+    @property
+    def mocked(self) -> bool:
+        return self.state.github_api is None
+
+    @property
+    def github_api(self) -> str:
+        return self.state.github_api or self.url("mock-github")
+
+    def yamls(self) -> tuple[Path, ...]:
+        return YAMLS if self.mocked else YAMLS[:1]
+
     def url(self, component: str) -> str:
         return f"http://{self.state.host}:{PORTS[component]}"
 
@@ -84,13 +111,14 @@ class Deployment:
 
     def client_env(self) -> dict[str, str]:
         """The settings with which host-side tools (ouro, curl, tests) reach the deployment."""
+        mock = {"MOCK_GITHUB_URL": self.url("mock-github")} if self.mocked else {}
         return {
+            **mock,
             "AMQP_URL": self.amqp_url,
             "AMQP_CA_FILE": str(self.secrets / "amqp" / "ca.pem"),
             "AMQP_CERT_FILE": str(self.secrets / "amqp" / "client.pem"),
             "AMQP_KEY_FILE": str(self.secrets / "amqp" / "client.key"),
-            "MOCK_GITHUB_URL": self.url("mock-github"),
-            "GITHUB_API_URL": self.url("mock-github"),
+            "GITHUB_API_URL": self.github_api,
             "GITHUB_TOKEN_FILE": str(self.secrets / "github" / "token"),
             "WEBHOOK_URL": self.url("webhook") + "/",
             "WEBHOOK_SECRET_FILE": str(self.secrets / "webhook" / ".secret"),
@@ -102,7 +130,7 @@ class Deployment:
     def local_values(self) -> dict[str, str]:
         """ouro-config entries that differ from production (docs/deployment.md)."""
         return {
-            "GITHUB_API_URL": self.url("mock-github"),
+            "GITHUB_API_URL": self.github_api,
             # The worker is in the images-server's pod, and a pod cannot reach its own host
             # port through the host's address here; localhost works in the pod and on the
             # host alike. (The HTTP store has no separate public URL for log links.)
@@ -114,10 +142,22 @@ class Deployment:
     def work_dir(self) -> Path:
         return self.root / "work"
 
-    def local_testmap(self) -> str:
+    def local_testmap(self, repos: dict[str, Any] | None = None) -> str:
+        """The sample's test map with the local job image; or with `repos` instead of the
+        sample (and without the sample's trusted user)."""
         testmap = yaml.safe_load(LOCAL_TESTMAP.read_text())
         testmap["defaults"]["image"] = self.state.images["job"]
+        if repos is not None:
+            testmap["repos"] = repos
+            testmap.pop("trusted", None)
         return yaml.safe_dump(testmap, sort_keys=False)
+
+    def testmap_for(self, github: RealGitHub | None) -> str:
+        if github is None:
+            return self.local_testmap()
+        if github.testmap_file is not None:
+            return github.testmap_file.read_text()
+        return self.local_testmap(github.repos)
 
     # -- rendering -----------------------------------------------------------------------
     def render(self, source: Path, testmap: str) -> Path:
@@ -156,6 +196,10 @@ class Deployment:
                 container["args"] = [
                     values.get(args[i - 1], a) if i else a for i, a in enumerate(args)
                 ]
+            if args[:2] == ["tasks", "run"] and not self.mocked:
+                # Against a real repository only the PR asked for is queued (`ouro tasks
+                # scan --pr`), never every open PR, whose statuses nobody would finish.
+                container["args"] = [*args, "--no-scan"]
             for mount in container.get("volumeMounts", []):
                 if mount["name"] == "worker-dir":
                     mount["mountPath"] = str(self.work_dir)
@@ -184,7 +228,7 @@ class Deployment:
         self.root.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(asdict(self.state), indent=1))
 
-    def up(self, *, timeout: float = 180) -> None:
+    def up(self, *, timeout: float = 180, github: RealGitHub | None = None) -> None:
         check_prerequisites()
         say("building images (only those whose inputs changed)")
         for result in containers.build_all().values():
@@ -195,21 +239,25 @@ class Deployment:
         self.root.mkdir(parents=True, exist_ok=True)
         self.state.host = host_address()
         self.state.components = available_components()
+        self.state.github_api = github.api_url if github else None
         # Fresh fake secrets each time: the broker's certificate names this run's address.
         shutil.rmtree(self.secrets, ignore_errors=True)
         ouro_secrets.generate(
-            self.secrets, broker_names=(*ouro_secrets.BROKER_NAMES, self.state.host)
+            self.secrets,
+            broker_names=(*ouro_secrets.BROKER_NAMES, self.state.host),
+            github_token=github.token if github else None,
         )
-        say(f"fake secrets in {self.secrets}")
+        say(f"fake secrets in {self.secrets}" + ("" if self.mocked else " (real GitHub token)"))
         self.start_podman_service()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.save()
-        testmap = self.local_testmap()
+        testmap = self.testmap_for(github)
         (self.root / "testmap.yaml").write_text(testmap)
-        for source in YAMLS:
+        for source in self.yamls():
             rendered = self.render(source, testmap)
             podman.run(["kube", "play", "--quiet", str(rendered)], timeout=300)
-        say(f"pods started: {', '.join(PODS)} (services on {self.state.host})")
+        pods = PODS if self.mocked else PODS[:1]
+        say(f"pods started: {', '.join(pods)} (services on {self.state.host})")
         self.wait_ready(timeout)
 
     def start_podman_service(self) -> None:
@@ -235,6 +283,8 @@ class Deployment:
             ("broker (TLS, client certificate)", self.broker_ready)
         ]
         http = {"webhook": "/healthz", "images-server": "/", "mock-github": "/_mock/healthz"}
+        if not self.mocked:
+            del http["mock-github"]
         for name, path in http.items():
             if name in self.state.components:
                 checks.append((name, _http_answers(self.url(name) + path)))
@@ -255,6 +305,11 @@ class Deployment:
             finally:
                 pika_log.setLevel(level)
         return True
+
+    def exec(self, container: str, argv: list[str], timeout: float = 120) -> str:
+        """Run `argv` in a container of the ouroboros pod, with that container's settings."""
+        result = podman.run(["exec", f"ouroboros-{container}", *argv], timeout=timeout)
+        return result.stdout
 
     def container_names(self) -> list[str]:
         result = podman.run(
@@ -287,6 +342,9 @@ class Deployment:
             # Started by an earlier `ouro local up`.
             os.kill(self.state.service_pid, signal.SIGTERM)
         self.state.service_pid = None
+        if not self.mocked:
+            # A real token outlives no deployment (fake secrets are kept for inspection).
+            (self.secrets / "github" / "token").unlink(missing_ok=True)
         if self.root.exists():
             self.save()
         if not quiet:

@@ -211,11 +211,15 @@ class Bot:
         log.warning("message %s dead-lettered: %s", message.message_id, reason)
         return amqp.Outcome.ACK
 
-    def scan(self, repos: Iterable[str] | None = None) -> int:
-        """Queue the open PRs whose head lacks expected statuses; the number of jobs."""
+    def scan(self, repos: Iterable[str] | None = None, *, pr: int | None = None) -> int:
+        """Queue the open PRs (or only PR number `pr`) whose head lacks expected statuses;
+        the number of jobs."""
         started = 0
         for repo in repos or self.testmap.repos:
-            for pull in self._reader.open_pulls(repo):
+            pulls = (
+                [self._reader.pull(repo, pr)] if pr is not None else self._reader.open_pulls(repo)
+            )
+            for pull in pulls:
                 try:
                     decision = pull_decision(pull, self.testmap, self._lookups, new_id=self._new_id)
                     started += self.apply(decision, scan=True)

@@ -23,6 +23,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run.set_defaults(func=run_bot)
     scan = sub.add_parser("scan", help="queue open PRs whose head lacks expected statuses")
     scan.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
+    scan.add_argument("--pr", type=int, help="only this PR number (needs one --repo)")
     scan.set_defaults(func=scan_prs)
     redeliver = sub.add_parser("redeliver", help="redeliver failed webhook deliveries")
     redeliver.add_argument("--since", required=True, help="e.g. 2h, 3d, 2024-05-02T10:00")
@@ -85,10 +86,13 @@ def scan_prs(args: argparse.Namespace) -> int:
     if unknown:
         print(f"not in the test map: {', '.join(unknown)}", file=sys.stderr)
         return 1
+    if args.pr is not None and len(args.repo or []) != 1:
+        print("--pr needs exactly one --repo", file=sys.stderr)
+        return 1
     state = BotState.open_default()
     publisher = amqp.Publisher(capabilities=tmap.capabilities())
     try:
-        started = _bot(publisher, tmap, state).scan(args.repo)
+        started = _bot(publisher, tmap, state).scan(args.repo, pr=args.pr)
     finally:
         publisher.close()
         state.close()

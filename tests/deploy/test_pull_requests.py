@@ -19,11 +19,11 @@ def outcomes(deployment: Deployment) -> list[drive.Outcome]:
 def test_each_pr_gets_exactly_three_statuses(outcomes: list[drive.Outcome]) -> None:
     for outcome in outcomes:
         states = [(s["state"], s["description"].split(" [")[0]) for s in outcome.statuses]
-        final = "Success" if outcome.scenario.expected == "success" else "Tests failed"
+        final = "Success" if outcome.expected == "success" else "Tests failed"
         assert states == [
             ("pending", "Not yet tested"),
             ("pending", "In progress"),
-            (outcome.scenario.expected, final),
+            (outcome.expected, final),
         ]
         assert all(s["context"] == drive.CONTEXT for s in outcome.statuses)
         # Both statuses a worker posts link to the same log.
@@ -33,7 +33,7 @@ def test_each_pr_gets_exactly_three_statuses(outcomes: list[drive.Outcome]) -> N
 def test_target_url_resolves_to_the_log_with_output_and_attachments(
     outcomes: list[drive.Outcome],
 ) -> None:
-    failing = next(o for o in outcomes if o.scenario.expected == "failure")
+    failing = next(o for o in outcomes if o.expected == "failure")
     page = failing.statuses[-1]["target_url"]
     assert requests.get(page, timeout=10).status_code == 200
     job_dir = page.rsplit("/", 1)[0]

@@ -270,6 +270,19 @@ def test_scan_queues_open_prs_missing_statuses(state: BotState) -> None:
     assert bot.scan() == 0
 
 
+def test_scan_of_one_pr_leaves_the_other_open_prs_alone(state: BotState) -> None:
+    gh = FakeGitHub()
+    for number, sha in ((60, "5" * 40), (61, "6" * 40)):
+        gh.pulls[REPO, number] = pull_info(
+            number=number, sha=sha, author="alice", author_association="MEMBER"
+        )
+    publisher = FakePublisher()
+    bot = make_bot(state, gh, publisher)
+    assert bot.scan([REPO], pr=61) == 2
+    assert {j.pr for j in publisher.jobs()} == {61}
+    assert gh.latest(REPO, "5" * 40) == {}
+
+
 def test_state_prunes_after_retention(tmp_path: Path) -> None:
     now = [1000.0]
     store = BotState(tmp_path / "s.sqlite", retention=3 * 24 * 3600, clock=lambda: now[0])
