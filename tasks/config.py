@@ -48,11 +48,6 @@ def read_secret_file(path: str | Path, what: str) -> str:
     return text
 
 
-def secret_from(variable: str, what: str) -> str:
-    """The secret in the file that the `variable` setting names."""
-    return read_secret_file(setting(variable), what)
-
-
 def optional_secret(file_variable: str, value_variable: str | None = None) -> str | None:
     """A secret that may be absent: from `value_variable`, else from the file, else None."""
     if value_variable and os.environ.get(value_variable):

@@ -30,5 +30,8 @@ def verify(secrets: Iterable[bytes], body: bytes, header: str | None) -> None:
         raise SignatureError("missing X-Hub-Signature-256")
     if not header.startswith(PREFIX):
         raise SignatureError("X-Hub-Signature-256 does not start with sha256=")
+    if not header.isascii():
+        # compare_digest raises TypeError on non-ASCII str; a forged header is a 401, not a crash.
+        raise SignatureError("X-Hub-Signature-256 does not match")
     if not any(hmac.compare_digest(sign(secret, body), header) for secret in secrets):
         raise SignatureError("X-Hub-Signature-256 does not match")

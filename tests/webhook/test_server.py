@@ -103,6 +103,7 @@ def test_ignored_event_types_are_still_accepted(
         pytest.param(sign(b"some other secret", b"{}"), id="wrong-secret"),
         pytest.param(sign(b"test webhook secret", b"{ }"), id="tampered-body"),
         pytest.param("sha1=" + "0" * 40, id="sha1-prefix"),
+        pytest.param("sha256=\xe9" + "0" * 63, id="non-ascii"),
     ],
 )
 def test_unsigned_or_badly_signed_is_401(

@@ -27,6 +27,7 @@ def test_any_of_several_secrets_is_accepted_for_rotation() -> None:
         (BODY, "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59", "does not start"),
         (BODY, "sha256=" + "0" * 64, "does not match"),
         (BODY, EXPECTED.upper(), "does not start"),
+        (BODY, "sha256=\xe9" + EXPECTED[8:], "does not match"),
     ],
 )
 def test_refused(body: bytes, header: str | None, reason: str) -> None:
