@@ -136,11 +136,21 @@ class Deployment:
             # host alike. (The HTTP store has no separate public URL for log links.)
             "IMAGES_SERVER_URL": f"http://localhost:{PORTS['images-server']}",
             "OURO_WORKER_WORK_DIR": str(self.work_dir),
+            "OURO_WORKER_SECRETS_DIR": str(self.job_secrets_dir),
         }
 
     @property
     def work_dir(self) -> Path:
         return self.root / "work"
+
+    @property
+    def job_secrets_dir(self) -> Path:
+        return self.root / "job-secrets"
+
+    def same_path_volumes(self) -> dict[str, Path]:
+        """hostPath volumes that the host's podman mounts into job containers again, so the
+        worker sees them at their host path; locally they live in the project's folder."""
+        return {"worker-dir": self.work_dir, "job-secrets": self.job_secrets_dir}
 
     def local_testmap(self, repos: dict[str, Any] | None = None) -> str:
         """The sample's test map with the local job image; or with `repos` instead of the
@@ -201,8 +211,8 @@ class Deployment:
                 # scan --pr`), never every open PR, whose statuses nobody would finish.
                 container["args"] = [*args, "--no-scan"]
             for mount in container.get("volumeMounts", []):
-                if mount["name"] == "worker-dir":
-                    mount["mountPath"] = str(self.work_dir)
+                if mount["name"] in self.same_path_volumes():
+                    mount["mountPath"] = str(self.same_path_volumes()[mount["name"]])
             kept.append(container)
         spec["containers"] = kept
         used = {m["name"] for c in kept for m in c.get("volumeMounts", [])}
@@ -218,8 +228,8 @@ class Deployment:
                 volume["hostPath"] = {"path": str(folder), "type": "Directory"}
             elif volume.get("hostPath", {}).get("type") == "Socket":
                 volume["hostPath"]["path"] = str(self.socket)
-            elif volume["name"] == "worker-dir":
-                volume["hostPath"]["path"] = str(self.work_dir)
+            elif volume["name"] in self.same_path_volumes():
+                volume["hostPath"]["path"] = str(self.same_path_volumes()[volume["name"]])
             volumes.append(volume)
         spec["volumes"] = volumes
 
@@ -249,7 +259,8 @@ class Deployment:
         )
         say(f"fake secrets in {self.secrets}" + ("" if self.mocked else " (real GitHub token)"))
         self.start_podman_service()
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        for folder in self.same_path_volumes().values():
+            folder.mkdir(parents=True, exist_ok=True)
         self.save()
         testmap = self.testmap_for(github)
         (self.root / "testmap.yaml").write_text(testmap)
