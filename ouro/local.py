@@ -45,6 +45,8 @@ PORTS = {"broker": 5671, "webhook": 8081, "images-server": 8080, "mock-github": 
 APT_PACKAGES = {
     "podman": "podman",
     "runc": "runc",
+    # podman's pause image and `--init` need it; it is only a Recommends of podman.
+    "catatonit": "catatonit",
     "debootstrap": "debootstrap",
     "openssl": "openssl",
 }
