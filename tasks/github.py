@@ -50,6 +50,23 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, requests.RequestException | ConnectionError | TimeoutError)
 
 
+def is_rate_limited(error: Exception) -> bool:
+    """GitHub's primary or secondary rate limit (403 or 429): the request is right but must
+    wait, for minutes rather than the seconds `with_retries` backs off."""
+    return isinstance(error, github.RateLimitExceededException) or (
+        isinstance(error, github.GithubException) and error.status == 429
+    )
+
+
+def is_permanent(error: Exception) -> bool:
+    """A 4xx other than a rate limit: sending the same request again cannot succeed."""
+    return (
+        isinstance(error, github.GithubException)
+        and 400 <= error.status < 500
+        and not is_rate_limited(error)
+    )
+
+
 def github_client(token: str | None = None) -> github.Github:
     auth = github.Auth.Token(token) if token else None
     # PyGithub's own retry would also retry 4xx rate limits silently; our policy is explicit.

@@ -4,7 +4,7 @@ import github
 import pytest
 import requests
 
-from tasks.github import is_transient
+from tasks.github import is_permanent, is_rate_limited, is_transient
 from tasks.retry import with_retries
 
 
@@ -48,3 +48,26 @@ def test_client_errors_are_raised_at_once() -> None:
         with_retries(call, is_transient, "test", sleep=slept.append)
     assert slept == []
     assert call.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "rate_limited", "permanent"),
+    [
+        (
+            github.RateLimitExceededException(403, {"message": "API rate limit exceeded"}, None),
+            True,
+            False,
+        ),
+        (github.GithubException(429, {"message": "Too Many Requests"}, None), True, False),
+        (github.GithubException(422, {"message": "Validation Failed"}, None), False, True),
+        (github.UnknownObjectException(404, {"message": "Not Found"}, None), False, True),
+        (github.BadCredentialsException(401, {"message": "Bad credentials"}, None), False, True),
+        (server_error(), False, False),
+        (requests.ConnectionError(), False, False),
+    ],
+)
+def test_rate_limits_wait_and_other_4xx_are_permanent(
+    error: Exception, rate_limited: bool, permanent: bool
+) -> None:
+    assert is_rate_limited(error) is rate_limited
+    assert is_permanent(error) is permanent
