@@ -1,7 +1,7 @@
 """The AMQP layer: connections from `AMQP_URL`, confirmed publishing, safe consuming.
 
 pika's BlockingConnection is not thread-safe, so a `Publisher` owns one
-connection and is used by one thread at a time (`PublisherPool` hands them out);
+connection and is used by one thread at a time (the bot and the scan);
 `PipelinedPublisher` serves many threads at once over one connection owned by its
 own I/O thread; and `consume` runs each message's work on a separate thread while the
 connection thread keeps heartbeats going, acking through
@@ -10,15 +10,13 @@ connection thread keeps heartbeats going, acking through
 
 import contextlib
 import logging
-import queue
 import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -152,34 +150,6 @@ class Publisher:
 
     def close(self) -> None:
         self._drop()
-
-
-class PublisherPool:
-    """Publishers for concurrent threads: each borrow gets a connection of its own."""
-
-    def __init__(self, url: str | None = None, size: int = 8):
-        self._url = url
-        self._idle: queue.LifoQueue[Publisher] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(size)
-
-    @contextmanager
-    def borrow(self) -> Iterator[Publisher]:
-        with self._slots:
-            try:
-                publisher = self._idle.get_nowait()
-            except queue.Empty:
-                publisher = Publisher(self._url)
-            try:
-                yield publisher
-            finally:
-                self._idle.put(publisher)
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
 
 
 class PipelinedPublisher:
