@@ -44,9 +44,19 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     inspect.set_defaults(func=inspect_queues)
 
 
-def _bot(publisher: amqp.Publisher, tmap: testmap.TestMap, state: BotState) -> Bot:
+def _bot(
+    publisher: amqp.Publisher,
+    tmap: testmap.TestMap,
+    state: BotState,
+    stop: threading.Event,
+) -> Bot:
     return Bot(
-        tmap, statuses=open_statuses(), reader=open_reader(), publisher=publisher, state=state
+        tmap,
+        statuses=open_statuses(),
+        reader=open_reader(),
+        publisher=publisher,
+        state=state,
+        wait=stop.wait,
     )
 
 
@@ -56,8 +66,8 @@ def run_bot(args: argparse.Namespace) -> int:
     state.prune()
     capabilities = tmap.capabilities()
     publisher = amqp.Publisher(capabilities=capabilities)
-    bot = _bot(publisher, tmap, state)
     stop = threading.Event()
+    bot = _bot(publisher, tmap, state, stop)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: finishing the current message, then stopping", signum)
@@ -92,7 +102,7 @@ def scan_prs(args: argparse.Namespace) -> int:
     state = BotState.open_default()
     publisher = amqp.Publisher(capabilities=tmap.capabilities())
     try:
-        started = _bot(publisher, tmap, state).scan(args.repo, pr=args.pr)
+        started = _bot(publisher, tmap, state, threading.Event()).scan(args.repo, pr=args.pr)
     finally:
         publisher.close()
         state.close()

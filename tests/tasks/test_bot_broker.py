@@ -32,14 +32,15 @@ class RunningBot:
         self.publisher = amqp.Publisher(url, capabilities=tmap.capabilities())
         self.state = BotState(state_path)
         self.handled = threading.Semaphore(0)
+        self.stop = threading.Event()
         self.bot = Bot(
             tmap,
             statuses=self.github,
             reader=self.github,
             publisher=self.publisher,
             state=self.state,
+            wait=self.stop.wait,
         )
-        self.stop = threading.Event()
 
         def handle(message: amqp.Message) -> amqp.Outcome:
             try:

@@ -82,6 +82,7 @@ class Stack:
         self._cond = threading.Condition()
         self.state = BotState.open_default()
         self.publisher = amqp.Publisher(capabilities=tmap.capabilities())
+        self.stop = threading.Event()
         # As `ouro tasks run` builds it (tasks.cli._bot): the token makes it really post.
         self.bot = Bot(
             tmap,
@@ -89,8 +90,8 @@ class Stack:
             reader=open_reader(),
             publisher=self.publisher,
             state=self.state,
+            wait=self.stop.wait,
         )
-        self.stop = threading.Event()
         self.thread = threading.Thread(
             target=amqp.consume,
             args=([queues.WEBHOOK], self._handle),
