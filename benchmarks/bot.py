@@ -42,9 +42,16 @@ def main() -> int:
                 publisher.publish(queues.WEBHOOK, body.encode(), message_id=f"d-{i}")
             state = BotState(Path(tmp) / "state.sqlite")
             gh = FakeGitHub()
-            bot = Bot(tmap, statuses=DryRunStatuses(), reader=gh, publisher=publisher, state=state)
-            done = threading.Semaphore(0)
             stop = threading.Event()
+            bot = Bot(
+                tmap,
+                statuses=DryRunStatuses(),
+                reader=gh,
+                publisher=publisher,
+                state=state,
+                wait=stop.wait,
+            )
+            done = threading.Semaphore(0)
 
             def handle(message: amqp.Message) -> amqp.Outcome:
                 try:

@@ -83,6 +83,28 @@ def message_properties(
     )
 
 
+def publish_confirmed(
+    channel: BlockingChannel,
+    routing_key: str,
+    body: bytes,
+    properties: pika.BasicProperties,
+    exchange: str = "",
+) -> None:
+    """Publish on `channel`, in confirm mode; return once the broker has the message.
+
+    Raises `BrokerUnavailable` when the broker refuses it or cannot route it, and
+    `pika.exceptions.AMQPError` when the connection fails (the message's fate unknown).
+    """
+    message_id = properties.message_id
+    try:
+        # mandatory: an unroutable message (missing queue) is an error, not a silent drop.
+        channel.basic_publish(exchange, routing_key, body, properties, mandatory=not exchange)
+    except pika.exceptions.UnroutableError:
+        raise BrokerUnavailable(f"message {message_id} unroutable to {routing_key}") from None
+    except pika.exceptions.NackError:
+        raise BrokerUnavailable(f"broker refused message {message_id}") from None
+
+
 class Publisher:
     """One connection and channel with publisher confirms; reconnects when needed.
 
@@ -131,12 +153,7 @@ class Publisher:
         channel = self._ensure_channel()
         properties = message_properties(message_id, priority, headers)
         try:
-            # mandatory: an unroutable message (missing queue) is an error, not a silent drop.
-            channel.basic_publish(exchange, routing_key, body, properties, mandatory=not exchange)
-        except pika.exceptions.UnroutableError:
-            raise BrokerUnavailable(f"message {message_id} unroutable to {routing_key}") from None
-        except pika.exceptions.NackError:
-            raise BrokerUnavailable(f"broker refused message {message_id}") from None
+            publish_confirmed(channel, routing_key, body, properties, exchange)
         except pika.exceptions.AMQPError as error:
             self._drop()
             raise BrokerUnavailable(f"publishing {message_id} failed: {error!r}") from None

@@ -7,13 +7,17 @@ job `pending` "Not yet tested" followed by the confirmed publish — and only th
 remember the delivery and ack. A message that cannot be processed (not JSON,
 missing fields, invalid values, a 4xx from GitHub about it) is published to
 `webhook.dead` with the reason in the `x-ouro-reason` header and acked: it is
-never redelivered in a loop and never crashes the bot. Transient failures
-(broker, GitHub 5xx after retries) raise, so the consumer requeues the message.
+never redelivered in a loop and never crashes the bot; it is not remembered as
+processed, so `ouro queue replay webhook.dead` can hand it back once the cause is
+fixed. Transient failures (broker, GitHub 5xx after the adapter's retries) raise, so
+the consumer requeues the message. A GitHub rate limit is neither: the bot waits it
+out, then requeues the message.
 """
 
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -21,7 +25,7 @@ import github
 
 from tasks import amqp, queues, validate
 from tasks.botstate import BotState
-from tasks.github import PullInfo, Status, Statuses
+from tasks.github import PullInfo, Status, Statuses, is_rate_limited, rate_limit_wait
 from tasks.interpret import (
     MANUAL_TESTING,
     NOT_YET_TESTED,
@@ -102,14 +106,18 @@ class Bot:
         reader: Reader,
         publisher: Publisher,
         state: BotState,
+        wait: Callable[[float], bool],
         new_id: NewId = new_job_id,
     ):
+        """`wait(seconds)` pauses for a rate limit and must return early when the bot is
+        asked to stop (the consumer's stop event's `wait`), or SIGTERM would hang."""
         self.testmap = testmap
         self._statuses = statuses
         self._reader = reader
         self._publisher = publisher
         self._state = state
         self._new_id = new_id
+        self._wait = wait
         self._lookups = _Lookups(reader, statuses)
 
     def handle(self, message: amqp.Message) -> amqp.Outcome:
@@ -127,6 +135,10 @@ class Bot:
         except (PayloadError, validate.InvalidValue) as error:
             return self._dead(message, f"{event}: {error}")
         except github.GithubException as error:
+            if is_rate_limited(error):
+                return self._wait_out_rate_limit(delivery, event, error)
+            # The GitHub adapter has already backed off 1+2+4+8 s, so the requeued message
+            # comes back at most every ~15 s: slow enough, and processed once GitHub is back.
             if error.status >= 500:
                 raise
             return self._dead(message, f"{event}: GitHub answered {error.status}")
@@ -136,6 +148,23 @@ class Bot:
         else:
             log.debug("delivery %s (%s) dropped: %s", delivery, event, decision.reason)
         return amqp.Outcome.ACK
+
+    def _wait_out_rate_limit(
+        self, delivery: str, event: str, error: github.GithubException
+    ) -> amqp.Outcome:
+        # The message stays unacked while we wait, and the consumer takes one message at a
+        # time, so nothing else is processed meanwhile: right for a rate limit, which every
+        # other event would hit too. Requeued (not dead-lettered): the event is valid.
+        delay = rate_limit_wait(error, time.time())
+        log.warning(
+            "delivery %s (%s): GitHub rate limit (%d); waiting %.0fs, then requeueing",
+            delivery,
+            event,
+            error.status,
+            delay,
+        )
+        self._wait(delay)
+        return amqp.Outcome.REQUEUE
 
     def apply(self, decision: Decision, *, scan: bool = False) -> int:
         """Carry out `decision`; the number of jobs published.

@@ -7,7 +7,7 @@ import sys
 import threading
 from types import FrameType
 
-from tasks import amqp, queue_inspect, queues, recovery, testmap
+from tasks import amqp, queue_inspect, queue_replay, queues, recovery, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.github import open_reader, open_statuses
@@ -36,17 +36,35 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     check.add_argument("file", nargs="?", help="default: $OURO_TESTMAP or the bundled example")
     check.set_defaults(func=check_testmap)
 
-    queue = subparsers.add_parser("queue", help="look at the broker's queues")
+    queue = subparsers.add_parser("queue", help="look at the broker's queues, replay dead letters")
     q_sub = queue.add_subparsers(metavar="ACTION", required=True)
     inspect = q_sub.add_parser("inspect", help="depth and messages, without consuming them")
     inspect.add_argument("queue", nargs="*", help="default: webhook queues and tasks queues")
     inspect.add_argument("--limit", type=int, default=100, help="messages shown per queue")
     inspect.set_defaults(func=inspect_queues)
+    replay = q_sub.add_parser(
+        "replay", help="move dead-lettered events back to be processed again (cause fixed)"
+    )
+    replay.add_argument("queue", help=f"the dead-letter queue: {queues.WEBHOOK_DEAD}")
+    replay.add_argument(
+        "--limit", type=int, metavar="N", help="replay at most N messages (default: all)"
+    )
+    replay.set_defaults(func=replay_queue)
 
 
-def _bot(publisher: amqp.Publisher, tmap: testmap.TestMap, state: BotState) -> Bot:
+def _bot(
+    publisher: amqp.Publisher,
+    tmap: testmap.TestMap,
+    state: BotState,
+    stop: threading.Event,
+) -> Bot:
     return Bot(
-        tmap, statuses=open_statuses(), reader=open_reader(), publisher=publisher, state=state
+        tmap,
+        statuses=open_statuses(),
+        reader=open_reader(),
+        publisher=publisher,
+        state=state,
+        wait=stop.wait,
     )
 
 
@@ -56,8 +74,8 @@ def run_bot(args: argparse.Namespace) -> int:
     state.prune()
     capabilities = tmap.capabilities()
     publisher = amqp.Publisher(capabilities=capabilities)
-    bot = _bot(publisher, tmap, state)
     stop = threading.Event()
+    bot = _bot(publisher, tmap, state, stop)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: finishing the current message, then stopping", signum)
@@ -92,7 +110,7 @@ def scan_prs(args: argparse.Namespace) -> int:
     state = BotState.open_default()
     publisher = amqp.Publisher(capabilities=tmap.capabilities())
     try:
-        started = _bot(publisher, tmap, state).scan(args.repo, pr=args.pr)
+        started = _bot(publisher, tmap, state, threading.Event()).scan(args.repo, pr=args.pr)
     finally:
         publisher.close()
         state.close()
@@ -125,6 +143,22 @@ def check_testmap(args: argparse.Namespace) -> int:
         return 1
     contexts = sum(len(c) for b in tmap.repos.values() for c in b.values())
     print(f"OK: {len(tmap.repos)} repositories, {contexts} contexts")
+    return 0
+
+
+def replay_queue(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        print("--limit must be at least 1", file=sys.stderr)
+        return 1
+    count = 0
+    try:
+        for line in queue_replay.replay(args.queue, args.limit):
+            print(line, flush=True)
+            count += 1
+    except (queue_replay.ReplayError, amqp.BrokerUnavailable) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{count} message(s) replayed")
     return 0
 
 

@@ -9,6 +9,7 @@ logged in a dry run. Workers use this interface and never import PyGithub themse
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,34 @@ def is_permanent(error: Exception) -> bool:
         and 400 <= error.status < 500
         and not is_rate_limited(error)
     )
+
+
+# GitHub asks to wait at least a minute after a secondary limit that names no time.
+RATE_LIMIT_WAIT = 60.0
+# A reset hours away (or a wrong header) must not park the bot silently for that long; and
+# the bot holds the message unacked meanwhile, which RabbitMQ's consumer_timeout (30 min by
+# default) would punish by closing the channel.
+RATE_LIMIT_MAX_WAIT = 15 * 60.0
+
+
+def rate_limit_wait(error: github.GithubException, now: float) -> float:
+    """Seconds to wait before repeating a rate-limited request, as GitHub's documentation
+    asks: `retry-after` if given; else, when no requests remain, until `x-ratelimit-reset`
+    (epoch seconds; `now` is the current epoch time); else a minute. Capped at
+    `RATE_LIMIT_MAX_WAIT`, and at least a second (clocks differ)."""
+    headers = error.headers or {}
+    try:
+        if "retry-after" in headers:
+            delay = float(headers["retry-after"])
+        elif headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+            delay = float(headers["x-ratelimit-reset"]) - now
+        else:
+            delay = RATE_LIMIT_WAIT
+    except ValueError:
+        delay = RATE_LIMIT_WAIT
+    if not math.isfinite(delay):
+        delay = RATE_LIMIT_WAIT
+    return min(max(delay, 1.0), RATE_LIMIT_MAX_WAIT)
 
 
 def github_client(token: str | None = None) -> github.Github:

@@ -1,5 +1,6 @@
-"""The bot and `ouro queue inspect` against a real RabbitMQ (GitHub faked: the acceptance
-tests with mock-github and the real receiver live in test_bot_integration.py)."""
+"""The bot, `ouro queue inspect` and `ouro queue replay` against a real RabbitMQ (GitHub
+faked: the acceptance tests with mock-github and the real receiver live in
+test_bot_integration.py)."""
 
 import json
 import threading
@@ -32,14 +33,15 @@ class RunningBot:
         self.publisher = amqp.Publisher(url, capabilities=tmap.capabilities())
         self.state = BotState(state_path)
         self.handled = threading.Semaphore(0)
+        self.stop = threading.Event()
         self.bot = Bot(
             tmap,
             statuses=self.github,
             reader=self.github,
             publisher=self.publisher,
             state=self.state,
+            wait=self.stop.wait,
         )
-        self.stop = threading.Event()
 
         def handle(message: amqp.Message) -> amqp.Outcome:
             try:
@@ -141,3 +143,75 @@ def test_queue_inspect_shows_jobs_without_consuming_or_reordering(
     # Nothing was consumed and priority order is intact.
     assert [p.message_id for p, _ in drain(amqp_url, queues.TASKS)] == ["j1", "j2", "j0"]
     assert len(drain(amqp_url, queues.WEBHOOK_DEAD)) == 1
+
+
+def dead_letter_two(amqp_url: str, running_bot: RunningBot) -> None:
+    """Two messages that the real bot dead-letters; the bot is stopped afterwards, so that
+    what is replayed stays on the webhook queue to be looked at."""
+    publisher = amqp.Publisher(amqp_url)
+    publisher.publish(queues.WEBHOOK, b"\x00garbage", message_id="g-1")
+    publisher.close()
+    send(amqp_url, "push", {"ref": "refs/heads/main"}, "g-2")
+    running_bot.wait(2)
+    running_bot.close()
+
+
+def test_replay_moves_dead_letters_back_once(
+    amqp_url: str, running_bot: RunningBot, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead_letter_two(amqp_url, running_bot)
+    (dead,) = inspect([queues.WEBHOOK_DEAD], url=amqp_url)
+    assert dead.depth == 2
+    assert main(["queue", "replay", queues.WEBHOOK_DEAD]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("replayed  g-1  (not JSON)  age ")
+    assert lines[0].endswith(
+        "reason: message is not JSON: Expecting value: line 1 column 1 (char 0)"
+    )
+    assert lines[1].startswith("replayed  g-2  push  age ")
+    assert lines[1].endswith("reason: push: missing field repository")
+    assert lines[2] == "2 message(s) replayed"
+    (dead,) = inspect([queues.WEBHOOK_DEAD], url=amqp_url)
+    assert dead.depth == 0
+    # Nothing left to replay: a second run moves nothing, and duplicates nothing.
+    assert main(["queue", "replay", queues.WEBHOOK_DEAD]) == 0
+    assert capsys.readouterr().out == "0 message(s) replayed\n"
+    replayed = drain(amqp_url, queues.WEBHOOK)
+    assert [(p.message_id, p.headers) for p, _ in replayed] == [("g-1", None), ("g-2", None)]
+    assert replayed[0][1] == b"\x00garbage"
+    assert json.loads(replayed[1][1])["delivery"] == "g-2"
+    assert [(p.delivery_mode, p.content_type) for p, _ in replayed] == [(2, "application/json")] * 2
+
+
+def test_replayed_delivery_is_processed_again_not_dropped_as_seen(
+    amqp_url: str, running_bot: RunningBot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead_letter_two(amqp_url, running_bot)
+    assert main(["queue", "replay", queues.WEBHOOK_DEAD, "--limit", "1"]) == 0
+    # The first one only; the other stays dead.
+    (dead,) = inspect([queues.WEBHOOK_DEAD], url=amqp_url)
+    assert dead.depth == 1
+    assert main(["queue", "replay", queues.WEBHOOK_DEAD]) == 0
+    # A bot with the same state: it processes both again (their cause is not fixed here,
+    # so they die again), rather than dropping g-2 as a delivery processed before.
+    again = RunningBot(amqp_url, tmp_path / "state.sqlite")
+    try:
+        again.wait(2)
+    finally:
+        again.close()
+    assert "already processed" not in caplog.text
+    dead_again = drain(amqp_url, queues.WEBHOOK_DEAD)
+    assert [p.message_id for p, _ in dead_again] == ["g-1", "g-2"]
+    assert drain(amqp_url, queues.WEBHOOK) == []
+
+
+def test_replay_refuses_other_queues(amqp_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    send(amqp_url, "push", payload("push.main"), "ok-1")
+    assert main(["queue", "replay", queues.WEBHOOK]) == 1
+    assert main(["queue", "replay", queues.TASKS]) == 1
+    err = capsys.readouterr().err
+    assert "cannot replay 'webhook': only webhook.dead can be replayed" in err
+    assert "cannot replay 'tasks'" in err
+    assert main(["queue", "replay", queues.WEBHOOK_DEAD, "--limit", "0"]) == 1
+    assert len(drain(amqp_url, queues.WEBHOOK)) == 1

@@ -25,12 +25,14 @@ import github
 import pika
 import pytest
 
+from ouro.cli import main
 from tasks import amqp, queues, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.cancel import Cancel
 from tasks.github import open_reader, open_statuses
 from tasks.job import Job
+from tasks.queue_inspect import inspect
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.fixtures_webhook import RunningReceiver
 from tests.rabbitmq import drain
@@ -82,6 +84,7 @@ class Stack:
         self._cond = threading.Condition()
         self.state = BotState.open_default()
         self.publisher = amqp.Publisher(capabilities=tmap.capabilities())
+        self.stop = threading.Event()
         # As `ouro tasks run` builds it (tasks.cli._bot): the token makes it really post.
         self.bot = Bot(
             tmap,
@@ -89,8 +92,8 @@ class Stack:
             reader=open_reader(),
             publisher=self.publisher,
             state=self.state,
+            wait=self.stop.wait,
         )
-        self.stop = threading.Event()
         self.thread = threading.Thread(
             target=amqp.consume,
             args=([queues.WEBHOOK], self._handle),
@@ -142,6 +145,10 @@ class Stack:
         code, _ = self.receiver.deliver(event, payload)
         assert code == 202
         self._direct += 1
+
+    def replayed(self, count: int) -> None:
+        """Count messages put back on the webhook queue by `ouro queue replay`."""
+        self._direct += count
 
     def jobs(self) -> dict[str, list[tuple[pika.BasicProperties, Job]]]:
         """The jobs now on each tasks queue (consumed), by queue."""
@@ -393,6 +400,37 @@ def test_job_messages_are_the_documented_json(stack: Stack) -> None:
         [".ci/run"],
         "application/json",
     )
+
+
+def test_event_dead_lettered_on_a_4xx_is_processed_when_replayed_after_the_fix(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `/test` on a PR that GitHub did not know yet (404) dies; once the PR exists, the
+    operator replays it and the bot runs what it asked for."""
+    first, _ = open_trusted_pr(stack)
+    stack.jobs()
+    stack.control.comment(REPO, first, "/test", user="alice")
+    stack.settle()
+    stack.jobs()
+    comment = stack.control.deliveries("issue_comment")[-1]["request"]["payload"]
+    comment["issue"]["number"] = first + 1
+    stack.deliver("issue_comment", comment)
+    stack.settle()
+    (dead,) = inspect([queues.WEBHOOK_DEAD])
+    assert dead.depth == 1
+    assert "reason: issue_comment: GitHub answered 404" in dead.lines[0]
+    pr = stack.control.open_pr(REPO, "fix2", files={"b.c": "int b;\n"}, user="alice")
+    assert pr["number"] == first + 1
+    stack.settle()
+    stack.jobs()
+    assert main(["queue", "replay", queues.WEBHOOK_DEAD]) == 0
+    assert capsys.readouterr().out.endswith("1 message(s) replayed\n")
+    stack.replayed(1)
+    stack.settle()
+    # `/test` reruns every context of the new PR's head, though it has been queued already.
+    check_jobs(stack.jobs(), expected_jobs(stack, pr["head"]["sha"], pr["number"]))
+    (dead,) = inspect([queues.WEBHOOK_DEAD])
+    assert dead.depth == 0
 
 
 def test_ouro_tasks_run_scans_at_start_then_consumes_and_stops_on_sigterm(

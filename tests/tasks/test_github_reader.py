@@ -1,6 +1,7 @@
 """The bot's GitHub reads over real HTTP (a scripted server: unit level, the mock-github
 acceptance tests cover GitHub's shapes): membership answers, retries with backoff on 5xx
-and network errors without sleeping, no retry on 4xx, dry-run redelivery."""
+and network errors without sleeping, no retry on 4xx, rate limits recognised with the wait
+their headers ask for, dry-run redelivery."""
 
 import json
 import threading
@@ -11,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import github
 import pytest
 
-from tasks.github import GitHubReader, HookDelivery
+from tasks.github import GitHubReader, HookDelivery, is_rate_limited, rate_limit_wait
 
 
 class Scripted(ThreadingHTTPServer):
@@ -20,6 +21,8 @@ class Scripted(ThreadingHTTPServer):
         # path → list of (status, body) answered in turn; the last one repeats.
         self.script: dict[str, list[tuple[int, object]]] = {}
         self.seen: list[tuple[str, str]] = []
+        # path → extra response headers.
+        self.headers: dict[str, dict[str, str]] = {}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -33,6 +36,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in self.server.headers.get(self.path, {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -93,6 +98,47 @@ def test_4xx_is_not_retried(server: Scripted) -> None:
         reader(server, sleeps).pull("o/r", 404)
     assert sleeps == []
     assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "headers", "expected"),
+    [
+        (
+            403,
+            "API rate limit exceeded for user ID 1.",
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000600"},
+            600.0,
+        ),
+        (403, "You have exceeded a secondary rate limit.", {"Retry-After": "30"}, 30.0),
+        (429, "Too many requests", {}, 60.0),
+        # A reset already past (clocks differ) still waits a little.
+        (
+            403,
+            "API rate limit exceeded",
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1699999000"},
+            1.0,
+        ),
+        (403, "API rate limit exceeded", {"Retry-After": "soon"}, 60.0),
+    ],
+)
+def test_rate_limit_is_not_retried_and_its_headers_give_the_wait(
+    server: Scripted, status: int, message: str, headers: dict[str, str], expected: float
+) -> None:
+    server.script["/repos/o/r/pulls/1"] = [(status, {"message": message})]
+    server.headers["/repos/o/r/pulls/1"] = headers
+    sleeps: list[float] = []
+    with pytest.raises(github.GithubException) as caught:
+        reader(server, sleeps).pull("o/r", 1)
+    assert sleeps == []
+    assert is_rate_limited(caught.value)
+    assert rate_limit_wait(caught.value, now=1_700_000_000.0) == expected
+
+
+def test_forbidden_without_rate_limit_is_not_one(server: Scripted) -> None:
+    server.script["/repos/o/r/pulls/1"] = [(403, {"message": "Resource not accessible"})]
+    with pytest.raises(github.GithubException) as caught:
+        reader(server, []).pull("o/r", 1)
+    assert not is_rate_limited(caught.value)
 
 
 def test_network_errors_are_retried() -> None:
