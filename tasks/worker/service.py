@@ -33,7 +33,15 @@ from tasks.worker import attachments, outcome
 from tasks.worker.checkout import checkout, container_image
 from tasks.worker.config import WorkerConfig
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
-from tasks.worker.runner import Control, JobSpec, Runner, RunResult, Stop, make_runner
+from tasks.worker.runner import (
+    Control,
+    JobSpec,
+    Runner,
+    RunResult,
+    Stop,
+    check_command,
+    make_runner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +312,7 @@ class Worker:
             joblog.line("")
         if control.reason is not None:
             return RunResult(None, stopped=control.reason)
+        check_command(spec)
         image = container_image(spec.source, job.image)
         if self.config.mode == "podman":
             joblog.line(f"Image: {image}\n")

@@ -9,6 +9,7 @@ from tasks.cancel import Cancel
 from tasks.github import Status
 from tasks.job import Job
 from tasks.worker.config import WorkerConfig
+from tasks.worker.runner import Control, JobSpec, Output, RunResult
 from tasks.worker.service import Worker
 from tests.worker.conftest import JobFactory
 from tests.worker.fakes import FakeStatuses, FakeStore
@@ -70,15 +71,31 @@ def test_timeout_is_failure(direct_config: WorkerConfig, make_job: JobFactory) -
     assert statuses.states()[-1] == ("failure", "Timeout after 1 second")
 
 
+class BrokenRunner:
+    def run(self, spec: JobSpec, output: Output, control: Control) -> RunResult:
+        raise RuntimeError("a bug in the runner")
+
+
 def test_internal_error_traceback_in_log_only(
+    direct_config: WorkerConfig, make_job: JobFactory
+) -> None:
+    statuses, store = FakeStatuses(), FakeStore()
+    worker = Worker(direct_config, statuses, store, BrokenRunner())
+    job = make_job()
+    assert worker.handle(message(job)) is Outcome.ACK
+    assert statuses.states()[-1] == ("error", "Internal error [w1]")
+    assert "Traceback" in the_log(store, job)
+    assert "RuntimeError: a bug in the runner" in the_log(store, job)
+
+
+def test_command_the_repository_lacks_is_a_failure(
     direct_config: WorkerConfig, make_job: JobFactory
 ) -> None:
     worker, statuses, store = setup(direct_config)
     job = make_job(command=["./does-not-exist"])
     assert worker.handle(message(job)) is Outcome.ACK
-    assert statuses.states()[-1] == ("error", "Internal error [w1]")
-    assert "Traceback" in the_log(store, job)
-    assert "FileNotFoundError" in the_log(store, job)
+    assert statuses.states()[-1] == ("failure", "No ./does-not-exist in the repository [w1]")
+    assert "CommandNotFound" in the_log(store, job)
 
 
 def test_secret_the_worker_lacks_is_an_error(
