@@ -39,6 +39,11 @@ class NotFound(StoreError):
     """Nothing is stored at the path."""
 
 
+class StoreRefused(StoreError):
+    """The store refused the request itself (a revoked token, no permission): sending it
+    again cannot succeed, so callers must not retry or requeue it."""
+
+
 class InvalidPath(StoreError):
     """The path could escape the store or is not one of its folders; never retried."""
 

@@ -1,7 +1,8 @@
 """The store on the images-server, over HTTP (the default backend).
 
 Transient failures (network errors, 5xx, 429) are retried with `tasks.retry`'s
-backoff; a 4xx is our mistake and raised at once. Uploads of streams are retried
+backoff; a 4xx is our mistake and raised at once: 404 as `NotFound`, any other as
+`StoreRefused` (a revoked token is a 401, a bad checksum a 422). Uploads of streams are retried
 only when the stream can be rewound.
 """
 
@@ -26,6 +27,7 @@ from tasks.store import (
     LiveLog,
     NotFound,
     StoreError,
+    StoreRefused,
     check_path,
     check_sha256,
     file_sha256,
@@ -137,7 +139,10 @@ class HttpStore:
         if response.status_code >= 300:
             message = response.text.strip()[:200]
             response.close()
-            raise StoreError(f"{method} {path}: HTTP {response.status_code} {message}")
+            refused = 400 <= response.status_code < 500
+            raise (StoreRefused if refused else StoreError)(
+                f"{method} {path}: HTTP {response.status_code} {message}"
+            )
 
     def _wrap(self, call: Callable[[], T], what: str) -> T:
         try:

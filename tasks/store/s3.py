@@ -5,7 +5,8 @@ Settings: `S3_BUCKET` (required), `S3_ENDPOINT_URL` (unset: AWS), `S3_REGION`
 chain: instance roles, `AWS_SHARED_CREDENTIALS_FILE`…), `S3_PUBLIC_URL` (where people
 read the bucket; default `<endpoint>/<bucket>`). Objects carry their SHA-256 as
 metadata, so downloads are verified like the images-server's. Retries of transient
-errors are botocore's "standard" mode (backoff with jitter, 5 attempts).
+errors are botocore's "standard" mode (backoff with jitter, 5 attempts); credentials
+or permissions that S3 rejects are `StoreRefused`, never retried.
 """
 
 import hashlib
@@ -31,6 +32,7 @@ from tasks.store import (
     LiveLog,
     NotFound,
     StoreError,
+    StoreRefused,
     check_path,
     check_sha256,
     content_type,
@@ -45,6 +47,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MISSING = ("404", "NoSuchKey", "NotFound")
+_REFUSED = ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+
+
+def store_error(what: str, error: Exception) -> StoreError:
+    """The `StoreError` that a failed boto3 call means: `NotFound`, `StoreRefused`, or
+    (for anything else, outages included) a plain `StoreError`."""
+    # The transfer manager (upload_file…) raises its own error from S3's ClientError.
+    cause = error if isinstance(error, botocore.exceptions.ClientError) else error.__context__
+    if isinstance(cause, botocore.exceptions.ClientError):
+        code = str(cause.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            return NotFound(f"{what}: does not exist")
+        if code in _REFUSED:
+            return StoreRefused(f"{what}: {code}")
+        return StoreError(f"{what}: {code or cause}")
+    return StoreError(f"{what}: {error}")
 
 
 def public_read_policy(bucket: str) -> dict[str, Any]:
@@ -133,14 +151,13 @@ class S3Store:
     def _call(self, what: str, call: Any, **kwargs: Any) -> Any:
         try:
             return call(Bucket=self.bucket, **kwargs)
-        except botocore.exceptions.ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _MISSING:
-                raise NotFound(f"{what}: does not exist") from None
-            raise StoreError(f"{what}: {code or error}") from error
-        except (botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as error:
-            # Boto3Error: the transfer manager's own (S3UploadFailedError…).
-            raise StoreError(f"{what}: {error}") from error
+        except (
+            botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError,
+            # The transfer manager's own (S3UploadFailedError…).
+            boto3.exceptions.Boto3Error,
+        ) as error:
+            raise store_error(what, error) from error
 
     def _extra(self, path: str, sha256: str) -> dict[str, Any]:
         return {"ContentType": content_type(path), "Metadata": {"sha256": sha256}}
@@ -239,10 +256,8 @@ class S3Store:
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 yield from page.get("Contents", [])  # type: ignore[misc]
-        except botocore.exceptions.ClientError as error:
-            raise StoreError(f"list {prefix}: {error}") from error
-        except botocore.exceptions.BotoCoreError as error:
-            raise StoreError(f"list {prefix}: {error}") from error
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+            raise store_error(f"list {prefix}", error) from error
 
     def entries(self, prefix: str) -> list[Entry]:
         return [

@@ -34,6 +34,10 @@ class WorkerConfig:
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     # How long a SIGTERM lets the running job go on before it is handed back.
     grace: float = 600.0
+    # Seconds before handing back a job whose status or log could not be written
+    # (GitHub or the store down): without a pause, an outage turns into a tight loop
+    # of whole job runs. A drain cuts the pause short.
+    requeue_delay: float = 10.0
     clone_retries: int = 3
     clone_timeout: float = 600.0
     # PRs are tested rebased on their base branch, as they would be merged.
@@ -49,8 +53,15 @@ class WorkerConfig:
                 raise ConfigError(str(error)) from None
         if self.mode not in MODES:
             raise ConfigError(f"worker mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if self.pids_limit <= 0 or self.grace < 0 or self.clone_retries < 0:
-            raise ConfigError("worker pids limit, grace and clone retries must not be negative")
+        if (
+            self.pids_limit <= 0
+            or self.grace < 0
+            or self.requeue_delay < 0
+            or self.clone_retries < 0
+        ):
+            raise ConfigError(
+                "worker pids limit, grace, requeue delay and clone retries must not be negative"
+            )
         if self.clone_timeout <= 0:
             raise ConfigError("worker clone timeout must be positive")
         containers_conf = os.environ.get("CONTAINERS_CONF")
@@ -109,6 +120,7 @@ def from_environment(
         secrets_dir=Path(env("OURO_WORKER_SECRETS_DIR", "/run/secrets/jobs")),
         work_dir=Path(env("OURO_WORKER_WORK_DIR") or tempfile.gettempdir()),
         grace=_number("OURO_WORKER_GRACE", 600.0),
+        requeue_delay=_number("OURO_WORKER_REQUEUE_DELAY", 10.0),
         clone_retries=int(_number("OURO_WORKER_CLONE_RETRIES", 3)),
         clone_timeout=_number("OURO_WORKER_CLONE_TIMEOUT", 600.0),
         rebase=_flag("OURO_WORKER_REBASE", True),

@@ -1,9 +1,9 @@
 """How a job's end becomes its commit status: the one place that decides (STYLE.md #9).
 
 Exit code 0 is `success`. Any other exit code, a timeout, or an unusable change (a PR that
-does not rebase, a bad `.ci/container`) is `failure`: the change's fault. A cancel and every
-other exception are `error`: nobody's verdict on the change. The traceback of an internal
-error goes to the log only; the status says "Internal error".
+does not rebase, a bad `.ci/container`, no `.ci/run`) is `failure`: the change's fault.
+A cancel and every other exception are `error`: nobody's verdict on the change. The
+traceback of an internal error goes to the log only; the status says "Internal error".
 """
 
 from tasks.github import Status

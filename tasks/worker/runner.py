@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from tasks.job import Job
+from tasks.worker.checkout import ChangeError
 from tasks.worker.config import WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ KVM = Path("/dev/kvm")
 STOP_GRACE = 2
 # Bound on every podman housekeeping call, so a hung podman cannot hang the worker.
 PODMAN_TIMEOUT = 60.0
+
+
+class CommandNotFound(ChangeError):
+    """The job's command is missing from the tested revision (a repository without
+    `.ci/run`) or cannot be executed: the change's fault, so a `failure`."""
 
 
 class Stop(Enum):
@@ -93,6 +99,25 @@ class RunResult:
 
 class Runner(Protocol):
     def run(self, spec: JobSpec, output: Output, control: Control) -> RunResult: ...
+
+
+def check_command(spec: JobSpec) -> None:
+    """Refuse a command path inside the checkout (`.ci/run`) that it lacks or cannot execute.
+
+    In a container the runtime would only report it through catatonit's exit code 1,
+    which reads as "Tests failed"; checked here, both modes say what is wrong.
+    """
+    program = spec.job.command[0]
+    if "/" not in program or program.startswith("/"):
+        return
+    path = spec.source / program
+    if path.is_symlink():
+        # It may point at a file that only the container has.
+        return
+    if not path.is_file():
+        raise CommandNotFound(f"No {program:.60} in the repository")
+    if not os.access(path, os.X_OK):
+        raise CommandNotFound(f"{program:.60} is not executable")
 
 
 def _pump(stream: IO[bytes], output: Output) -> None:
@@ -165,15 +190,22 @@ class DirectRunner:
             "TMPDIR": str(spec.scratch),
             **spec.environment(str(spec.source), str(spec.attachments), str(secrets)),
         }
-        process = subprocess.Popen(
-            spec.job.command,
-            cwd=spec.source,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        program = spec.job.command[0]
+        try:
+            process = subprocess.Popen(
+                spec.job.command,
+                cwd=spec.source,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except (FileNotFoundError, PermissionError) as error:
+            # Popen names the program when exec failed (and the folder when chdir did).
+            if error.filename != program:
+                raise
+            raise CommandNotFound(f"Cannot run {program:.60}: {error.strerror}") from error
 
         def signal_group(signum: int) -> None:
             with contextlib.suppress(ProcessLookupError):

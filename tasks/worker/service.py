@@ -4,7 +4,14 @@ Ordering is what makes the worker lose nothing: "In progress" is posted before t
 starts, the log is finalised and the final status posted before the message is acked.
 If either cannot be done (after the adapters' retries) the message is requeued and the
 job runs again: an acked job without a final status would stay "In progress" forever,
-while a requeued one gets its verdict once GitHub or the store is back.
+while a requeued one gets its verdict once GitHub or the store is back. It is handed back
+after a pause (`requeue_delay`, cut short by a drain), so that an outage does not become
+a tight loop of whole job runs.
+
+A refusal is different (`is_permanent`): GitHub answering a 4xx that is not a rate limit
+(repository gone, the limit of statuses per context reached, a revoked token), or the
+store refusing the request (`StoreRefused`), would answer every run of the job the same
+way. Such a job is acked and dropped, with one error line for the operator.
 """
 
 import logging
@@ -21,19 +28,27 @@ from pathlib import Path
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from tasks import amqp, queues
+from tasks import amqp, github, queues
 from tasks.cancel import Cancel
 from tasks.config import ConfigError
 from tasks.github import Status, Statuses
 from tasks.job import Job
 from tasks.jsonutil import PayloadError
-from tasks.store import Store
+from tasks.store import Store, StoreRefused
 from tasks.validate import InvalidValue
 from tasks.worker import attachments, outcome
 from tasks.worker.checkout import checkout, container_image
 from tasks.worker.config import WorkerConfig
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
-from tasks.worker.runner import Control, JobSpec, Runner, RunResult, Stop, make_runner
+from tasks.worker.runner import (
+    Control,
+    JobSpec,
+    Runner,
+    RunResult,
+    Stop,
+    check_command,
+    make_runner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +58,11 @@ CANCEL_MEMORY = 24 * 3600.0
 
 def log_url(store: Store, job: Job) -> str:
     return store.url(f"{job.log}index.html")
+
+
+def is_permanent(error: Exception) -> bool:
+    """GitHub or the store refused the request itself: running the job again cannot help."""
+    return github.is_permanent(error) or isinstance(error, StoreRefused)
 
 
 class JobFailedToStart(Exception):
@@ -129,7 +149,8 @@ class Worker:
                     control.stop(Stop.CANCELLED)
 
     def begin_drain(self) -> None:
-        """Take no new job; the running one goes on (until `hand_back`)."""
+        """Take no new job; the running one goes on (until `hand_back`), and a job waiting
+        out `requeue_delay` is handed back at once."""
         log.info(
             "worker %s draining: finishing the running job, taking no new one", self.config.name
         )
@@ -185,15 +206,38 @@ class Worker:
             log.warning("job %s: cannot read earlier statuses (%s)", job.id, error)
             return None
 
-    def _post(self, job: Job, status: Status) -> bool:
+    def _post(self, job: Job, status: Status, what: str) -> amqp.Outcome | None:
+        """Post `status`: None once posted, else what becomes of the job."""
         try:
             self._statuses.post(job.repo, job.sha, status)
         except Exception as error:
+            return self._not_written(job, "GitHub", what, error)
+        return None
+
+    def _not_written(self, job: Job, where: str, what: str, error: Exception) -> amqp.Outcome:
+        """What becomes of `job` when `what` could not be written to `where` (after the
+        adapters' retries): dropped if refused, else handed back after `requeue_delay`."""
+        if is_permanent(error):
             log.error(
-                "job %s: cannot post %s status (%r); requeueing it", job.id, status.state, error
+                "job %s: %s refused %s (%s); dropping the job, it cannot succeed by running again",
+                job.id,
+                where,
+                what,
+                error,
             )
-            return False
-        return True
+            return amqp.Outcome.ACK
+        delay = self.config.requeue_delay
+        log.error(
+            "job %s: %s did not take %s (%r); handing the job back in %g s",
+            job.id,
+            where,
+            what,
+            error,
+            delay,
+        )
+        # The signal handler's drain sets this event: a SIGTERM is never delayed by the pause.
+        self._draining.wait(delay)
+        return amqp.Outcome.REQUEUE
 
     def _secrets(self, job: Job) -> tuple[dict[str, Path], list[bytes], list[str]]:
         """The files of the secrets `job` names, what to mask, and which are too short to."""
@@ -219,12 +263,19 @@ class Worker:
             secrets, masked, short = self._secrets(job)
         except (JobFailedToStart, OSError) as failure:
             secrets, masked, short, setup_error = {}, [], [], failure
-        if not self._post(job, outcome.in_progress(job.context, config.name, url)):
-            return amqp.Outcome.REQUEUE
-        if previous is not None:
-            # Chunks of the earlier run would mix with this run's on the log page.
-            self._store.delete(job.log)
-        joblog = JobLog(self._store.live_log(job.log), masked)
+        unposted = self._post(
+            job, outcome.in_progress(job.context, config.name, url), "the In progress status"
+        )
+        if unposted is not None:
+            return unposted
+        try:
+            if previous is not None:
+                # Chunks of the earlier run would mix with this run's on the log page.
+                self._store.delete(job.log)
+            live = self._store.live_log(job.log)
+        except Exception as store_error:
+            return self._not_written(job, "the store", "the live log", store_error)
+        joblog = JobLog(live, masked)
         log.info("job %s: %s %s@%s started", job.id, job.context, job.repo, job.sha[:12])
         start = time.monotonic()
         self._header(joblog, job, previous, short)
@@ -257,13 +308,19 @@ class Worker:
         try:
             joblog.close()
         except Exception as error:
-            log.error("job %s: cannot finalise the log (%r); requeueing it", job.id, error)
-            return amqp.Outcome.REQUEUE
+            return self._not_written(job, "the store", "the log", error)
         if status is None:
-            self._post(job, outcome.handed_back(job.context, self.config.name, url))
+            try:
+                self._statuses.post(
+                    job.repo, job.sha, outcome.handed_back(job.context, self.config.name, url)
+                )
+            except Exception as error:
+                # It goes back to the queue all the same; its next run posts "In progress".
+                log.warning("job %s: cannot post the hand-back status (%r)", job.id, error)
             return amqp.Outcome.REQUEUE
-        if not self._post(job, status):
-            return amqp.Outcome.REQUEUE
+        unposted = self._post(job, status, "the final status")
+        if unposted is not None:
+            return unposted
         log.info("job %s: %s %s", job.id, status.state, status.description)
         return amqp.Outcome.ACK
 
@@ -304,6 +361,7 @@ class Worker:
             joblog.line("")
         if control.reason is not None:
             return RunResult(None, stopped=control.reason)
+        check_command(spec)
         image = container_image(spec.source, job.image)
         if self.config.mode == "podman":
             joblog.line(f"Image: {image}\n")

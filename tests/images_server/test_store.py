@@ -7,17 +7,20 @@ import hashlib
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
+import botocore.exceptions
 import pytest
 import requests
 
-from tasks.store import InvalidPath, NotFound, Store, StoreError, open_store
+from tasks.store import InvalidPath, NotFound, Store, StoreError, StoreRefused, open_store
 from tasks.store.http import HttpStore
 from tasks.store.live import ChunkedLiveLog
-from tasks.store.s3 import S3Store
-from tests.fixtures_images import ImagesServerFixture, free_port
+from tasks.store.s3 import S3Store, store_error
+from tests.fixtures_images import ImagesServerFixture, MotoS3, free_port
 
 
 @pytest.fixture(params=["http", "s3"])
@@ -255,3 +258,97 @@ def test_s3_missing_bucket_is_a_store_error(s3_bucket: str, tmp_path: Path) -> N
                 action()
     finally:
         store.close()
+
+
+def test_http_wrong_token_is_refused(images_server: ImagesServerFixture, tmp_path: Path) -> None:
+    # As after the upload token was revoked: no retry can help, and the caller must know.
+    store = HttpStore(images_server.url, "revoked-token", backoff=(60.0,))
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    try:
+        for action in (
+            lambda: store.put("logs/job-8/log", b"x"),
+            lambda: store.put_file("images/x", source),
+            lambda: store.delete("logs/job-8/"),
+            lambda: store.live_log("logs/job-8/"),
+        ):
+            with pytest.raises(StoreRefused, match="HTTP 401"):
+                action()
+        # Reads need no token, and a missing file is still NotFound, not a refusal.
+        with pytest.raises(NotFound):
+            store.get("images/x")
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def s3_checking_credentials(moto_s3: MotoS3, s3_bucket: str) -> Iterator[tuple[str, str]]:
+    """moto checks credentials and permissions, as AWS does, until the test ends; yields the
+    key of a user it knows, who has no permission on the bucket."""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=moto_s3.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing-key",
+        aws_secret_access_key="testing-secret",
+    )
+    user = "ouro-" + uuid.uuid4().hex[:8]
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    iam.close()
+    reset = f"{moto_s3.endpoint}/moto-api/reset-auth"
+    previous = requests.post(reset, data=b"0", timeout=10).json()
+    try:
+        yield key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        restored = str(previous["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]).encode()
+        requests.post(reset, data=restored, timeout=10).raise_for_status()
+
+
+def use_s3_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_id: str, secret: str
+) -> Store:
+    (tmp_path / "key").write_text(key_id)
+    (tmp_path / "secret").write_text(secret)
+    monkeypatch.setenv("S3_ACCESS_KEY_FILE", str(tmp_path / "key"))
+    monkeypatch.setenv("S3_SECRET_KEY_FILE", str(tmp_path / "secret"))
+    return open_store()
+
+
+@pytest.mark.parametrize("credentials", ["unknown key", "wrong secret", "no permission"])
+def test_s3_refused_credentials_are_a_refusal(
+    s3_checking_credentials: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    credentials: str,
+) -> None:
+    key_id, secret = s3_checking_credentials
+    if credentials == "unknown key":
+        key_id = "AKIA" + "0" * 16
+    elif credentials == "wrong secret":
+        secret = "not-" + secret
+    store = use_s3_credentials(tmp_path, monkeypatch, key_id, secret)
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    try:
+        for action in (
+            lambda: store.put("logs/job-9/log", b"x"),
+            # Through the transfer manager, which raises its own error.
+            lambda: store.put_file("images/x", source),
+            lambda: store.get("images/x"),
+            lambda: store.list("logs/job-9/"),
+            lambda: store.live_log("logs/job-9/"),
+        ):
+            with pytest.raises(StoreRefused):
+                action()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("SlowDown", StoreError), ("InternalError", StoreError), ("NoSuchKey", NotFound)],
+)
+def test_s3_errors_other_than_refusals(code: str, expected: type[StoreError]) -> None:
+    error = botocore.exceptions.ClientError({"Error": {"Code": code}}, "PutObject")
+    assert type(store_error("PUT images/x", error)) is expected

@@ -79,7 +79,10 @@ def secrets_dir(tmp_path: Path) -> Path:
 def direct_config(tmp_path: Path, secrets_dir: Path) -> WorkerConfig:
     work = tmp_path / "work"
     work.mkdir()
-    return WorkerConfig(name="w1", mode="direct", secrets_dir=secrets_dir, work_dir=work)
+    # No pause before handing back a job that failed transiently; tests of it set their own.
+    return WorkerConfig(
+        name="w1", mode="direct", secrets_dir=secrets_dir, work_dir=work, requeue_delay=0
+    )
 
 
 def _podman_works(env: dict[str, str]) -> bool:

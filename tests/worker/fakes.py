@@ -37,11 +37,12 @@ class FakeStore:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.lock = threading.Lock()
-        self.fail_puts = False
+        # Raised by every put from then on: an outage (StoreError) or a refusal (StoreRefused).
+        self.put_error: StoreError | None = None
 
     def put(self, path: str, source: BinaryIO | bytes, sha256: str | None = None) -> None:
-        if self.fail_puts:
-            raise StoreError("store is down")
+        if self.put_error is not None:
+            raise self.put_error
         data = source if isinstance(source, bytes) else source.read()
         with self.lock:
             self.files[path] = data
@@ -79,12 +80,20 @@ class FakeStore:
 class FakeStatuses:
     def __init__(self) -> None:
         self.posted: list[tuple[str, str, Status]] = []
+        # How many posts from now on fail with `post_error`.
         self.fail_posts = 0
+        self.post_error: Exception = ConnectionError("GitHub is down")
+        # Raised by each post of a final state (not "pending"), as GitHub would.
+        self.final_error: Exception | None = None
+        self.final_tried = threading.Event()
 
     def post(self, repo: str, sha: str, status: Status) -> None:
         if self.fail_posts:
             self.fail_posts -= 1
-            raise ConnectionError("GitHub is down")
+            raise self.post_error
+        if status.state != "pending" and self.final_error is not None:
+            self.final_tried.set()
+            raise self.final_error
         self.posted.append((repo, sha, status))
 
     def latest(self, repo: str, sha: str) -> dict[str, Status]:

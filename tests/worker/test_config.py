@@ -15,6 +15,7 @@ def test_defaults_and_queues(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.mode == "podman"
     assert config.queues == ["tasks"]
     assert config.rebase
+    assert config.requeue_delay == 10.0
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -26,6 +27,7 @@ def test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OURO_WORKER_SECRETS_DIR", str(tmp_path))
     monkeypatch.setenv("OURO_WORKER_GRACE", "30")
     monkeypatch.setenv("OURO_WORKER_REBASE", "no")
+    monkeypatch.setenv("OURO_WORKER_REQUEUE_DELAY", "2.5")
     config = from_environment()
     assert config.name == "host-3"
     assert config.capabilities == ("kvm", "big-disk")
@@ -36,6 +38,7 @@ def test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert config.secrets_dir == tmp_path
     assert config.grace == 30.0
     assert not config.rebase
+    assert config.requeue_delay == 2.5
 
 
 def test_command_line_wins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,3 +72,5 @@ def test_bad_settings_are_one_line_errors(
 def test_negative_limits_refused() -> None:
     with pytest.raises(ConfigError):
         WorkerConfig(name="w", pids_limit=0)
+    with pytest.raises(ConfigError, match="requeue delay"):
+        WorkerConfig(name="w", requeue_delay=-1)

@@ -1,17 +1,20 @@
 """`Worker.serve` on a real RabbitMQ, mock-github and images-server: acks after the verdict,
-cancels through the exchange, drains."""
+cancels through the exchange, drains, drops a job that GitHub or the store refuses."""
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from tasks import amqp
 from tasks.cancel import Cancel
 from tasks.github import GitHubStatuses, github_client
 from tasks.job import Job
+from tasks.store.http import HttpStore
 from tasks.worker.config import WorkerConfig
 from tasks.worker.service import Worker
 from tests.fixtures_images import ImagesServerFixture
@@ -30,10 +33,15 @@ class Running:
         images: ImagesServerFixture,
         github: MockGitHubFixture,
         amqp_url: str,
+        *,
+        images_token: str | None = None,
     ):
         self.github = github
         self.amqp_url = amqp_url
         self.store = images.store()
+        if images_token is not None:
+            self.store.close()
+            self.store = HttpStore(images.url, images_token, backoff=(0.1,))
         self.worker = Worker(config, GitHubStatuses(github_client(github.token)), self.store)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.worker.serve, args=(self.stop,))
@@ -67,13 +75,17 @@ def running(
     direct_config: WorkerConfig,
     images_server: ImagesServerFixture,
     mock_github: MockGitHubFixture,
+    *,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Running]:
     monkeypatch.setenv("GITHUB_API_URL", mock_github.url)
     monkeypatch.setenv("GITHUB_WRITE_INTERVAL", "0")
     # Declare the queues before the worker connects, so the first publish is routable.
     amqp.Publisher().close()
-    worker = Running(direct_config, images_server, mock_github, amqp_url)
+    # `@pytest.mark.parametrize("running", [token], indirect=True)`: the worker's upload token.
+    token = getattr(request, "param", None)
+    worker = Running(direct_config, images_server, mock_github, amqp_url, images_token=token)
     worker.thread.start()
     yield worker
     worker.stop.set()
@@ -112,3 +124,51 @@ def test_stop_finishes_the_running_job_and_takes_no_other(
     assert running.states(first) == [("pending", "In progress [w1]"), ("success", "Success [w1]")]
     assert running.states(second) == []
     assert queue_depth(rabbitmq, "tasks") == (1, 0)
+
+
+def error_lines(caplog: pytest.LogCaptureFixture, job: Job) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.getMessage().startswith(f"job {job.id}:")
+    ]
+
+
+def test_job_whose_final_status_github_refuses_is_dropped(
+    running: Running, rabbitmq: RabbitMQ, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GitHub keeps at most 1000 statuses per commit and context: fill all but one, which
+    # "In progress" takes, so that the final status is refused (422).
+    sha = running.github.control.push(REPO, {"change": uuid.uuid4().hex})
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"token {running.github.token}"
+        for number in range(999):
+            session.post(
+                f"{running.github.url}/repos/{REPO}/statuses/{sha}",
+                json={"state": "pending", "context": "unit-tests", "description": f"{number}"},
+                timeout=10,
+            ).raise_for_status()
+    job = running.publish(sha=sha)
+    wait_until(lambda: error_lines(caplog, job) != [], "the refusal")
+    wait_until(lambda: queue_depth(rabbitmq, "tasks") == (0, 0), "the ack")
+    [line] = error_lines(caplog, job)
+    assert line.startswith(f"job {job.id}: GitHub refused the final status (")
+    assert "422" in line
+    assert "reached the maximum number of statuses" in line
+    assert line.endswith("; dropping the job, it cannot succeed by running again")
+    assert running.states(job)[-1] == ("pending", "In progress [w1]")
+
+
+@pytest.mark.parametrize("running", ["revoked-token"], indirect=True)
+def test_job_whose_log_the_store_refuses_is_dropped(
+    running: Running, rabbitmq: RabbitMQ, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = running.publish()
+    wait_until(lambda: error_lines(caplog, job) != [], "the refusal")
+    wait_until(lambda: queue_depth(rabbitmq, "tasks") == (0, 0), "the ack")
+    assert error_lines(caplog, job) == [
+        f"job {job.id}: the store refused the live log (PUT logs/{job.id}/index.html: "
+        "HTTP 401 the bearer token is not valid); dropping the job, it cannot succeed by "
+        "running again"
+    ]
+    assert running.states(job) == [("pending", "In progress [w1]")]

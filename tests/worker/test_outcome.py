@@ -5,7 +5,7 @@ import pytest
 from tasks.github import Status
 from tasks.worker.checkout import ChangeError, CheckoutError, RebaseFailed
 from tasks.worker.outcome import final_status, in_progress
-from tasks.worker.runner import RunResult, Stop
+from tasks.worker.runner import CommandNotFound, RunResult, Stop
 
 URL = "http://store/logs/j/index.html"
 
@@ -22,6 +22,11 @@ URL = "http://store/logs/j/index.html"
         (None, CheckoutError("fetch failed"), ("error", "Internal error [w1]")),
         (None, RebaseFailed("Rebase on main failed"), ("failure", "Rebase on main failed [w1]")),
         (None, ChangeError("Invalid .ci/container"), ("failure", "Invalid .ci/container [w1]")),
+        (
+            None,
+            CommandNotFound("No .ci/run in the repository"),
+            ("failure", "No .ci/run in the repository [w1]"),
+        ),
     ],
 )
 def test_outcome_to_status(

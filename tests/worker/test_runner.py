@@ -1,5 +1,6 @@
 """Running commands: direct mode as processes; podman mode in a real container when possible."""
 
+import re
 import subprocess
 import threading
 import time
@@ -12,12 +13,14 @@ from tasks.job import Job
 from tasks.worker.config import WorkerConfig
 from tasks.worker.runner import (
     KVM,
+    CommandNotFound,
     Control,
     DirectRunner,
     JobSpec,
     PodmanRunner,
     Runner,
     Stop,
+    check_command,
 )
 
 SHA = "a" * 40
@@ -69,6 +72,42 @@ def test_direct_streams_output_and_exit_code(tmp_path: Path) -> None:
     )
     assert result.exit_code == 3
     assert out.data == b"out\nerr\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ([".ci/run"], "No .ci/run in the repository"),
+        (["./run.sh"], "./run.sh is not executable"),
+        (["dir/"], "No dir/ in the repository"),
+    ],
+)
+def test_command_the_checkout_lacks_is_refused(
+    tmp_path: Path, command: list[str], message: str
+) -> None:
+    the_spec = spec(tmp_path, job(command))
+    (the_spec.source / "run.sh").write_text("#!/bin/sh\n")
+    (the_spec.source / "dir").mkdir()
+    with pytest.raises(CommandNotFound, match=f"^{re.escape(message)}$"):
+        check_command(the_spec)
+
+
+def test_commands_the_checkout_cannot_vouch_for_are_left_to_the_runner(tmp_path: Path) -> None:
+    the_spec = spec(tmp_path, job(["sh", "-c", "true"]))
+    check_command(the_spec)
+    check_command(replace(the_spec, job=job(["/usr/bin/make"])))
+    # A link may point at a file of the job's image that the worker's host lacks.
+    (the_spec.source / "run").symlink_to("/opt/only-in-the-image/run")
+    check_command(replace(the_spec, job=job(["./run"])))
+    executable = the_spec.source / "ok.sh"
+    executable.write_text("#!/bin/sh\n")
+    executable.chmod(0o755)
+    check_command(replace(the_spec, job=job(["./ok.sh"])))
+
+
+def test_direct_command_not_found_is_the_changes_fault(tmp_path: Path) -> None:
+    with pytest.raises(CommandNotFound, match=r"^Cannot run no-such-program: No such file"):
+        DirectRunner().run(spec(tmp_path, job(["no-such-program"])), Collect(), Control())
 
 
 def test_direct_environment_is_the_jobs_not_the_workers(

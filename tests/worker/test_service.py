@@ -1,17 +1,23 @@
 """One job through `Worker.handle`, with a real git server, direct mode, and recording fakes."""
 
+import logging
 import threading
 import time
 from dataclasses import replace
+
+import github
+import pytest
 
 from tasks.amqp import Message, Outcome
 from tasks.cancel import Cancel
 from tasks.github import Status
 from tasks.job import Job
+from tasks.store import StoreError, StoreRefused
 from tasks.worker.config import WorkerConfig
+from tasks.worker.runner import Control, JobSpec, Output, RunResult
 from tasks.worker.service import Worker
 from tests.worker.conftest import JobFactory
-from tests.worker.fakes import FakeStatuses, FakeStore
+from tests.worker.fakes import FakeLiveLog, FakeStatuses, FakeStore
 from tests.worker.gitserver import Repo
 
 URL_OF = "http://store.test/logs/{}/index.html"
@@ -70,15 +76,31 @@ def test_timeout_is_failure(direct_config: WorkerConfig, make_job: JobFactory) -
     assert statuses.states()[-1] == ("failure", "Timeout after 1 second")
 
 
+class BrokenRunner:
+    def run(self, spec: JobSpec, output: Output, control: Control) -> RunResult:
+        raise RuntimeError("a bug in the runner")
+
+
 def test_internal_error_traceback_in_log_only(
+    direct_config: WorkerConfig, make_job: JobFactory
+) -> None:
+    statuses, store = FakeStatuses(), FakeStore()
+    worker = Worker(direct_config, statuses, store, BrokenRunner())
+    job = make_job()
+    assert worker.handle(message(job)) is Outcome.ACK
+    assert statuses.states()[-1] == ("error", "Internal error [w1]")
+    assert "Traceback" in the_log(store, job)
+    assert "RuntimeError: a bug in the runner" in the_log(store, job)
+
+
+def test_command_the_repository_lacks_is_a_failure(
     direct_config: WorkerConfig, make_job: JobFactory
 ) -> None:
     worker, statuses, store = setup(direct_config)
     job = make_job(command=["./does-not-exist"])
     assert worker.handle(message(job)) is Outcome.ACK
-    assert statuses.states()[-1] == ("error", "Internal error [w1]")
-    assert "Traceback" in the_log(store, job)
-    assert "FileNotFoundError" in the_log(store, job)
+    assert statuses.states()[-1] == ("failure", "No ./does-not-exist in the repository [w1]")
+    assert "CommandNotFound" in the_log(store, job)
 
 
 def test_secret_the_worker_lacks_is_an_error(
@@ -163,33 +185,149 @@ def test_final_status_that_cannot_be_posted_requeues(
     direct_config: WorkerConfig, make_job: JobFactory
 ) -> None:
     worker, statuses, _ = setup(direct_config)
-    job = make_job()
-    original = statuses.post
-
-    def fail_final(repo: str, sha: str, status: Status) -> None:
-        if status.state != "pending":
-            raise ConnectionError("GitHub is down")
-        original(repo, sha, status)
-
-    statuses.post = fail_final  # type: ignore[method-assign]
-    assert worker.handle(message(job)) is Outcome.REQUEUE
+    statuses.final_error = ConnectionError("GitHub is down")
+    assert worker.handle(message(make_job())) is Outcome.REQUEUE
     assert statuses.states() == [("pending", "In progress [w1]")]
+
+
+def dropped(caplog: pytest.LogCaptureFixture, job: Job) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.getMessage().startswith(f"job {job.id}:")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "data"),
+    [
+        (422, {"message": "This SHA and context has reached the maximum number of statuses."}),
+        (404, {"message": "Not Found"}),
+        (401, {"message": "Bad credentials"}),
+    ],
+)
+def test_final_status_that_github_refuses_drops_the_job(
+    direct_config: WorkerConfig,
+    make_job: JobFactory,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    data: dict[str, str],
+) -> None:
+    # A long pause that the test would notice: a refusal is not waited for.
+    worker, statuses, _ = setup(replace(direct_config, requeue_delay=60))
+    refusal = github.GithubException(status, data, None)
+    statuses.final_error = refusal
+    job = make_job()
+    started = time.monotonic()
+    assert worker.handle(message(job)) is Outcome.ACK
+    assert time.monotonic() - started < 30
+    assert statuses.states() == [("pending", "In progress [w1]")]
+    assert dropped(caplog, job) == [
+        f"job {job.id}: GitHub refused the final status ({refusal}); "
+        "dropping the job, it cannot succeed by running again"
+    ]
+
+
+def test_in_progress_status_that_github_refuses_drops_the_job(
+    direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A status for a commit that is no longer in the repository (a force-push).
+    worker, statuses, store = setup(direct_config)
+    statuses.fail_posts = 1
+    refusal = github.GithubException(422, {"message": "No commit found"}, None)
+    statuses.post_error = refusal
+    job = make_job()
+    assert worker.handle(message(job)) is Outcome.ACK
+    assert statuses.posted == []
+    assert store.files == {}
+    assert dropped(caplog, job) == [
+        f"job {job.id}: GitHub refused the In progress status ({refusal}); "
+        "dropping the job, it cannot succeed by running again"
+    ]
+
+
+def test_github_outage_requeues_after_the_pause(
+    direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker, statuses, _ = setup(replace(direct_config, requeue_delay=0.5))
+    # What the adapter raises once its own retries are spent.
+    statuses.final_error = github.GithubException(502, {"message": "Bad Gateway"}, None)
+    job = make_job()
+    started = time.monotonic()
+    assert worker.handle(message(job)) is Outcome.REQUEUE
+    assert time.monotonic() - started >= 0.5
+    assert statuses.states() == [("pending", "In progress [w1]")]
+    assert any("handing the job back in 0.5 s" in m for m in dropped(caplog, job))
+    assert not any("dropping" in m for m in dropped(caplog, job))
+
+
+def test_rate_limit_requeues(direct_config: WorkerConfig, make_job: JobFactory) -> None:
+    worker, statuses, _ = setup(direct_config)
+    statuses.final_error = github.RateLimitExceededException(
+        403, {"message": "API rate limit exceeded"}, None
+    )
+    assert worker.handle(message(make_job())) is Outcome.REQUEUE
+    assert statuses.states() == [("pending", "In progress [w1]")]
+
+
+def test_drain_cuts_the_pause_short(direct_config: WorkerConfig, make_job: JobFactory) -> None:
+    worker, statuses, _ = setup(replace(direct_config, requeue_delay=60))
+    statuses.final_error = ConnectionError("GitHub is down")
+
+    def drain_when_refused() -> None:
+        statuses.final_tried.wait(60)
+        time.sleep(0.2)
+        worker.begin_drain()
+
+    drainer = threading.Thread(target=drain_when_refused)
+    drainer.start()
+    started = time.monotonic()
+    assert worker.handle(message(make_job())) is Outcome.REQUEUE
+    assert time.monotonic() - started < 30
+    drainer.join()
+
+
+def fail_puts_once_the_log_started(store: FakeStore, error: StoreError) -> None:
+    original = store.live_log
+
+    def failing_live_log(job_dir: str) -> FakeLiveLog:
+        live = original(job_dir)
+        store.put_error = error
+        return live
+
+    store.live_log = failing_live_log  # type: ignore[method-assign]
 
 
 def test_log_that_cannot_be_finalised_requeues(
     direct_config: WorkerConfig, make_job: JobFactory
 ) -> None:
     worker, statuses, store = setup(direct_config)
-    job = make_job(command=["sh", "-c", "echo; sleep 1"])
-    original = store.live_log
+    fail_puts_once_the_log_started(store, StoreError("store is down"))
+    assert worker.handle(message(make_job())) is Outcome.REQUEUE
+    assert statuses.states() == [("pending", "In progress [w1]")]
 
-    def failing_live_log(job_dir: str):  # type: ignore[no-untyped-def]
-        live = original(job_dir)
-        store.fail_puts = True
-        return live
 
-    store.live_log = failing_live_log  # type: ignore[method-assign]
-    assert worker.handle(message(job)) is Outcome.REQUEUE
+def test_log_that_the_store_refuses_drops_the_job(
+    direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker, statuses, store = setup(replace(direct_config, requeue_delay=60))
+    refusal = StoreRefused("PUT logs/x/log: HTTP 401 the bearer token is not valid")
+    fail_puts_once_the_log_started(store, refusal)
+    job = make_job()
+    assert worker.handle(message(job)) is Outcome.ACK
+    assert statuses.states() == [("pending", "In progress [w1]")]
+    assert dropped(caplog, job)[-1] == (
+        f"job {job.id}: the store refused the log ({refusal}); "
+        "dropping the job, it cannot succeed by running again"
+    )
+
+
+def test_live_log_that_the_store_refuses_drops_the_job(
+    direct_config: WorkerConfig, make_job: JobFactory
+) -> None:
+    worker, statuses, store = setup(replace(direct_config, requeue_delay=60))
+    store.put_error = StoreRefused("PUT logs/x/index.html: HTTP 403 forbidden")
+    assert worker.handle(message(make_job())) is Outcome.ACK
     assert statuses.states() == [("pending", "In progress [w1]")]
 
 
