@@ -19,6 +19,11 @@ def handed_back(context: str, worker: str, log_url: str) -> Status:
     return Status(context, "pending", f"Requeued: worker {worker} stopped", log_url)
 
 
+def log_refused(context: str, worker: str) -> Status:
+    """The store refused the log: no log URL to give, but the commit must not stay pending."""
+    return Status(context, "error", f"Log store refused the upload [{worker}]")
+
+
 def duration_text(seconds: int) -> str:
     if seconds % 60 == 0:
         minutes = seconds // 60

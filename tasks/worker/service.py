@@ -214,6 +214,13 @@ class Worker:
             return self._not_written(job, "GitHub", what, error)
         return None
 
+    def _post_best_effort(self, job: Job, status: Status) -> None:
+        """Post a status whose failure changes nothing about the job's fate."""
+        try:
+            self._statuses.post(job.repo, job.sha, status)
+        except Exception as error:
+            log.warning("job %s: cannot post %r (%r)", job.id, status.description, error)
+
     def _not_written(self, job: Job, where: str, what: str, error: Exception) -> amqp.Outcome:
         """What becomes of `job` when `what` could not be written to `where` (after the
         adapters' retries): dropped if refused, else handed back after `requeue_delay`."""
@@ -225,6 +232,9 @@ class Worker:
                 what,
                 error,
             )
+            if isinstance(error, StoreRefused):
+                # GitHub still answers: end the commit's "In progress" rather than leave it.
+                self._post_best_effort(job, outcome.log_refused(job.context, self.config.name))
             return amqp.Outcome.ACK
         delay = self.config.requeue_delay
         log.error(
@@ -310,13 +320,8 @@ class Worker:
         except Exception as error:
             return self._not_written(job, "the store", "the log", error)
         if status is None:
-            try:
-                self._statuses.post(
-                    job.repo, job.sha, outcome.handed_back(job.context, self.config.name, url)
-                )
-            except Exception as error:
-                # It goes back to the queue all the same; its next run posts "In progress".
-                log.warning("job %s: cannot post the hand-back status (%r)", job.id, error)
+            # It goes back to the queue all the same; its next run posts "In progress".
+            self._post_best_effort(job, outcome.handed_back(job.context, self.config.name, url))
             return amqp.Outcome.REQUEUE
         unposted = self._post(job, status, "the final status")
         if unposted is not None:

@@ -171,4 +171,9 @@ def test_job_whose_log_the_store_refuses_is_dropped(
         "HTTP 401 the bearer token is not valid); dropping the job, it cannot succeed by "
         "running again"
     ]
-    assert running.states(job) == [("pending", "In progress [w1]")]
+    # GitHub still answers, so the commit does not stay "In progress".
+    wait_until(lambda: len(running.states(job)) == 2, "the error status")
+    assert running.states(job) == [
+        ("pending", "In progress [w1]"),
+        ("error", "Log store refused the upload [w1]"),
+    ]

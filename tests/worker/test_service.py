@@ -315,7 +315,10 @@ def test_log_that_the_store_refuses_drops_the_job(
     fail_puts_once_the_log_started(store, refusal)
     job = make_job()
     assert worker.handle(message(job)) is Outcome.ACK
-    assert statuses.states() == [("pending", "In progress [w1]")]
+    assert statuses.states() == [
+        ("pending", "In progress [w1]"),
+        ("error", "Log store refused the upload [w1]"),
+    ]
     assert dropped(caplog, job)[-1] == (
         f"job {job.id}: the store refused the log ({refusal}); "
         "dropping the job, it cannot succeed by running again"
@@ -328,7 +331,10 @@ def test_live_log_that_the_store_refuses_drops_the_job(
     worker, statuses, store = setup(replace(direct_config, requeue_delay=60))
     store.put_error = StoreRefused("PUT logs/x/index.html: HTTP 403 forbidden")
     assert worker.handle(message(make_job())) is Outcome.ACK
-    assert statuses.states() == [("pending", "In progress [w1]")]
+    assert statuses.states() == [
+        ("pending", "In progress [w1]"),
+        ("error", "Log store refused the upload [w1]"),
+    ]
 
 
 def test_malformed_job_is_dropped(direct_config: WorkerConfig) -> None:
