@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 from tasks.config import ConfigError, read_secret_file, setting
 from tasks.store import TOP_FOLDERS, InvalidPath, check_path, check_sha256, content_type
+from tasks.store.live import PAGE
 
 log = logging.getLogger("images_server")
 
@@ -136,6 +137,16 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if first > last:
         return None
     return first, min(last, size - 1)
+
+
+def _untrusted(name: str) -> bool:
+    """Whether `name` may hold what a job wrote, so a browser must not run it on our origin.
+
+    Everything under `logs/` but the log page, which the worker writes and whose
+    script must run (it only fetches; a fetched response's CSP does not apply to it).
+    """
+    parts = name.split("/")
+    return parts[0] == "logs" and not (len(parts) == 3 and parts[2] == PAGE)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -258,6 +269,8 @@ class Handler(BaseHTTPRequestHandler):
             "Cache-Control": "no-cache",
             "X-Content-Type-Options": "nosniff",
         }
+        if _untrusted(name):
+            headers["Content-Security-Policy"] = "sandbox"
         with contextlib.suppress(OSError):
             headers["X-Content-SHA256"] = os.getxattr(file.fileno(), XATTR).decode()
         if self._not_modified(etag, stat.st_mtime):

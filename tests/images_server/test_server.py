@@ -337,6 +337,35 @@ def test_content_types(images_server: ImagesServerFixture) -> None:
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_attachments_are_sandboxed_but_not_the_log_page(
+    images_server: ImagesServerFixture,
+) -> None:
+    sandboxed = (
+        "/logs/j/evil.html",
+        "/logs/j/sub/index.html",
+        "/logs/j/log",
+        "/logs/j/chunks/000001",
+        "/logs/j/attachments.json",
+    )
+    for path in (*sandboxed, "/logs/j/index.html", "/images/page.html"):
+        assert raw(images_server, "PUT", path, b"<script>1</script>", auth(images_server))[0] == 201
+    for method in ("GET", "HEAD"):
+        for path in sandboxed:
+            status, headers, _ = raw(images_server, method, path)
+            assert (status, headers.get("Content-Security-Policy")) == (200, "sandbox"), path
+            assert headers["X-Content-Type-Options"] == "nosniff"
+        for path in ("/logs/j/index.html", "/images/page.html"):
+            status, headers, _ = raw(images_server, method, path)
+            assert status == 200
+            assert "Content-Security-Policy" not in headers, path
+    # A 304 updates the headers of what the browser cached: it must carry the policy too.
+    _, headers, _ = raw(images_server, "GET", "/logs/j/evil.html")
+    status, answer, _ = raw(
+        images_server, "GET", "/logs/j/evil.html", headers={"If-None-Match": headers["ETag"]}
+    )
+    assert (status, answer["Content-Security-Policy"]) == (304, "sandbox")
+
+
 def test_conflicts(images_server: ImagesServerFixture) -> None:
     raw(images_server, "PUT", "/logs/j/file", b"x", auth(images_server))
     assert raw(images_server, "PUT", "/logs/j/file/inner", b"x", auth(images_server))[0] == 409
