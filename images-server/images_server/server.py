@@ -15,13 +15,11 @@ the whole new one, and a cut-off upload leaves nothing. Downloads go out with
 import contextlib
 import email.utils
 import hashlib
-import hmac
 import html
 import json
 import logging
 import os
 import shutil
-import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,7 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tasks.config import ConfigError, read_secret_file, setting
+from tasks.config import setting
+from tasks.secretfile import SecretFile
 from tasks.store import TOP_FOLDERS, InvalidPath, check_path, check_sha256, content_type
 from tasks.store.live import PAGE
 
@@ -52,35 +51,6 @@ class Truncated(Exception):
     """The client went away before the whole body arrived."""
 
 
-class Tokens:
-    """The upload tokens in a file, re-read when the file changes."""
-
-    def __init__(self, path: Path):
-        self._path = path
-        self._stamp: tuple[int, int] | None = None
-        self._tokens: list[bytes] = []
-        self._lock = threading.Lock()
-        self._load()
-
-    def _load(self) -> None:
-        stat = self._path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp != self._stamp:
-            text = read_secret_file(self._path, "images upload token")
-            self._tokens = [line.strip().encode() for line in text.splitlines() if line.strip()]
-            self._stamp = stamp
-
-    def accepts(self, token: str) -> bool:
-        with self._lock:
-            try:
-                self._load()
-            except (OSError, ConfigError) as error:
-                # Keep the tokens we had: a rotation in progress must not lock everyone out.
-                log.warning("cannot re-read the token file: %s", error)
-        given = token.encode()
-        return any(hmac.compare_digest(given, known) for known in self._tokens)
-
-
 class ImagesServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -88,7 +58,7 @@ class ImagesServer(ThreadingHTTPServer):
         self,
         address: tuple[str, int],
         root: Path,
-        tokens: Tokens,
+        tokens: SecretFile,
         *,
         public_reads: bool = True,
         fsync: bool = False,
@@ -545,9 +515,5 @@ def make_server(
     fsync: bool = False,
 ) -> ImagesServer:
     """The server for `root`, with the tokens from `IMAGES_TOKEN_FILE`; not yet serving."""
-    token_file = Path(setting("IMAGES_TOKEN_FILE"))
-    try:
-        tokens = Tokens(token_file)
-    except FileNotFoundError:
-        raise ConfigError(f"cannot read images upload token from {token_file}") from None
+    tokens = SecretFile(setting("IMAGES_TOKEN_FILE"), "upload token")
     return ImagesServer((bind, port), root, tokens, public_reads=public_reads, fsync=fsync)
