@@ -252,6 +252,29 @@ def test_cut_off_upload_leaves_nothing(images_server: ImagesServerFixture, chunk
     assert raw(images_server, "PUT", "/images/cut", b"ok", auth(images_server))[0] == 201
 
 
+def test_slow_unverified_upload_then_next_request(images_server: ImagesServerFixture) -> None:
+    # Bodies without a checksum move socket → file in the kernel: pauses mid-body, a body
+    # ending off a block boundary, and the next request on the connection must all work.
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    host, port = urllib.parse.urlsplit(images_server.url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest("PUT", "/images/slow")
+        connection.putheader("Content-Length", str(len(data)))
+        connection.putheader("Authorization", f"Bearer {images_server.token}")
+        connection.endheaders(data[:100])
+        for start in range(100, len(data), 1024 * 1024):
+            time.sleep(0.1)
+            connection.send(data[start : start + 1024 * 1024])
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (201, b"")
+        connection.request("GET", "/images/slow")
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, data)
+    finally:
+        connection.close()
+
+
 def test_readers_see_old_or_new_file(images_server: ImagesServerFixture) -> None:
     old, new = b"o" * 4_000_000, b"n" * 4_000_000
     raw(images_server, "PUT", "/images/swap", old, auth(images_server))
