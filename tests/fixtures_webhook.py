@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
+from tasks.secretfile import SecretFile
 from webhook.broker import Broker
-from webhook.secretfile import SecretFile
 from webhook.server import BODY_DEADLINE, Receiver
 from webhook.signature import sign
 
@@ -50,7 +50,9 @@ def start_receiver(
     url: str, secret_file: Path, body_deadline: float = BODY_DEADLINE
 ) -> tuple[Receiver, threading.Thread]:
     """A receiver serving on its own thread; stop with `stop_receiver`."""
-    receiver = Receiver(SecretFile(secret_file), Broker(url), body_deadline=body_deadline)
+    receiver = Receiver(
+        SecretFile(secret_file, "webhook secret"), Broker(url), body_deadline=body_deadline
+    )
     # Connects and declares the queues, so tests can read `webhook` before the first delivery.
     receiver.broker.up()
     thread = threading.Thread(target=receiver.serve_forever, daemon=True)

@@ -8,8 +8,8 @@ from types import FrameType
 
 from tasks.amqp import connection_parameters
 from tasks.config import setting
+from tasks.secretfile import SecretFile
 from webhook.broker import Broker
-from webhook.secretfile import SecretFile
 from webhook.server import Receiver
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def run(args: argparse.Namespace) -> int:
     # Both raise ConfigError: refuse to start rather than answer 401 or 503 to everything.
-    secrets = SecretFile(setting("WEBHOOK_SECRET_FILE"))
+    secrets = SecretFile(setting("WEBHOOK_SECRET_FILE"), "webhook secret")
     broker_address = connection_parameters()
     receiver = Receiver(secrets, Broker(), args.host, args.port)
 

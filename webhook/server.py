@@ -16,9 +16,9 @@ from socket import socket
 from typing import Any, NoReturn
 
 from tasks.amqp import BrokerUnavailable
+from tasks.secretfile import SecretFile
 from webhook.broker import Broker
 from webhook.metrics import Metrics
-from webhook.secretfile import SecretFile
 from webhook.signature import SignatureError, verify
 
 log = logging.getLogger(__name__)

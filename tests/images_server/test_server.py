@@ -252,6 +252,29 @@ def test_cut_off_upload_leaves_nothing(images_server: ImagesServerFixture, chunk
     assert raw(images_server, "PUT", "/images/cut", b"ok", auth(images_server))[0] == 201
 
 
+def test_slow_unverified_upload_then_next_request(images_server: ImagesServerFixture) -> None:
+    # Bodies without a checksum move socket → file in the kernel: pauses mid-body, a body
+    # ending off a block boundary, and the next request on the connection must all work.
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    host, port = urllib.parse.urlsplit(images_server.url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest("PUT", "/images/slow")
+        connection.putheader("Content-Length", str(len(data)))
+        connection.putheader("Authorization", f"Bearer {images_server.token}")
+        connection.endheaders(data[:100])
+        for start in range(100, len(data), 1024 * 1024):
+            time.sleep(0.1)
+            connection.send(data[start : start + 1024 * 1024])
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (201, b"")
+        connection.request("GET", "/images/slow")
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, data)
+    finally:
+        connection.close()
+
+
 def test_readers_see_old_or_new_file(images_server: ImagesServerFixture) -> None:
     old, new = b"o" * 4_000_000, b"n" * 4_000_000
     raw(images_server, "PUT", "/images/swap", old, auth(images_server))
@@ -335,6 +358,35 @@ def test_content_types(images_server: ImagesServerFixture) -> None:
         status, headers, _ = raw(images_server, "HEAD", path)
         assert (status, headers["Content-Type"]) == (200, kind), path
         assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_attachments_are_sandboxed_but_not_the_log_page(
+    images_server: ImagesServerFixture,
+) -> None:
+    sandboxed = (
+        "/logs/j/evil.html",
+        "/logs/j/sub/index.html",
+        "/logs/j/log",
+        "/logs/j/chunks/000001",
+        "/logs/j/attachments.json",
+    )
+    for path in (*sandboxed, "/logs/j/index.html", "/images/page.html"):
+        assert raw(images_server, "PUT", path, b"<script>1</script>", auth(images_server))[0] == 201
+    for method in ("GET", "HEAD"):
+        for path in sandboxed:
+            status, headers, _ = raw(images_server, method, path)
+            assert (status, headers.get("Content-Security-Policy")) == (200, "sandbox"), path
+            assert headers["X-Content-Type-Options"] == "nosniff"
+        for path in ("/logs/j/index.html", "/images/page.html"):
+            status, headers, _ = raw(images_server, method, path)
+            assert status == 200
+            assert "Content-Security-Policy" not in headers, path
+    # A 304 updates the headers of what the browser cached: it must carry the policy too.
+    _, headers, _ = raw(images_server, "GET", "/logs/j/evil.html")
+    status, answer, _ = raw(
+        images_server, "GET", "/logs/j/evil.html", headers={"If-None-Match": headers["ETag"]}
+    )
+    assert (status, answer["Content-Security-Policy"]) == (304, "sandbox")
 
 
 def test_conflicts(images_server: ImagesServerFixture) -> None:
