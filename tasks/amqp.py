@@ -417,13 +417,15 @@ def consume(
     capabilities: tuple[str | None, ...] = (None,),
     stop: threading.Event | None = None,
     reconnect_delay: float = 2.0,
+    crash_delay: float = 5.0,
     on_connected: Callable[[pika.BlockingConnection, BlockingChannel], None] | None = None,
 ) -> None:
     """Consume `queue_names` one message at a time until `stop` is set.
 
     The handler runs on its own thread; the message is acked (or requeued) only
-    after it returns. If the handler raises, the message is requeued: a bug must
-    not lose work, and the bot and worker catch the errors they understand.
+    after it returns. If the handler raises, the message is requeued after
+    `crash_delay` seconds (cut short by `stop`): a bug must not lose work, nor spin
+    on the same message, and the bot and worker catch the errors they understand.
     The connection is re-established after a broker restart.
     `on_connected` may add further consumers (such as the worker's cancel queue).
     """
@@ -442,6 +444,7 @@ def consume(
                 handler=handler,
                 capabilities=capabilities,
                 stop=stop,
+                crash_delay=crash_delay,
                 on_connected=on_connected,
             )
         except pika.exceptions.AMQPError as error:
@@ -460,6 +463,7 @@ def _consume_on(
     handler: Handler,
     capabilities: tuple[str | None, ...],
     stop: threading.Event,
+    crash_delay: float,
     on_connected: Callable[[pika.BlockingConnection, BlockingChannel], None] | None,
 ) -> None:
     channel = connection.channel()
@@ -482,7 +486,13 @@ def _consume_on(
         try:
             outcome = handler(message)
         except Exception:
-            log.exception("handler failed on message %s; requeueing it", message.message_id)
+            log.exception(
+                "handler failed on message %s; requeueing it in %g s",
+                message.message_id,
+                crash_delay,
+            )
+            # On this thread, not the connection's: heartbeats go on during the pause.
+            stop.wait(crash_delay)
             outcome = Outcome.REQUEUE
         connection.add_callback_threadsafe(lambda: settle(tag, outcome))
 

@@ -76,12 +76,12 @@ RATE_LIMIT_WAIT = 60.0
 RATE_LIMIT_MAX_WAIT = 15 * 60.0
 
 
-def rate_limit_wait(error: github.GithubException, now: float) -> float:
+def rate_limit_wait(error: Exception, now: float) -> float:
     """Seconds to wait before repeating a rate-limited request, as GitHub's documentation
     asks: `retry-after` if given; else, when no requests remain, until `x-ratelimit-reset`
     (epoch seconds; `now` is the current epoch time); else a minute. Capped at
     `RATE_LIMIT_MAX_WAIT`, and at least a second (clocks differ)."""
-    headers = error.headers or {}
+    headers = (error.headers if isinstance(error, github.GithubException) else None) or {}
     try:
         if "retry-after" in headers:
             delay = float(headers["retry-after"])

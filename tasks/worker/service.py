@@ -237,6 +237,9 @@ class Worker:
                 self._post_best_effort(job, outcome.log_refused(job.context, self.config.name))
             return amqp.Outcome.ACK
         delay = self.config.requeue_delay
+        if github.is_rate_limited(error):
+            # Sooner than GitHub's reset time, every run of the job would be refused again.
+            delay = max(delay, github.rate_limit_wait(error, time.time()))
         log.error(
             "job %s: %s did not take %s (%r); handing the job back in %g s",
             job.id,

@@ -60,21 +60,28 @@ def test_consume_acks_after_handler_and_requeues_on_crash(amqp_url: str) -> None
     publisher.close()
     seen: list[tuple[str | None, bool]] = []
     stop = threading.Event()
+    m1_seen_at: list[float] = []
 
     def handler(message: amqp.Message) -> amqp.Outcome:
         seen.append((message.message_id, message.redelivered))
-        if message.message_id == "m1" and not message.redelivered:
-            raise RuntimeError("simulated bug")
+        if message.message_id == "m1":
+            m1_seen_at.append(time.monotonic())
+            if not message.redelivered:
+                raise RuntimeError("simulated bug")
         if len(seen) == 4:
             stop.set()
         return amqp.Outcome.ACK
 
     thread = threading.Thread(
-        target=amqp.consume, args=([queues.TASKS], handler), kwargs={"stop": stop}
+        target=amqp.consume,
+        args=([queues.TASKS], handler),
+        kwargs={"stop": stop, "crash_delay": 1.0},
     )
     thread.start()
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert sorted(seen) == [("m0", False), ("m1", False), ("m1", True), ("m2", False)]
+    # Not at once: a message that crashes the handler every time must not spin.
+    assert m1_seen_at[1] - m1_seen_at[0] >= 1.0
     time.sleep(0.2)
     assert drain(amqp_url, queues.TASKS) == []

@@ -261,13 +261,19 @@ def test_github_outage_requeues_after_the_pause(
     assert not any("dropping" in m for m in dropped(caplog, job))
 
 
-def test_rate_limit_requeues(direct_config: WorkerConfig, make_job: JobFactory) -> None:
-    worker, statuses, _ = setup(direct_config)
+def test_rate_limit_requeues_after_the_wait_github_asks_for(
+    direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker, statuses, _ = setup(replace(direct_config, requeue_delay=0))
     statuses.final_error = github.RateLimitExceededException(
-        403, {"message": "API rate limit exceeded"}, None
+        403, {"message": "API rate limit exceeded"}, {"retry-after": "1"}
     )
-    assert worker.handle(message(make_job())) is Outcome.REQUEUE
+    job = make_job()
+    started = time.monotonic()
+    assert worker.handle(message(job)) is Outcome.REQUEUE
+    assert time.monotonic() - started >= 1.0
     assert statuses.states() == [("pending", "In progress [w1]")]
+    assert any("handing the job back in 1 s" in m for m in dropped(caplog, job))
 
 
 def test_drain_cuts_the_pause_short(direct_config: WorkerConfig, make_job: JobFactory) -> None:
