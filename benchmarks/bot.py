@@ -2,10 +2,11 @@
 confirmed job publishing and the SQLite state; GitHub is the dry-run status poster
 (no network), so this measures the bot's own cost per event.
 
-Run: .venv/bin/python benchmarks/bot.py [EVENTS]
+Run: .venv/bin/python benchmarks/bot.py [--events N]
 End to end through the receiver and mock-github: benchmarks/bot_e2e.py.
 """
 
+import argparse
 import json
 import sys
 import tempfile
@@ -24,7 +25,9 @@ from tests.tasks.bot_fakes import FakeGitHub, payload
 
 
 def main() -> int:
-    events = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=500)
+    events = parser.parse_args().events
     tmap = testmap.load(
         Path(__file__).resolve().parent.parent / "tests/tasks/payloads/testmap.yaml"
     )

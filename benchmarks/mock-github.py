@@ -3,7 +3,9 @@
 Run: .venv/bin/python benchmarks/mock-github.py (named so it does not shadow the package)
 """
 
+import argparse
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -12,6 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+
+# The project root before this folder, whose webhook.py would shadow the webhook package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mock_github.control import MockGitHubControl
 from mock_github.server import MockGitHub
@@ -40,6 +45,7 @@ def rate(label: str, count: int, action: Callable[[int], object]) -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         mock = MockGitHub(Path(tmp) / "data")
         mock.add_token(TOKEN, "ouro-bot")

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "images-server"), str(ROOT / "mock-github")]
 
-from images_server import make_server  # noqa: E402
+from images_server.server import make_server  # noqa: E402
 from mock_github.control import MockGitHubControl  # noqa: E402
 from mock_github.server import MockGitHub  # noqa: E402
 from tasks import amqp  # noqa: E402
