@@ -28,7 +28,15 @@ def read_tokens(path: str) -> dict[str, str]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    mock = MockGitHub(Path(args.data), host=args.host, port=args.port, public_url=args.public_url)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    try:
+        mock = MockGitHub(
+            Path(args.data), host=args.host, port=args.port, public_url=args.public_url, tls=tls
+        )
+    except OSError as error:  # a port in use, an unreadable or invalid certificate
+        raise ConfigError(f"cannot serve: {error}") from None
     token_file = args.token_file or os.environ.get("MOCK_GITHUB_TOKEN_FILE")
     if token_file:
         for token, login in read_tokens(token_file).items():
@@ -95,6 +103,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--webhook-url", help="hook for every repository, signed with WEBHOOK_SECRET_FILE"
     )
     p.add_argument("--token-file", help="tokens (`TOKEN [LOGIN]` lines); or MOCK_GITHUB_TOKEN_FILE")
+    p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
     p.set_defaults(func=serve)
 
     def client_parser(name: str, help: str) -> argparse.ArgumentParser:

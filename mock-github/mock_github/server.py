@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import re
+import ssl
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,13 +45,26 @@ class MockGitHub:
         host: str = "127.0.0.1",
         port: int = 0,
         public_url: str | None = None,
+        tls: tuple[Path, Path] | None = None,
     ):
+        """`tls`: (certificate, key) PEM files, to serve HTTPS."""
+        context = None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+        self.scheme = "https" if context else "http"
         self.state = State(data_dir)
         self.httpd = ThreadingHTTPServer((host, port), _RequestHandler)
         self.httpd.daemon_threads = True
         self.httpd.mock = self  # type: ignore[attr-defined]
+        if context:
+            # The handshake happens in the connection's thread (_RequestHandler.handle), under
+            # its timeout: done in accept, one silent or broken client would stall the server.
+            self.httpd.socket = context.wrap_socket(
+                self.httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.port: int = self.httpd.server_address[1]
-        self.url = public_url or f"http://{host}:{self.port}"
+        self.url = public_url or f"{self.scheme}://{host}:{self.port}"
         self.session = requests.Session()
         self._thread: threading.Thread | None = None
         self._delivery_ids = iter(range(1, 2**62))
@@ -136,6 +150,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
+
+    def handle(self) -> None:
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except OSError as error:  # ssl.SSLError and timeouts are OSErrors
+                log.debug("TLS handshake with %s failed: %s", self.address_string(), error)
+                return
+        super().handle()
 
     def do_GET(self) -> None:
         self._handle()
@@ -227,7 +250,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, query: str, body: bytes) -> Response:
         host = self.headers.get("Host") or f"127.0.0.1:{self.mock.port}"
-        web = f"http://{host}"
+        web = f"{self.mock.scheme}://{host}"
         api = web
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             path = path[len(API_PREFIX) :] or "/"

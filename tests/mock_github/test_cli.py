@@ -107,3 +107,11 @@ def test_verbs(
         assert pull["commits"] == 2
         comments = http.get(f"{url}/repos/acme/p/issues/1/comments", timeout=10).json()
         assert [(c["user"]["login"], c["body"]) for c in comments] == [("bob", "/retest")]
+
+
+def test_serve_needs_both_tls_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["mock-github", "serve", f"--data={tmp_path}", "--port=0"]
+    assert main([*argv, f"--tls-cert={tmp_path / 'cert.pem'}"]) == 2
+    assert "--tls-cert and --tls-key go together" in capsys.readouterr().err
+    assert main([*argv, f"--tls-cert={tmp_path / 'x'}", f"--tls-key={tmp_path / 'y'}"]) == 2
+    assert "cannot serve" in capsys.readouterr().err
