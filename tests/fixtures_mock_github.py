@@ -17,6 +17,9 @@ Every control call returns after the webhooks it caused were delivered, so a
 test needs no polling for them. Other users get tokens with
 `control.add_user("bob", token="bob-token")`; orgs with `control.add_org_member`.
 
+`mock_github_tls` is the same over HTTPS, its certificate (for 127.0.0.1 and localhost)
+signed by a throw-away CA whose certificate is `.ca_file`.
+
 `hook_recorder` is a small HTTP server that records each POST (headers and
 body) and answers `status` (200 unless a test changes it).
 """
@@ -31,6 +34,7 @@ import pytest
 
 from mock_github.control import MockGitHubControl
 from mock_github.server import MockGitHub
+from ouro.secrets import make_ca, make_leaf
 
 MOCK_GITHUB_TOKEN = "mock-github-test-token"
 
@@ -42,6 +46,7 @@ class MockGitHubFixture:
     token_file: Path
     control: MockGitHubControl
     server: MockGitHub
+    ca_file: Path | None = None
 
     def set_webhook(self, url: str, secret: bytes | str | None) -> None:
         """Deliver every repository's events to `url`, signed with `secret`."""
@@ -50,19 +55,35 @@ class MockGitHubFixture:
         self.control.set_webhook(url, secret)
 
 
-@pytest.fixture
-def mock_github(tmp_path: Path) -> Iterator[MockGitHubFixture]:
-    server = MockGitHub(tmp_path / "mock-github")
+def _serve(tmp_path: Path, ca: Path | None = None) -> Iterator[MockGitHubFixture]:
+    """The mock on a free loopback port; over HTTPS with a certificate from `ca` if given."""
+    tls = None
+    if ca is not None:
+        make_ca(ca, "mock-github test CA")
+        make_leaf(ca, ca, "server", "localhost", server_names=("localhost", "127.0.0.1"))
+        tls = (ca / "server.pem", ca / "server.key")
+    server = MockGitHub(tmp_path / "mock-github", tls=tls)
     server.add_token(MOCK_GITHUB_TOKEN, "ouro-bot")
     token_file = tmp_path / "mock-github-token"
     token_file.write_text(MOCK_GITHUB_TOKEN + "\n")
     server.start()
-    control = MockGitHubControl(server.url)
+    ca_file = ca / "ca.pem" if ca else None
+    control = MockGitHubControl(server.url, ca_file=ca_file)
     try:
-        yield MockGitHubFixture(server.url, MOCK_GITHUB_TOKEN, token_file, control, server)
+        yield MockGitHubFixture(server.url, MOCK_GITHUB_TOKEN, token_file, control, server, ca_file)
     finally:
         control.close()
         server.close()
+
+
+@pytest.fixture
+def mock_github(tmp_path: Path) -> Iterator[MockGitHubFixture]:
+    yield from _serve(tmp_path)
+
+
+@pytest.fixture
+def mock_github_tls(tmp_path: Path) -> Iterator[MockGitHubFixture]:
+    yield from _serve(tmp_path, tmp_path / "mock-github-ca")
 
 
 @dataclass

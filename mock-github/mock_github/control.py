@@ -26,10 +26,13 @@ class ControlError(Exception):
 
 
 class MockGitHubControl:
-    def __init__(self, url: str, timeout: float = 60.0):
+    def __init__(self, url: str, timeout: float = 60.0, ca_file: Path | None = None):
+        """`ca_file`: the CA that signed an HTTPS mock's certificate (default: the system's)."""
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
+        # Per request, not Session.verify, which REQUESTS_CA_BUNDLE would override.
+        self._verify: str | bool = str(ca_file) if ca_file else True
 
     def close(self) -> None:
         self._session.close()
@@ -44,7 +47,7 @@ class MockGitHubControl:
         if body is not None:
             body = {key: value for key, value in body.items() if value is not None}
         response = self._session.request(
-            method, f"{self.url}/_mock{path}", json=body, timeout=self.timeout
+            method, f"{self.url}/_mock{path}", json=body, timeout=self.timeout, verify=self._verify
         )
         try:
             data = response.json() if response.content else None

@@ -13,7 +13,8 @@ from tests.fixtures_mock_github import HookRecorder, MockGitHubFixture
 REPO = "acme/widget"
 
 
-def git(*args: str, cwd: Path | None = None) -> str:
+def git(*args: str, cwd: Path | None = None, ca_file: Path | None = None) -> str:
+    """`ca_file`: the CA to trust for an HTTPS mock."""
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(cwd or Path.cwd()),
@@ -25,6 +26,8 @@ def git(*args: str, cwd: Path | None = None) -> str:
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@example.invalid",
     }
+    if ca_file is not None:
+        env["GIT_SSL_CAINFO"] = str(ca_file)
     result = subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
