@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks import amqp, queues, testmap
+from ouro import amqp, queues
+from tasks import testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.github import DryRunStatuses

@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "images-server")]
 
 import requests  # noqa: E402 (after the path set-up)
 
-from tasks.store.http import HttpStore  # noqa: E402
+from ouro.store.http import HttpStore  # noqa: E402
 
 MiB = 1024 * 1024
 

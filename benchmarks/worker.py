@@ -25,11 +25,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "images-server"), str(ROOT / "mock-github"
 from images_server.server import make_server  # noqa: E402
 from mock_github.control import MockGitHubControl  # noqa: E402
 from mock_github.server import MockGitHub  # noqa: E402
-from tasks import amqp  # noqa: E402
-from tasks.amqp import Message  # noqa: E402
+from ouro import amqp  # noqa: E402
+from ouro.amqp import Message  # noqa: E402
+from ouro.store.http import HttpStore  # noqa: E402
 from tasks.github import GitHubStatuses, github_client  # noqa: E402
 from tasks.job import Job  # noqa: E402
-from tasks.store.http import HttpStore  # noqa: E402
 from tasks.worker.config import WorkerConfig  # noqa: E402
 from tasks.worker.service import Worker  # noqa: E402
 from tests.rabbitmq import RabbitMQ  # noqa: E402

@@ -11,19 +11,19 @@ import sys
 from collections.abc import Callable
 from importlib import import_module
 
-from tasks.config import ConfigError
+from ouro.config import ConfigError
 
 # Modules that contribute subcommands, in the order `ouro --help` lists them.
 COMPONENTS: list[str] = [
     "webhook.cli",
     "tasks.cli",
     "images_server.cli",
-    "tasks.store.cli",
+    "ouro.store.cli",
     "mock_github.cli",
     "tasks.worker.cli",
-    "ouro.containers",
-    "ouro.secrets",
-    "ouro.drive",
+    "ouro.deploy.containers",
+    "ouro.deploy.secrets",
+    "ouro.deploy.drive",
 ]
 
 

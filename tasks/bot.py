@@ -23,7 +23,8 @@ from typing import Protocol
 
 import github
 
-from tasks import amqp, queues, validate
+from ouro import amqp, queues, validate
+from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks.botstate import BotState
 from tasks.github import PullInfo, Status, Statuses, is_rate_limited, rate_limit_wait
 from tasks.interpret import (
@@ -37,7 +38,6 @@ from tasks.interpret import (
     pull_decision,
 )
 from tasks.job import Job
-from tasks.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks.testmap import TestMap
 from tasks.trust import CachedMembership
 

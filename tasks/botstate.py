@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tasks.config import ConfigError, setting
+from ouro.config import ConfigError, setting
 
 RETENTION = 7 * 24 * 3600.0
 

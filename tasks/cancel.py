@@ -7,8 +7,8 @@ A worker running a job of `repo` PR `pr` stops it unless the job tests `keep_sha
 import json
 from dataclasses import asdict, dataclass
 
-from tasks import validate
-from tasks.jsonutil import get_int, get_optional_str, get_str, parse_object
+from ouro import validate
+from ouro.jsonutil import get_int, get_optional_str, get_str, parse_object
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import sys
 import threading
 from types import FrameType
 
-from tasks import amqp, queue_inspect, queue_replay, queues, recovery, testmap
+from ouro import amqp, queues
+from tasks import queue_inspect, queue_replay, recovery, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.github import open_reader, open_statuses

@@ -19,8 +19,8 @@ from typing import Any, Protocol, TypeVar
 import github
 import requests
 
-from tasks.config import ConfigError, optional_secret, setting
-from tasks.retry import with_retries
+from ouro.config import ConfigError, optional_secret, setting
+from ouro.retry import with_retries
 
 log = logging.getLogger(__name__)
 

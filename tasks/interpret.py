@@ -4,7 +4,7 @@ which running jobs to cancel (DESIGN.md, phase 2 "Interpret").
 Everything here is pure: a payload dict and the test map in, a `Decision` out.
 What needs GitHub (a PR's head for a comment, org membership, the statuses a
 `/retest` looks at) comes through the injected `Lookups`, so tests pass fakes
-and the bot passes the API. Payloads are read only through `tasks.jsonutil`
+and the bot passes the API. Payloads are read only through `ouro.jsonutil`
 and every value that enters a job is validated, so a malformed or hostile event
 raises `PayloadError`/`InvalidValue` with a one-line reason. Payload text
 (titles, bodies, branch names of forks) never enters a job's command.
@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from tasks import validate
+from ouro import validate
+from ouro.jsonutil import JsonDict, get_bool, get_dict, get_int, get_str, has
 from tasks.cancel import Cancel
 from tasks.github import PullInfo, Status
 from tasks.job import Job
-from tasks.jsonutil import JsonDict, get_bool, get_dict, get_int, get_str, has
 from tasks.testmap import ContextSpec, TestMap
 from tasks.trust import is_trusted
 

@@ -9,14 +9,14 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
-from tasks import queues, validate
-from tasks.jsonutil import PayloadError, get_dict, get_int, get_list, get_str, has, parse_object
+from ouro import queues, validate
+from ouro.jsonutil import PayloadError, get_dict, get_int, get_list, get_str, has, parse_object
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
 _URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
-# The store keeps a job's live log only in a folder of this shape (tasks.store.live).
+# The store keeps a job's live log only in a folder of this shape (ouro.store.live).
 _LOG_DIR = re.compile(r"logs/[A-Za-z0-9][A-Za-z0-9._-]{0,127}/")
 
 

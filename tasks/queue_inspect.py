@@ -18,11 +18,11 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from tasks import amqp, queues
+from ouro import amqp, queues
+from ouro.jsonutil import PayloadError
+from ouro.validate import InvalidValue
 from tasks.bot import REASON_HEADER
 from tasks.job import Job
-from tasks.jsonutil import PayloadError
-from tasks.validate import InvalidValue
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pika.exceptions
 
-from tasks import amqp, queues
+from ouro import amqp, queues
 from tasks.bot import REASON_HEADER
 from tasks.queue_inspect import describe
 

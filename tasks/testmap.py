@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from tasks import queues, validate
-from tasks.config import ConfigError
+from ouro import queues, validate
+from ouro.config import ConfigError
 from tasks.job import IMAGE_PATTERN, SECRET_NAME_PATTERN
 
 DEFAULT_COMMAND = (".ci/run",)

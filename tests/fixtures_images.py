@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from images_server.server import ImagesServer, make_server
-from tasks.store.http import HttpStore
+from ouro.store.http import HttpStore
 
 
 @dataclass
@@ -107,7 +107,7 @@ def s3_bucket(moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("S3_BUCKET", bucket)
     monkeypatch.setenv("S3_ACCESS_KEY_FILE", str(moto_s3.key_file))
     monkeypatch.setenv("S3_SECRET_KEY_FILE", str(moto_s3.secret_file))
-    from tasks.store.s3 import S3Store  # noqa: PLC0415 (boto3 is optional)
+    from ouro.store.s3 import S3Store  # noqa: PLC0415 (boto3 is optional)
 
     store = S3Store.from_config()
     store.create_bucket()

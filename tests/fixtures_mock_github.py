@@ -34,7 +34,7 @@ import pytest
 
 from mock_github.control import MockGitHubControl
 from mock_github.server import MockGitHub
-from ouro.secrets import make_ca, make_leaf
+from ouro.deploy.secrets import make_ca, make_leaf
 
 MOCK_GITHUB_TOKEN = "mock-github-test-token"
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tasks.secretfile import SecretFile
+from ouro.secretfile import SecretFile
 from webhook.broker import Broker
 from webhook.server import BODY_DEADLINE, Receiver
 from webhook.signature import sign

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pika
 
-from tasks import queues
+from ouro import queues
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"

@@ -2,8 +2,9 @@
 
 import time
 
-from tasks import queues
-from tasks.amqp import BrokerUnavailable, PipelinedPublisher
+from ouro import queues
+from ouro.amqp import BrokerUnavailable
+from webhook.publisher import PipelinedPublisher
 
 
 class Broker:

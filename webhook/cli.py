@@ -6,9 +6,9 @@ import signal
 import threading
 from types import FrameType
 
-from tasks.amqp import connection_parameters
-from tasks.config import setting
-from tasks.secretfile import SecretFile
+from ouro.amqp import connection_parameters
+from ouro.config import setting
+from ouro.secretfile import SecretFile
 from webhook.broker import Broker
 from webhook.server import Receiver
 

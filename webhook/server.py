@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socket import socket
 from typing import Any, NoReturn
 
-from tasks.amqp import BrokerUnavailable
-from tasks.secretfile import SecretFile
+from ouro.amqp import BrokerUnavailable
+from ouro.secretfile import SecretFile
 from webhook.broker import Broker
 from webhook.metrics import Metrics
 from webhook.signature import SignatureError, verify

@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from images_server.server import make_server
-from tasks.serving import serve_until_terminated
+from ouro.serving import serve_until_terminated
 
 log = logging.getLogger("images_server")
 

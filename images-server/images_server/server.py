@@ -33,10 +33,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from tasks.config import setting
-from tasks.secretfile import SecretFile
-from tasks.store import TOP_FOLDERS, InvalidPath, check_path, check_sha256, content_type
-from tasks.store.live import PAGE
+from ouro.config import setting
+from ouro.secretfile import SecretFile
+from ouro.store import TOP_FOLDERS, InvalidPath, check_path, check_sha256, content_type
+from ouro.store.live import PAGE
 
 log = logging.getLogger("images_server")
 

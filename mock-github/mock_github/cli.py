@@ -9,8 +9,8 @@ from pathlib import Path
 
 from mock_github.control import ControlError, MockGitHubControl
 from mock_github.server import MockGitHub
-from tasks.config import ConfigError, read_secret_file, setting
-from tasks.serving import serve_until_terminated
+from ouro.config import ConfigError, read_secret_file, setting
+from ouro.serving import serve_until_terminated
 
 log = logging.getLogger(__name__)
 

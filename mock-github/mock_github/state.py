@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_github.gitstore import ZERO_SHA, BareRepo, GitError, Identity
-from tasks import validate
+from ouro import validate
 
 STATUS_STATES = ("error", "failure", "pending", "success")
 MAX_STATUSES_PER_CONTEXT = 1000

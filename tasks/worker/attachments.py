@@ -4,11 +4,11 @@ import logging
 import os
 from pathlib import Path
 
-from tasks.store import Store
+from ouro.store import Store
 
 log = logging.getLogger(__name__)
 
-# The log page's own files in the job folder (tasks.store.live): an attachment must not
+# The log page's own files in the job folder (ouro.store.live): an attachment must not
 # replace them.
 RESERVED = frozenset({"log", "index.html", "attachments.json"})
 RESERVED_FOLDERS = ("chunks/",)

@@ -6,8 +6,8 @@ import signal
 import threading
 from types import FrameType
 
+from ouro.store import open_store
 from tasks.github import open_statuses
-from tasks.store import open_store
 from tasks.worker import config as worker_config
 from tasks.worker.service import Worker, check_ready
 

@@ -11,8 +11,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks import queues, validate
-from tasks.config import ConfigError
+from ouro import queues, validate
+from ouro.config import ConfigError
 
 MODES = ("podman", "direct")
 

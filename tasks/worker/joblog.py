@@ -3,7 +3,7 @@
 import threading
 from collections.abc import Iterable
 
-from tasks.store import LiveLog
+from ouro.store import LiveLog
 
 MASK = b"********"
 # Shorter values would mask ordinary output ("abc" everywhere); such a secret is refused.

@@ -28,14 +28,15 @@ from pathlib import Path
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from tasks import amqp, github, queues
+from ouro import amqp, queues
+from ouro.config import ConfigError
+from ouro.jsonutil import PayloadError
+from ouro.store import Store, StoreRefused
+from ouro.validate import InvalidValue
+from tasks import github
 from tasks.cancel import Cancel
-from tasks.config import ConfigError
 from tasks.github import Status, Statuses
 from tasks.job import Job
-from tasks.jsonutil import PayloadError
-from tasks.store import Store, StoreRefused
-from tasks.validate import InvalidValue
 from tasks.worker import attachments, outcome
 from tasks.worker.checkout import checkout, container_image
 from tasks.worker.config import WorkerConfig

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ouro.local import Deployment
+from ouro.deploy.local import Deployment
 
 
 @pytest.fixture(scope="session")

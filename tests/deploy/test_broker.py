@@ -7,9 +7,9 @@ import pika
 import pika.exceptions
 import pytest
 
-from ouro import secrets
-from ouro.local import Deployment
-from tasks import amqp, queues
+from ouro import amqp, queues
+from ouro.deploy import secrets
+from ouro.deploy.local import Deployment
 
 pytestmark = pytest.mark.deployment
 

@@ -5,8 +5,8 @@ import pytest
 import requests
 
 from mock_github.control import MockGitHubControl
-from ouro import drive, local, podman
-from ouro.local import Deployment
+from ouro.deploy import drive, local, podman
+from ouro.deploy.local import Deployment
 
 pytestmark = pytest.mark.deployment
 

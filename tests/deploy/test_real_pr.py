@@ -12,8 +12,8 @@ import pytest
 
 from mock_github.control import MockGitHubControl
 from mock_github.server import MockGitHub
-from ouro import drive, local
-from ouro.local import Deployment
+from ouro.deploy import drive, local
+from ouro.deploy.local import Deployment
 from tests.rabbitmq import free_port
 
 pytestmark = pytest.mark.deployment

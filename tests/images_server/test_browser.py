@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tasks.store import Store, open_store
-from tasks.store.live import ChunkedLiveLog
+from ouro.store import Store, open_store
+from ouro.store.live import ChunkedLiveLog
 from tests.fixtures_images import ImagesServerFixture
 
 pytestmark = pytest.mark.browser

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ouro.cli import main
-from tasks.store import Store, open_store
-from tasks.store.cli import DAY, prune
+from ouro.store import Store, open_store
+from ouro.store.cli import DAY, prune
 from tests.fixtures_images import ImagesServerFixture
 
 

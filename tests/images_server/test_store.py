@@ -16,10 +16,10 @@ import botocore.exceptions
 import pytest
 import requests
 
-from tasks.store import InvalidPath, NotFound, Store, StoreError, StoreRefused, open_store
-from tasks.store.http import HttpStore
-from tasks.store.live import ChunkedLiveLog
-from tasks.store.s3 import S3Store, store_error
+from ouro.store import InvalidPath, NotFound, Store, StoreError, StoreRefused, open_store
+from ouro.store.http import HttpStore
+from ouro.store.live import ChunkedLiveLog
+from ouro.store.s3 import S3Store, store_error
 from tests.fixtures_images import ImagesServerFixture, MotoS3, free_port
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import github
 import pytest
 
-from tasks import amqp, queues
+from ouro import amqp, queues
 from tasks.bot import REASON_HEADER, Bot
 from tasks.botstate import BotState
 from tasks.cancel import Cancel

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ouro import amqp, queues
 from ouro.cli import main
-from tasks import amqp, queues
 from tasks.bot import REASON_HEADER, Bot
 from tasks.botstate import BotState
 from tasks.job import Job

@@ -25,8 +25,9 @@ import github
 import pika
 import pytest
 
+from ouro import amqp, queues
 from ouro.cli import main
-from tasks import amqp, queues, testmap
+from tasks import testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.cancel import Cancel

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from tasks import amqp
+from ouro import amqp
+from ouro.validate import InvalidValue
 from tasks.botstate import BotState
 from tasks.interpret import build_job
 from tasks.testmap import ContextSpec
-from tasks.validate import InvalidValue
 from tests.tasks.bot_fakes import FakeGitHub, load_map, payload, pull_info
 from tests.tasks.test_bot import FakePublisher, make_bot, message
 

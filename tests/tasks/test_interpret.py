@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from ouro.jsonutil import PayloadError
+from ouro.validate import InvalidValue
 from tasks.cancel import Cancel
 from tasks.github import Status
 from tasks.interpret import (
@@ -15,8 +17,6 @@ from tasks.interpret import (
     new_job_id,
     parse_command,
 )
-from tasks.jsonutil import PayloadError
-from tasks.validate import InvalidValue
 from tests.tasks.bot_fakes import FakeGitHub, counter_ids, load_map, payload, pull_info
 
 REPO = "example-org/product"

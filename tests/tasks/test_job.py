@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from tasks import queues
+from ouro import queues
+from ouro.jsonutil import PayloadError
+from ouro.validate import InvalidValue
 from tasks.cancel import Cancel
 from tasks.job import Job
-from tasks.jsonutil import PayloadError
-from tasks.validate import InvalidValue
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

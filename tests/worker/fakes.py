@@ -5,8 +5,8 @@ import threading
 from pathlib import Path
 from typing import BinaryIO
 
+from ouro.store import Entry, StoreError
 from tasks.github import Status
-from tasks.store import Entry, StoreError
 
 
 class FakeLiveLog:

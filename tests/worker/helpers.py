@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pika
 import requests
 
-from tasks import amqp, queues
+from ouro import amqp, queues
 from tasks.cancel import Cancel
 from tasks.job import Job
 from tests.fixtures_mock_github import MockGitHubFixture

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tasks import amqp
+from ouro import amqp
 from tasks.cancel import Cancel
 from tasks.job import Job
 from tests.fixtures_images import ImagesServerFixture

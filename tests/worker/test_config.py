@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.config import ConfigError
+from ouro.config import ConfigError
 from tasks.worker.config import WorkerConfig, from_environment
 
 

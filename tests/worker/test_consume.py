@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import requests
 
-from tasks import amqp
+from ouro import amqp
+from ouro.store.http import HttpStore
 from tasks.cancel import Cancel
 from tasks.github import GitHubStatuses, github_client
 from tasks.job import Job
-from tasks.store.http import HttpStore
 from tasks.worker.config import WorkerConfig
 from tasks.worker.service import Worker
 from tests.fixtures_images import ImagesServerFixture

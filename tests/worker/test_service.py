@@ -8,11 +8,11 @@ from dataclasses import replace
 import github
 import pytest
 
-from tasks.amqp import Message, Outcome
+from ouro.amqp import Message, Outcome
+from ouro.store import StoreError, StoreRefused
 from tasks.cancel import Cancel
 from tasks.github import Status
 from tasks.job import Job
-from tasks.store import StoreError, StoreRefused
 from tasks.worker.config import WorkerConfig
 from tasks.worker.runner import Control, JobSpec, Output, RunResult
 from tasks.worker.service import Worker

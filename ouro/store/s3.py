@@ -24,8 +24,8 @@ import boto3.exceptions
 import botocore.config
 import botocore.exceptions
 
-from tasks.config import ConfigError, read_secret_file
-from tasks.store import (
+from ouro.config import ConfigError, read_secret_file
+from ouro.store import (
     BLOCK,
     Entry,
     InvalidPath,
@@ -39,7 +39,7 @@ from tasks.store import (
     file_sha256,
     sha256_of,
 )
-from tasks.store.live import ChunkedLiveLog
+from ouro.store.live import ChunkedLiveLog
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -13,7 +13,7 @@ import tempfile
 import threading
 from importlib.resources import files
 
-from tasks.store import Store, StoreError, check_path
+from ouro.store import Store, StoreError, check_path
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def chunk_name(number: int) -> str:
 
 
 def log_page(job: str) -> bytes:
-    template = files("tasks.store").joinpath("logpage.html").read_text(encoding="utf-8")
+    template = files("ouro.store").joinpath("logpage.html").read_text(encoding="utf-8")
     return template.replace("{{JOB}}", html.escape(job)).encode()
 
 

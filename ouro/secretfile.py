@@ -12,7 +12,7 @@ import os
 import threading
 from pathlib import Path
 
-from tasks.config import ConfigError, read_secret_file
+from ouro.config import ConfigError, read_secret_file
 
 log = logging.getLogger(__name__)
 

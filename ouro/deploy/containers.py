@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ouro import podman
-from tasks.config import ConfigError
+from ouro.config import ConfigError
+from ouro.deploy import podman
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """Where logs and images live (DESIGN.md, "Logs and images").
 
 One small interface, two implementations: the images-server over HTTP (the
-default; `tasks.store.http`) and S3 (`tasks.store.s3`), chosen by `open_store`.
+default; `ouro.store.http`) and S3 (`ouro.store.s3`), chosen by `open_store`.
 Paths are relative and slash-separated: `images/<name>`, `logs/<job>/<file…>`;
 a folder is written with a trailing slash (`logs/<job>/`).
 
-Layout of a job's folder, the same on both backends (`tasks.store.live`):
+Layout of a job's folder, the same on both backends (`ouro.store.live`):
 `index.html` (the log page), `chunks/000001`… (the live log, append-only, removed
 once finalised), `attachments.json` and `log` (written at the end; `log` last,
 it marks the job as ended), and the job's attachments at any other path.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
-from tasks.config import ConfigError
+from ouro.config import ConfigError
 
 TOP_FOLDERS = ("images", "logs")
 REFS = "images/refs/"
@@ -168,11 +168,11 @@ def open_store() -> Store:
     """The store that the configuration names: `OURO_STORE` = `http` (default) or `s3`."""
     kind = os.environ.get("OURO_STORE", "http") or "http"
     if kind == "http":
-        from tasks.store.http import HttpStore  # noqa: PLC0415 (requests is cheap, boto3 not)
+        from ouro.store.http import HttpStore  # noqa: PLC0415 (requests is cheap, boto3 not)
 
         return HttpStore.from_config()
     if kind == "s3":
-        from tasks.store.s3 import S3Store  # noqa: PLC0415 (boto3 is an optional dependency)
+        from ouro.store.s3 import S3Store  # noqa: PLC0415 (boto3 is an optional dependency)
 
         return S3Store.from_config()
     raise ConfigError(f"OURO_STORE must be http or s3, not {kind!r:.40}")

@@ -28,10 +28,10 @@ from typing import Any
 
 import yaml
 
-from ouro import cli, containers, podman
-from ouro import secrets as ouro_secrets
-from tasks import amqp
-from tasks.config import ConfigError
+from ouro import amqp, cli
+from ouro.config import ConfigError
+from ouro.deploy import containers, podman
+from ouro.deploy import secrets as ouro_secrets
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The store on the images-server, over HTTP (the default backend).
 
-Transient failures (network errors, 5xx, 429) are retried with `tasks.retry`'s
+Transient failures (network errors, 5xx, 429) are retried with `ouro.retry`'s
 backoff; a 4xx is our mistake and raised at once: 404 as `NotFound`, any other as
 `StoreRefused` (a revoked token is a 401, a bad checksum a 422). Uploads of streams are retried
 only when the stream can be rewound.
@@ -18,9 +18,9 @@ from typing import BinaryIO, TypeVar
 
 import requests
 
-from tasks.config import optional_secret, setting
-from tasks.retry import with_retries
-from tasks.store import (
+from ouro.config import optional_secret, setting
+from ouro.retry import with_retries
+from ouro.store import (
     BLOCK,
     Entry,
     InvalidPath,
@@ -32,7 +32,7 @@ from tasks.store import (
     check_sha256,
     file_sha256,
 )
-from tasks.store.live import ChunkedLiveLog
+from ouro.store.live import ChunkedLiveLog
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from tasks.config import ConfigError
+from ouro.config import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,12 @@ component calls `declare` at start; a mismatch is a broker error that names
 the queue, which is what an operator needs to see.
 """
 
-from pika.adapters.blocking_connection import BlockingChannel
+from typing import TYPE_CHECKING
 
-from tasks import validate
+from ouro import validate
+
+if TYPE_CHECKING:
+    from pika.adapters.blocking_connection import BlockingChannel
 
 WEBHOOK = "webhook"
 # Messages the bot could not process, with the reason in the `x-ouro-reason` header.
@@ -30,7 +33,7 @@ def tasks_queue(capability: str | None) -> str:
     return f"{TASKS}.{validate.capability(capability)}"
 
 
-def declare(channel: BlockingChannel, capabilities: tuple[str | None, ...] = (None,)) -> None:
+def declare(channel: "BlockingChannel", capabilities: tuple[str | None, ...] = (None,)) -> None:
     """Declare the webhook queues, the cancel exchange, and the tasks queue per capability."""
     for name, arguments in _DURABLE_QUEUES.items():
         channel.queue_declare(name, durable=True, arguments=arguments)

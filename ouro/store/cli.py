@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from tasks.store import REFS, NotFound, Store, StoreError, check_path, open_store
+from ouro.store import REFS, NotFound, Store, StoreError, check_path, open_store
 
 log = logging.getLogger(__name__)
 

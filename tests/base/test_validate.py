@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks import validate
+from ouro import validate
 
 HOSTILE = [
     "",

@@ -20,10 +20,10 @@ from typing import Any
 import requests
 
 from mock_github.control import MockGitHubControl
-from ouro import local, podman
-from ouro.local import Deployment, RealGitHub, say
+from ouro.config import ConfigError, setting
+from ouro.deploy import local, podman
+from ouro.deploy.local import Deployment, RealGitHub, say
 from tasks import testmap
-from tasks.config import ConfigError, setting
 from tasks.interpret import MANUAL_TESTING
 
 REPO = "ouro-demo/sample"

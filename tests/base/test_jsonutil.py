@@ -1,6 +1,6 @@
 import pytest
 
-from tasks.jsonutil import (
+from ouro.jsonutil import (
     PayloadError,
     get_bool,
     get_dict,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tasks import amqp, queues
+from ouro import amqp, queues
 from tests.rabbitmq import RabbitMQ, drain
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.config import ConfigError
-from tasks.secretfile import SecretFile
+from ouro.config import ConfigError
+from ouro.secretfile import SecretFile
 
 
 def test_one_secret_per_line_with_blank_lines_and_spaces_ignored(tmp_path: Path) -> None:

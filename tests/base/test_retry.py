@@ -4,8 +4,8 @@ import github
 import pytest
 import requests
 
+from ouro.retry import with_retries
 from tasks.github import is_permanent, is_rate_limited, is_transient
-from tasks.retry import with_retries
 
 
 class Flaky:

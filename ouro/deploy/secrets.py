@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from tasks.config import ConfigError
+from ouro.config import ConfigError
 
 # Secret name (and folder) → the folder under /run/secrets/ where containers see it.
 SECRETS = ("amqp-server", "amqp", "webhook", "images", "github")

@@ -4,12 +4,13 @@ import threading
 
 import pytest
 
-from tasks import amqp, queues
+from ouro import amqp, queues
 from tests.rabbitmq import RabbitMQ, drain
+from webhook.publisher import PipelinedPublisher
 
 
 def test_concurrent_publishes_are_all_confirmed_and_stored(amqp_url: str) -> None:
-    publisher = amqp.PipelinedPublisher()
+    publisher = PipelinedPublisher()
     failures: list[BaseException] = []
 
     def publish_some(thread: int) -> None:
@@ -31,7 +32,7 @@ def test_concurrent_publishes_are_all_confirmed_and_stored(amqp_url: str) -> Non
 
 
 def test_unroutable_publish_is_an_error(amqp_url: str) -> None:
-    publisher = amqp.PipelinedPublisher()
+    publisher = PipelinedPublisher()
     with pytest.raises(amqp.BrokerUnavailable, match="unroutable"):
         publisher.publish("no-such-queue", b"{}", message_id="x")
     # The connection stays usable after a returned message.
@@ -42,7 +43,7 @@ def test_unroutable_publish_is_an_error(amqp_url: str) -> None:
 
 
 def test_reconnects_after_broker_restart(private_rabbitmq: RabbitMQ) -> None:
-    publisher = amqp.PipelinedPublisher(private_rabbitmq.url, retry_interval=0)
+    publisher = PipelinedPublisher(private_rabbitmq.url, retry_interval=0)
     publisher.publish(queues.WEBHOOK, b"1", message_id="before")
     private_rabbitmq.stop()
     with pytest.raises(amqp.BrokerUnavailable):
