@@ -26,7 +26,8 @@ import github
 from ouro import amqp, queues, validate
 from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks.botstate import BotState
-from tasks.github import PullInfo, Status, Statuses, is_rate_limited, rate_limit_wait
+from tasks.forge import PullInfo, Reader, Status, Statuses
+from tasks.github import is_rate_limited, rate_limit_wait
 from tasks.interpret import (
     MANUAL_TESTING,
     NOT_YET_TESTED,
@@ -46,14 +47,6 @@ log = logging.getLogger(__name__)
 REASON_HEADER = "x-ouro-reason"
 # GitHub delivery ids are GUIDs; anything else is refused before it reaches a log or the store.
 _DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-class Reader(Protocol):
-    def pull(self, repo: str, number: int) -> PullInfo: ...
-
-    def open_pulls(self, repo: str) -> list[PullInfo]: ...
-
-    def is_member(self, org: str, login: str) -> bool: ...
 
 
 class Publisher(Protocol):

@@ -12,36 +12,18 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import github
 import requests
 
 from ouro.config import ConfigError, optional_secret, setting
 from ouro.retry import with_retries
+from tasks.forge import DryRunStatuses, HookDelivery, PullInfo, Reader, Status, Statuses
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-STATES = ("pending", "success", "failure", "error")
-
-
-@dataclass(frozen=True)
-class Status:
-    context: str
-    state: str
-    description: str
-    target_url: str | None = None
-
-
-class Statuses(Protocol):
-    def post(self, repo: str, sha: str, status: Status) -> None: ...
-
-    def latest(self, repo: str, sha: str) -> dict[str, Status]:
-        """The newest status per context for `sha`."""
 
 
 def is_transient(error: Exception) -> bool:
@@ -156,60 +138,12 @@ class GitHubStatuses:
         return with_retries(call, is_transient, f"reading statuses of {repo}@{sha[:12]}")
 
 
-class DryRunStatuses:
-    """Logs what it would post and remembers it, so a dry run still deduplicates."""
-
-    def __init__(self) -> None:
-        self._posted: dict[tuple[str, str], dict[str, Status]] = {}
-
-    def post(self, repo: str, sha: str, status: Status) -> None:
-        log.info(
-            "would post %s@%s %s: %s %s",
-            repo,
-            sha[:12],
-            status.context,
-            status.state,
-            status.description,
-        )
-        self._posted.setdefault((repo, sha), {})[status.context] = status
-
-    def latest(self, repo: str, sha: str) -> dict[str, Status]:
-        return dict(self._posted.get((repo, sha), {}))
-
-
 def open_statuses() -> Statuses:
     token = github_token()
     if token is None:
         log.warning("no GitHub token configured: statuses are logged, not posted (dry run)")
         return DryRunStatuses()
     return GitHubStatuses(github_client(token))
-
-
-@dataclass(frozen=True)
-class PullInfo:
-    """What the bot needs to know about a pull request; values are still unvalidated."""
-
-    repo: str
-    number: int
-    head_sha: str
-    base_ref: str
-    title: str
-    draft: bool
-    state: str
-    author: str
-    author_association: str
-    clone_url: str
-
-
-@dataclass(frozen=True)
-class HookDelivery:
-    id: int
-    hook_id: int
-    guid: str
-    delivered_at: datetime
-    status_code: int
-    event: str
-    redelivery: bool
 
 
 class GitHubReader:
@@ -316,6 +250,6 @@ def _pull_info(repo: str, pull: Any) -> PullInfo:
     )
 
 
-def open_reader() -> GitHubReader:
+def open_reader() -> Reader:
     token = github_token()
     return GitHubReader(github_client(token), can_write=token is not None)

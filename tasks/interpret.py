@@ -19,7 +19,7 @@ from typing import Protocol
 from ouro import validate
 from ouro.jsonutil import JsonDict, get_bool, get_dict, get_int, get_str, has
 from tasks.cancel import Cancel
-from tasks.github import PullInfo, Status
+from tasks.forge import PullInfo, Status
 from tasks.job import Job
 from tasks.testmap import ContextSpec, TestMap
 from tasks.trust import is_trusted

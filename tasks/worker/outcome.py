@@ -6,7 +6,7 @@ A cancel and every other exception are `error`: nobody's verdict on the change. 
 traceback of an internal error goes to the log only; the status says "Internal error".
 """
 
-from tasks.github import Status
+from tasks.forge import Status
 from tasks.worker.checkout import ChangeError
 from tasks.worker.runner import RunResult, Stop
 

@@ -35,7 +35,7 @@ from ouro.store import Store, StoreRefused
 from ouro.validate import InvalidValue
 from tasks import github
 from tasks.cancel import Cancel
-from tasks.github import Status, Statuses
+from tasks.forge import Status, Statuses
 from tasks.job import Job
 from tasks.worker import attachments, outcome
 from tasks.worker.checkout import checkout, container_image

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks import testmap
-from tasks.github import PullInfo, Status
+from tasks.forge import HookDelivery, PullInfo, Status
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -35,6 +35,8 @@ class FakeGitHub:
     posted: list[tuple[str, str, Status]] = field(default_factory=list)
     membership_calls: list[tuple[str, str]] = field(default_factory=list)
     pull_calls: list[tuple[str, int]] = field(default_factory=list)
+    deliveries: dict[str, list[HookDelivery]] = field(default_factory=dict)
+    redelivered: list[tuple[str, HookDelivery]] = field(default_factory=list)
 
     def is_member(self, org: str, login: str) -> bool:
         self.membership_calls.append((org, login))
@@ -46,6 +48,12 @@ class FakeGitHub:
 
     def open_pulls(self, repo: str) -> list[PullInfo]:
         return [p for (r, _), p in self.pulls.items() if r == repo and p.state == "open"]
+
+    def hook_deliveries(self, repo: str) -> list[HookDelivery]:
+        return list(self.deliveries.get(repo, []))
+
+    def redeliver(self, repo: str, delivery: HookDelivery) -> None:
+        self.redelivered.append((repo, delivery))
 
     def statuses(self, repo: str, sha: str) -> dict[str, Status]:
         return self.latest(repo, sha)

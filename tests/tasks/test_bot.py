@@ -14,7 +14,7 @@ from ouro import amqp, queues
 from tasks.bot import REASON_HEADER, Bot
 from tasks.botstate import BotState
 from tasks.cancel import Cancel
-from tasks.github import Status
+from tasks.forge import Status
 from tasks.interpret import MANUAL_TESTING, NOT_YET_TESTED
 from tasks.job import Job
 from tests.tasks.bot_fakes import FakeGitHub, counter_ids, load_map, payload, pull_info

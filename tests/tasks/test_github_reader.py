@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import github
 import pytest
 
-from tasks.github import GitHubReader, HookDelivery, is_rate_limited, rate_limit_wait
+from tasks.forge import HookDelivery
+from tasks.github import GitHubReader, is_rate_limited, rate_limit_wait
 
 
 class Scripted(ThreadingHTTPServer):

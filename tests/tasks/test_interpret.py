@@ -8,7 +8,7 @@ import pytest
 from ouro.jsonutil import PayloadError
 from ouro.validate import InvalidValue
 from tasks.cancel import Cancel
-from tasks.github import Status
+from tasks.forge import Status
 from tasks.interpret import (
     MANUAL_TESTING,
     Decision,

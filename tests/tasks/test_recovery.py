@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.github import HookDelivery
+from tasks.forge import HookDelivery
 from tasks.recovery import parse_since, to_redeliver
 
 NOW = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ouro.store import Entry, StoreError
-from tasks.github import Status
+from tasks.forge import Status
 
 
 class FakeLiveLog:

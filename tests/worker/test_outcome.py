@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.github import Status
+from tasks.forge import Status
 from tasks.worker.checkout import ChangeError, CheckoutError, RebaseFailed
 from tasks.worker.outcome import final_status, in_progress
 from tasks.worker.runner import CommandNotFound, RunResult, Stop

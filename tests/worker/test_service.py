@@ -11,7 +11,7 @@ import pytest
 from ouro.amqp import Message, Outcome
 from ouro.store import StoreError, StoreRefused
 from tasks.cancel import Cancel
-from tasks.github import Status
+from tasks.forge import Status
 from tasks.job import Job
 from tasks.worker.config import WorkerConfig
 from tasks.worker.runner import Control, JobSpec, Output, RunResult

@@ -1,0 +1,142 @@
+"""The forge port: what the bot and the worker need of GitHub, in our own terms.
+
+Value types (a commit status, a pull request, a hook delivery), the two interfaces
+(`Statuses` to post and read commit statuses, `Reader` for the bot's reads and
+redeliveries) and the errors an adapter raises once its own retries are spent:
+
+- `ForgeUnavailable`: the network or a 5xx — the same request may succeed later;
+- `ForgeRateLimited`: the request is right but must wait `retry_after` seconds;
+- `ForgeRefused` (and `ForgeNotFound`, its 404): a 4xx that is not a rate limit —
+  sending the same request again cannot succeed.
+
+`tasks.github` is the adapter over PyGithub; callers see only these errors, never the
+client library's. This module imports no third-party code, so pure code (interpretation,
+recovery) can use the value types without loading an HTTP client. `DryRunStatuses` is
+here for the same reason: posting is opt-in, and a dry run needs no client at all.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+STATES = ("pending", "success", "failure", "error")
+
+
+@dataclass(frozen=True)
+class Status:
+    context: str
+    state: str
+    description: str
+    target_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """What the bot needs to know about a pull request; values are still unvalidated."""
+
+    repo: str
+    number: int
+    head_sha: str
+    base_ref: str
+    title: str
+    draft: bool
+    state: str
+    author: str
+    author_association: str
+    clone_url: str
+
+
+@dataclass(frozen=True)
+class HookDelivery:
+    id: int
+    hook_id: int
+    guid: str
+    delivered_at: datetime
+    status_code: int
+    event: str
+    redelivery: bool
+
+
+class Statuses(Protocol):
+    def post(self, repo: str, sha: str, status: Status) -> None: ...
+
+    def latest(self, repo: str, sha: str) -> dict[str, Status]:
+        """The newest status per context for `sha`."""
+
+
+class Reader(Protocol):
+    def pull(self, repo: str, number: int) -> PullInfo: ...
+
+    def open_pulls(self, repo: str) -> list[PullInfo]: ...
+
+    def is_member(self, org: str, login: str) -> bool:
+        """Membership as the adapter's credentials see it (private members may count)."""
+
+    def hook_deliveries(self, repo: str) -> list[HookDelivery]:
+        """Recent deliveries of every hook of `repo`, newest first per hook."""
+
+    def redeliver(self, repo: str, delivery: HookDelivery) -> None: ...
+
+
+class ForgeError(Exception):
+    """The forge did not do what was asked (after the adapter's own retries)."""
+
+
+class ForgeUnavailable(ForgeError):
+    """The forge could not be reached or failed (network error, 5xx): worth asking again
+    later. `status` is the HTTP status if there was an answer."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class ForgeRefused(ForgeError):
+    """A 4xx that is not a rate limit: the request itself is wrong (a commit that is gone,
+    a revoked token, a limit of the forge reached), so repeating it cannot succeed."""
+
+    def __init__(self, status: int, message: str = ""):
+        super().__init__(message or f"HTTP {status}")
+        self.status = status
+
+
+class ForgeNotFound(ForgeRefused):
+    """404: the repository, commit or pull request does not exist (or is hidden from us)."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(404, message)
+
+
+class ForgeRateLimited(ForgeError):
+    """The request is right but must wait: for `retry_after` seconds (what the forge asked,
+    within the adapter's bounds), minutes rather than the seconds of a retry's backoff.
+    `status` is the HTTP status it came with (GitHub uses 403 and 429)."""
+
+    def __init__(self, retry_after: float, *, status: int = 429, message: str = ""):
+        super().__init__(message or f"rate limited ({status}); retry after {retry_after:g} s")
+        self.retry_after = retry_after
+        self.status = status
+
+
+class DryRunStatuses:
+    """Logs what it would post and remembers it, so a dry run still deduplicates."""
+
+    def __init__(self) -> None:
+        self._posted: dict[tuple[str, str], dict[str, Status]] = {}
+
+    def post(self, repo: str, sha: str, status: Status) -> None:
+        log.info(
+            "would post %s@%s %s: %s %s",
+            repo,
+            sha[:12],
+            status.context,
+            status.state,
+            status.description,
+        )
+        self._posted.setdefault((repo, sha), {})[status.context] = status
+
+    def latest(self, repo: str, sha: str) -> dict[str, Status]:
+        return dict(self._posted.get((repo, sha), {}))
