@@ -15,7 +15,6 @@ and sent back as `X-Content-SHA256` on reads, so downloads are verified end to e
 """
 
 import contextlib
-import email.utils
 import fcntl
 import hashlib
 import html
@@ -33,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from images_server.conditional import etag, http_date, not_modified, parse_range
+from images_server.errors import Refused, Truncated
 from ouro.config import setting
 from ouro.secretfile import SecretFile
 from ouro.store import TOP_FOLDERS, InvalidPath, check_path, check_sha256, content_type
@@ -45,16 +46,6 @@ TMP = ".tmp"
 XATTR = "user.ouro.sha256"
 # A stalled client frees its thread (and its temporary file) after this long.
 IDLE_TIMEOUT = 300
-
-
-class Refused(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-class Truncated(Exception):
-    """The client went away before the whole body arrived."""
 
 
 class ImagesServer(ThreadingHTTPServer):
@@ -84,35 +75,6 @@ class ImagesServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
-
-
-def _http_date(timestamp: float) -> str:
-    return email.utils.formatdate(timestamp, usegmt=True)
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """(first, last) of a single `bytes=` range; None to send the whole file."""
-    unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec:
-        return None  # multiple ranges are optional (RFC 9110); the whole file is a valid answer
-    first_text, dash, last_text = spec.strip().partition("-")
-    if not dash:
-        return None
-    try:
-        if not first_text:
-            length = int(last_text)
-            if length <= 0:
-                raise Refused(416, "empty suffix range")
-            return max(size - length, 0), size - 1
-        first = int(first_text)
-        last = int(last_text) if last_text else size - 1
-    except ValueError:
-        return None
-    if first >= size:
-        raise Refused(416, f"range starts beyond the end ({size} bytes)")
-    if first > last:
-        return None
-    return first, min(last, size - 1)
 
 
 def _untrusted(name: str) -> bool:
@@ -278,11 +240,11 @@ class Handler(BaseHTTPRequestHandler):
         # Served from the open file: a concurrent replace swaps the name, not this inode.
         stat = os.fstat(file.fileno())
         size = stat.st_size
-        etag = f'"{stat.st_ino:x}-{size:x}-{stat.st_mtime_ns:x}"'
+        tag = etag(stat)
         headers = {
             "Content-Type": content_type(name),
-            "ETag": etag,
-            "Last-Modified": _http_date(stat.st_mtime),
+            "ETag": tag,
+            "Last-Modified": http_date(stat.st_mtime),
             "Accept-Ranges": "bytes",
             "Cache-Control": "no-cache",
             "X-Content-Type-Options": "nosniff",
@@ -291,7 +253,12 @@ class Handler(BaseHTTPRequestHandler):
             headers["Content-Security-Policy"] = "sandbox"
         with contextlib.suppress(OSError):
             headers["X-Content-SHA256"] = os.getxattr(file.fileno(), XATTR).decode()
-        if self._not_modified(etag, stat.st_mtime):
+        if not_modified(
+            tag,
+            stat.st_mtime,
+            self.headers.get("If-None-Match"),
+            self.headers.get("If-Modified-Since"),
+        ):
             self.send_response(304)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -301,9 +268,9 @@ class Handler(BaseHTTPRequestHandler):
         status = 200
         wanted = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
-        if wanted and size and (if_range is None or if_range == etag):
+        if wanted and size and (if_range is None or if_range == tag):
             self._size_for_416 = size
-            chosen = _parse_range(wanted, size)
+            chosen = parse_range(wanted, size)
             if chosen:
                 first, last = chosen
                 status = 206
@@ -316,19 +283,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head and count:
             self.connection.sendfile(file, first, count)
-
-    def _not_modified(self, etag: str, mtime: float) -> bool:
-        if_none_match = self.headers.get("If-None-Match")
-        if if_none_match is not None:
-            tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-            return etag in tags or "*" in tags
-        since = self.headers.get("If-Modified-Since")
-        if since:
-            try:
-                return int(mtime) <= email.utils.parsedate_to_datetime(since).timestamp()
-            except (TypeError, ValueError):
-                return False
-        return False
 
     def _folder(self, name: str, path: Path, *, head: bool) -> None:
         if name and not name.endswith("/"):
@@ -396,7 +350,7 @@ class Handler(BaseHTTPRequestHandler):
         for entry in entries:
             href = urllib.parse.quote(entry["name"])
             size = f"{entry['size']:,}" if entry["type"] == "file" else ""
-            modified = _http_date(entry["modified"])
+            modified = http_date(entry["modified"])
             rows.append(
                 f'<tr><td><a href="{html.escape(href)}">{html.escape(entry["name"])}</a></td>'
                 f'<td class="n">{size}</td><td>{modified}</td></tr>'

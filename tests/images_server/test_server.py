@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from images_server.server import _parse_range
+from images_server.conditional import parse_range as _parse_range
 from tests.fixtures_images import ImagesServerFixture
 
 
