@@ -11,9 +11,11 @@ in the request (`user`/`sender`), defaulting to the repository owner.
 from pathlib import Path
 from typing import Any
 
+from mock_github.errors import ApiError
 from mock_github.payloads import Shapes
+from mock_github.records import Repo
 from mock_github.routing import Request, Response, Router
-from mock_github.state import ApiError, Repo, State
+from mock_github.state import State
 
 
 def _files(request: Request) -> dict[str, str | None]:

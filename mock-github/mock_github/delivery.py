@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from mock_github.state import Hook, now
+from mock_github.records import Hook, now
 from webhook.signature import sign
 
 log = logging.getLogger(__name__)

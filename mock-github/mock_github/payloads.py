@@ -11,18 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_github.gitstore import CommitInfo
-from mock_github.state import (
-    Account,
-    Comment,
-    Event,
-    Hook,
-    Issue,
-    Label,
-    Repo,
-    State,
-    Status,
-    pull_of,
-)
+from mock_github.records import Account, Comment, Event, Hook, Issue, Label, Repo, Status, pull_of
+from mock_github.state import State
 
 JsonDict = dict[str, Any]
 

@@ -4,9 +4,11 @@ import json
 from collections.abc import Callable
 
 from mock_github import delivery
+from mock_github.errors import ApiError, not_found
 from mock_github.payloads import Shapes
+from mock_github.records import Event, Hook, Issue, Repo, pull_of
 from mock_github.routing import Request, Response, Router, paginate
-from mock_github.state import ApiError, Event, Hook, Issue, Repo, State, not_found, pull_of
+from mock_github.state import State
 
 Redeliver = Callable[[Hook, delivery.Delivery], object]
 

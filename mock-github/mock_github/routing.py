@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mock_github.errors import ApiError, not_found
 from mock_github.payloads import Urls
-from mock_github.state import ApiError, Event, not_found
+from mock_github.records import Event
 
 JsonDict = dict[str, Any]
 
