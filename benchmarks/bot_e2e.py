@@ -2,7 +2,7 @@
 "Not yet tested" statuses at mock-github, at a steady rate and at saturation.
 
 Everything runs as deployed, each a process of its own: a throw-away RabbitMQ,
-`ouro mock-github serve`, `ouro webhook` and `ouro tasks run` (posting to the mock
+`ouro mock-github`, `ouro webhook` and `ouro bot` (posting to the mock
 with a token, GITHUB_WRITE_INTERVAL=0). The driver posts signed `pull_request`
 `synchronize` payloads straight to the receiver — the payload the mock sent for a
 real PR, with the head moved to one of N commits written beforehand into the mock's
@@ -306,7 +306,7 @@ def main() -> int:
             "OURO_TESTMAP": str(tmp / "testmap.yaml"),
             "OURO_STATE_DIR": str(tmp / "state"),
         }
-        mock_cmd = [*python, "mock-github", "serve", "--port", str(mock_port)]
+        mock_cmd = [*python, "mock-github", "--port", str(mock_port)]
         mock_cmd += ["--data", str(tmp / "mock"), "--token-file", str(tmp / "token")]
         receiver_cmd = [*python, "webhook", "--host", "127.0.0.1", "--port", str(receiver_port)]
         try:
@@ -324,7 +324,7 @@ def main() -> int:
                     REPO, f"http://127.0.0.1:{receiver_port}/", SECRET.decode(), hook_events
                 )
                 control.add_hook(REPO, recorder.url, None, ["status"])
-                with process([*python, "tasks", "run"], env, tmp / "bot.log") as bot:
+                with process([*python, "bot"], env, tmp / "bot.log") as bot:
                     pr = control.open_pr(REPO, "fix", files={"a.c": "int a;\n"}, user="alice")
                     if not recorder.wait_all([pr["head"]["sha"]], 60):
                         raise SystemExit("the bot did not post the first statuses")

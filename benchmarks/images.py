@@ -110,7 +110,7 @@ def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in tur
                 sys.executable,
                 "-m",
                 "images_server",
-                "--bind",
+                "--host",
                 "127.0.0.1",
                 "--port",
                 str(port),

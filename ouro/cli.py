@@ -1,48 +1,84 @@
-"""The `ouro` command: one subcommand per component.
+"""The `ouro` command: one subcommand per component, loaded only when it is asked for.
 
-Each component module exposes `register(subparsers)`, which adds its
-subcommand(s) and sets `func` on the parsed namespace to a callable that takes
-the namespace and returns the exit code.
+Each component's CLI module exposes `register(subparsers)`, which adds its subcommand(s)
+and sets `func` on the parsed namespace to a callable that takes the namespace and
+returns the exit code. `ouro webhook` thus starts without importing the bot, PyGithub or
+the mock GitHub (tests/base/test_cli.py checks it): the table below names each command's
+module as a string, and only the chosen one is imported.
 """
 
 import argparse
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import import_module
 
 from ouro.config import ConfigError
 
-# Modules that contribute subcommands, in the order `ouro --help` lists them.
-COMPONENTS: list[str] = [
-    "webhook.cli",
-    "tasks.cli",
-    "images_server.cli",
-    "ouro.store.cli",
-    "mock_github.cli",
-    "tasks.worker.cli",
-    "ouro.deploy.containers",
-    "ouro.deploy.secrets",
-    "ouro.deploy.drive",
-]
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str
+    help: str
 
 
-def build_parser() -> argparse.ArgumentParser:
+# In the order `ouro --help` lists them: services first, then tools.
+COMMANDS: tuple[Command, ...] = (
+    Command("webhook", "webhook.cli", "receive GitHub webhooks and put them on the webhook queue"),
+    Command("bot", "tasks.cli", "the tasks bot: webhook events → jobs (scan, redeliver)"),
+    Command("worker", "tasks.worker.cli", "take jobs from the tasks queues and run them"),
+    Command("images-server", "images_server.cli", "serve VM images and job logs over HTTP"),
+    Command("mock-github", "mock_github.cli", "a fake GitHub for local runs and tests"),
+    Command("testmap", "tasks.cli", "check a test map"),
+    Command("queue", "tasks.cli", "look at the broker's queues, replay dead letters"),
+    Command("image", "ouro.store.cli", "upload, download, list and prune images in the store"),
+    Command("containers", "ouro.deploy.containers", "build the deployment's container images"),
+    Command("secrets", "ouro.deploy.secrets", "make fake secrets, or Kubernetes Secrets"),
+    Command("local", "ouro.deploy.drive", "the whole deployment on this machine (podman)"),
+    Command("tasks", "tasks.cli", "deprecated spelling of `ouro bot`"),
+)
+
+
+def command_names() -> list[str]:
+    return [c.name for c in COMMANDS]
+
+
+def _chosen(argv: list[str]) -> Command | None:
+    # The top level has flags only (no option takes a value), so the first word is the command.
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return next((c for c in COMMANDS if c.name == first), None)
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser for `argv`: the chosen command's module is imported, the others are
+    named with their help only."""
     parser = argparse.ArgumentParser(
         prog="ouro",
         description="Ouroboros CI: receive GitHub webhooks, turn them into jobs, run them.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages as well")
     subparsers = parser.add_subparsers(title="components", metavar="COMMAND", required=True)
-    for name in COMPONENTS:
+    chosen = _chosen(argv)
+    if chosen is not None:
         register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
-        register = import_module(name).register
+        register = import_module(chosen.module).register
         register(subparsers)
+    for command in COMMANDS:
+        if command.name not in subparsers.choices:
+            subparsers.add_parser(command.name, help=command.help)
     return parser
 
 
+def deprecated(old: str, new: str) -> None:
+    """Old spellings keep working for one release, saying on stderr what replaces them."""
+    print(f"ouro: `{old}` is deprecated; use `{new}`", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",

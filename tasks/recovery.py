@@ -1,5 +1,5 @@
 """Recovery from lost deliveries (DESIGN.md, "Recovery"): GitHub never retries a failed
-delivery by itself, so `ouro tasks redeliver` asks for the failed ones and redelivers them.
+delivery by itself, so `ouro bot redeliver` asks for the failed ones and redelivers them.
 """
 
 import re

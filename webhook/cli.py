@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "webhook",
-        help="receive GitHub webhooks and put them on the webhook queue",
         description="Receive GitHub webhooks: check X-Hub-Signature-256 against the secrets in "
         "WEBHOOK_SECRET_FILE (one per line, re-read when it changes), publish each delivery "
         "to the `webhook` queue at AMQP_URL, and answer 202 once the broker confirmed it. "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mock_github.control import ControlError, MockGitHubControl
 from mock_github.server import MockGitHub
+from ouro import cli
 from ouro.config import ConfigError, read_secret_file, setting
 from ouro.serving import serve_until_terminated
 
@@ -28,6 +29,8 @@ def read_tokens(path: str) -> dict[str, str]:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if args.data is None:
+        raise ConfigError("serving needs --data DIR (the directory for the git repositories)")
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
@@ -90,22 +93,40 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser("mock-github", help="a fake GitHub for local runs and tests")
-    verbs = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
-
-    p = verbs.add_parser("serve", help="serve the REST API, control API and git over HTTP")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--data", required=True, help="directory for the git repositories")
-    p.add_argument("--public-url", help="URL that webhooks and clone URLs name")
-    p.add_argument(
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port (%(default)s)")
+    parser.add_argument("--data", help="directory for the git repositories (to serve)")
+    parser.add_argument("--public-url", help="URL that webhooks and clone URLs name")
+    parser.add_argument(
         "--webhook-url", help="hook for every repository, signed with WEBHOOK_SECRET_FILE"
     )
-    p.add_argument("--token-file", help="tokens (`TOKEN [LOGIN]` lines); or MOCK_GITHUB_TOKEN_FILE")
-    p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
-    p.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
-    p.set_defaults(func=serve)
+    parser.add_argument(
+        "--token-file", help="tokens (`TOKEN [LOGIN]` lines); or MOCK_GITHUB_TOKEN_FILE"
+    )
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+
+
+def _deprecated_serve(args: argparse.Namespace) -> int:
+    cli.deprecated("ouro mock-github serve", "ouro mock-github")
+    return serve(args)
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "mock-github",
+        description="Serve the REST API, the control API and git over HTTP (with --data); "
+        "or, with an action, drive a running mock as a person would on github.com.",
+    )
+    _serve_options(parser)
+    parser.set_defaults(func=serve)
+    verbs = parser.add_subparsers(title="actions", metavar="ACTION")
+
+    # The spelling before `ouro mock-github --data …`, kept for one release.
+    p = verbs.add_parser("serve", help="deprecated: `ouro mock-github --data DIR …` serves")
+    _serve_options(p)
+    p.set_defaults(func=_deprecated_serve)
 
     def client_parser(name: str, help: str) -> argparse.ArgumentParser:
         sub = verbs.add_parser(name, help=help)

@@ -262,7 +262,9 @@ def _cmd_refs(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser("containers", help="build the deployment's container images")
+    parser = subparsers.add_parser(
+        "containers", description="build the deployment's container images"
+    )
     sub = parser.add_subparsers(metavar="ACTION", required=True)
     build_parser = sub.add_parser("build", help="build the images whose inputs changed")
     build_parser.add_argument("image", nargs="*", choices=[*IMAGES, []], help="default: all")

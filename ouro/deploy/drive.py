@@ -204,7 +204,7 @@ def drive_pr(
     contexts = [c.name for c in tmap.contexts(pr.repo, base)]
     if not contexts:
         raise ConfigError(f"the test map names no contexts for {pr.repo} branch {base}")
-    scan = ["ouro", "tasks", "scan", "--repo", pr.repo, "--pr", str(pr.number)]
+    scan = ["ouro", "bot", "scan", "--repo", pr.repo, "--pr", str(pr.number)]
     say(f"bot: {' '.join(scan[1:])}: {deploy.exec('tasks', scan).strip()}")
     outcomes = [Outcome(pr.repo, pr.number, sha, c, title, "success") for c in contexts]
     with github_session(pr.github.token) as session:
@@ -312,7 +312,9 @@ def _simple(action: str) -> Callable[[argparse.Namespace], int]:
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser("local", help="the whole deployment on this machine (podman)")
+    parser = subparsers.add_parser(
+        "local", description="the whole deployment on this machine (podman)"
+    )
     sub = parser.add_subparsers(metavar="ACTION", required=True)
     run_parser = sub.add_parser("run", help="up, drive the sample PRs (or a real one), down")
     run_parser.add_argument(

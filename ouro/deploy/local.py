@@ -9,7 +9,6 @@ naming the real repository. `ouro local drive` pushes a mocked PR through the sy
 ./run-local.sh calls. The deployment tests use the same class.
 """
 
-import argparse
 import contextlib
 import json
 import logging
@@ -208,8 +207,8 @@ class Deployment:
                 container["args"] = [
                     values.get(args[i - 1], a) if i else a for i, a in enumerate(args)
                 ]
-            if args[:2] == ["tasks", "run"] and not self.mocked:
-                # Against a real repository only the PR asked for is queued (`ouro tasks
+            if args[:1] == ["bot"] and not self.mocked:
+                # Against a real repository only the PR asked for is queued (`ouro bot
                 # scan --pr`), never every open PR, whose statuses nobody would finish.
                 container["args"] = [*args, "--no-scan"]
             for mount in container.get("volumeMounts", []):
@@ -412,9 +411,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def available_components() -> list[str]:
     """The `ouro` subcommands this tree provides (the app image is built from it)."""
-    parser = cli.build_parser()
-    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return sorted(actions[0].choices) if actions else []
+    return sorted(cli.command_names())
 
 
 def host_address() -> str:

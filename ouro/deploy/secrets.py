@@ -155,7 +155,7 @@ def _cmd_kube(args: argparse.Namespace) -> int:
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
-        "secrets", help="make the deployment's secrets (fake for local runs, or real ones)"
+        "secrets", description="make the deployment's secrets (fake for local runs, or real ones)"
     )
     sub = parser.add_subparsers(metavar="ACTION", required=True)
     gen = sub.add_parser(

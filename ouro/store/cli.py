@@ -128,7 +128,6 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "image",
-        help="upload, download, list and prune VM images in the store",
         description="VM images in the store that OURO_STORE names (images-server or S3).",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

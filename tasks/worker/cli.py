@@ -50,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "worker",
-        help="run jobs from the tasks queues",
         description="Take jobs one at a time from the tasks queues and run each in a fresh "
         "podman container (or directly); stop gracefully on SIGTERM. Settings: docs/worker.md.",
     )

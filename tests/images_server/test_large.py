@@ -48,7 +48,7 @@ def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
             sys.executable,
             "-m",
             "images_server",
-            "--bind",
+            "--host",
             "127.0.0.1",
             "--port",
             str(port),

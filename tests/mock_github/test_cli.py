@@ -36,7 +36,6 @@ def served(tmp_path: Path, hook_recorder: HookRecorder) -> Iterator[str]:
         "-c",
         "import sys; from ouro.cli import main; sys.exit(main())",
         "mock-github",
-        "serve",
         f"--port={port}",
         f"--data={tmp_path / 'data'}",
         f"--webhook-url={hook_recorder.url}",
@@ -110,7 +109,7 @@ def test_verbs(
 
 
 def test_serve_needs_both_tls_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["mock-github", "serve", f"--data={tmp_path}", "--port=0"]
+    argv = ["mock-github", f"--data={tmp_path}", "--port=0"]
     assert main([*argv, f"--tls-cert={tmp_path / 'cert.pem'}"]) == 2
     assert "--tls-cert and --tls-key go together" in capsys.readouterr().err
     assert main([*argv, f"--tls-cert={tmp_path / 'x'}", f"--tls-key={tmp_path / 'y'}"]) == 2

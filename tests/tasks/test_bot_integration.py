@@ -1,5 +1,5 @@
 """Acceptance: the bot end to end. mock-github delivers signed webhooks to the real
-receiver, which publishes to a real RabbitMQ; the real bot (its `ouro tasks run` wiring,
+receiver, which publishes to a real RabbitMQ; the real bot (its `ouro bot` wiring,
 on a thread) consumes them, posts statuses to the mock over HTTP and publishes jobs.
 
 "Settled" means the bot has handled every delivery the receiver accepted (202): the
@@ -86,7 +86,7 @@ class Stack:
         self.state = BotState.open_default()
         self.publisher = amqp.Publisher(capabilities=tmap.capabilities())
         self.stop = threading.Event()
-        # As `ouro tasks run` builds it (tasks.cli._bot): the token makes it really post.
+        # As `ouro bot` builds it (tasks.cli._bot): the token makes it really post.
         self.bot = Bot(
             tmap,
             statuses=open_statuses(),
@@ -454,7 +454,7 @@ def test_ouro_tasks_run_scans_at_start_then_consumes_and_stops_on_sigterm(
             connection.close()
 
     assert webhook_depth() == 2  # push and opened, waiting for the bot
-    command = [sys.executable, "-m", "ouro", "tasks", "run"]
+    command = [sys.executable, "-m", "ouro", "bot"]
     with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
         try:
             wait_until(

@@ -1,4 +1,4 @@
-"""Which failed deliveries `ouro tasks redeliver` redelivers."""
+"""Which failed deliveries `ouro bot redeliver` redelivers."""
 
 from datetime import UTC, datetime, timedelta
 
