@@ -1,4 +1,4 @@
-"""Configuration from the environment and secret files (DESIGN.md, "Configuration").
+"""Configuration from the environment and secret files (README.md, "Configuration").
 
 Secrets are only ever read from files named by `*_FILE` variables, so they never
 appear on a command line or in a process listing. The one exception is

@@ -1,4 +1,4 @@
-"""The job message on the tasks queues (DESIGN.md, "tasks queue message").
+"""The job message on the tasks queues (docs/architecture.md, "The messages").
 
 `Job.from_json` validates every field again: a worker trusts nothing that came
 over the broker more than the bot trusted the webhook payload.

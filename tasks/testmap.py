@@ -1,4 +1,4 @@
-"""The test map (DESIGN.md, "The test map"): which contexts run for which repository and
+"""The test map (docs/tasks-bot.md): which contexts run for which repository and
 base branch, what each needs, and who is trusted.
 
 `load` reads a YAML file and reports *every* problem at once, each with its file

@@ -1,4 +1,4 @@
-"""The HTTP side of the receiver (DESIGN.md, "Webhook HTTP" and "webhook queue message").
+"""The HTTP side of the receiver (docs/webhook.md: its codes and the message it publishes).
 
 It only checks, wraps and publishes: no git or API work, because GitHub gives up
 after 10 s and never retries by itself. Each connection gets a daemon thread, so a

@@ -22,7 +22,8 @@ import requests
 from mock_github.control import MockGitHubControl
 from ouro.config import ConfigError, setting
 from ouro.deploy import local, podman
-from ouro.deploy.local import Deployment, RealGitHub, say
+from ouro.deploy.local import Deployment, RealGitHub
+from ouro.deploy.progress import say
 from tasks import testmap
 from tasks.interpret import MANUAL_TESTING
 

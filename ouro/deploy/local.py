@@ -9,18 +9,14 @@ naming the real repository. `ouro local drive` pushes a mocked PR through the sy
 ./run-local.sh calls. The deployment tests use the same class.
 """
 
-import contextlib
 import json
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +25,9 @@ import yaml
 
 from ouro import amqp, cli
 from ouro.config import ConfigError
-from ouro.deploy import containers, podman
+from ouro.deploy import containers, host, podman
 from ouro.deploy import secrets as ouro_secrets
+from ouro.deploy.progress import say
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +38,6 @@ PODS = ("ouroboros", "ouro-mock-github")
 # The `ouro` subcommand each app container runs; a container whose component is not part
 # of this tree yet is left out, so the deployment grows as components land.
 PORTS = {"broker": 5671, "webhook": 8081, "images-server": 8080, "mock-github": 8090}
-APT_PACKAGES = {
-    "podman": "podman",
-    "runc": "runc",
-    # podman's pause image and `--init` need it; it is only a Recommends of podman.
-    "catatonit": "catatonit",
-    "debootstrap": "debootstrap",
-    "openssl": "openssl",
-}
-
-
-def say(text: str) -> None:
-    """Progress for the person at the terminal (stdout), beside the log on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
 @dataclass
@@ -240,7 +224,7 @@ class Deployment:
         self.state_file.write_text(json.dumps(asdict(self.state), indent=1))
 
     def up(self, *, timeout: float = 180, github: RealGitHub | None = None) -> None:
-        check_prerequisites()
+        host.check_prerequisites()
         say("building images (only those whose inputs changed)")
         for result in containers.build_all().values():
             verb = "built" if result.built else "cached"
@@ -248,7 +232,7 @@ class Deployment:
             self.state.images[result.name] = result.ref
         self.down(quiet=True)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.state.host = host_address()
+        self.state.host = host.host_address()
         self.state.components = available_components()
         self.state.github_api = github.api_url if github else None
         # Fresh fake secrets each time: the broker's certificate names this run's address.
@@ -274,7 +258,7 @@ class Deployment:
 
     def start_podman_service(self) -> None:
         """A podman API socket of our own for the worker's job containers (PODMAN.md)."""
-        if self.state.service_pid and _alive(self.state.service_pid):
+        if self.state.service_pid and host.alive(self.state.service_pid):
             return
         self.socket.unlink(missing_ok=True)
         with (self.root / "podman-service.log").open("ab") as service_log:
@@ -287,7 +271,7 @@ class Deployment:
             )
         self._service = process
         self.state.service_pid = process.pid
-        wait_for(self.socket.exists, "the podman API socket", 30)
+        host.wait_for(self.socket.exists, "the podman API socket", 30)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -299,9 +283,9 @@ class Deployment:
             del http["mock-github"]
         for name, path in http.items():
             if name in self.state.components:
-                checks.append((name, _http_answers(self.url(name) + path)))
+                checks.append((name, host.http_answers(self.url(name) + path)))
         for what, check in checks:
-            wait_for(check, what, max(1.0, deadline - time.monotonic()))
+            host.wait_for(check, what, max(1.0, deadline - time.monotonic()))
             say(f"ready: {what}")
 
     def broker_ready(self) -> bool:
@@ -309,7 +293,7 @@ class Deployment:
         level = pika_log.level
         # Refused attempts while the broker starts are expected; pika logs each as an ERROR.
         pika_log.setLevel(logging.CRITICAL)
-        with _environment(self.client_env()):
+        with host.environment(self.client_env()):
             try:
                 amqp.connect().close()
             except (amqp.BrokerUnavailable, ConfigError, OSError):  # OSError: TLS refusals
@@ -350,7 +334,7 @@ class Deployment:
             self._service.terminate()
             self._service.wait(timeout=30)
             self._service = None
-        elif self.state.service_pid and _alive(self.state.service_pid):
+        elif self.state.service_pid and host.alive(self.state.service_pid):
             # Started by an earlier `ouro local up`.
             os.kill(self.state.service_pid, signal.SIGTERM)
         self.state.service_pid = None
@@ -363,88 +347,6 @@ class Deployment:
             say("deployment removed")
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float, interval: float = 0.5) -> None:
-    """Poll `check` until true; a bounded wait that names what never became ready."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
-        time.sleep(interval)
-
-
-def _http_answers(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - our URL
-                return int(response.status) < 500
-        except urllib.error.HTTPError as error:
-            return error.code < 500
-        except OSError:
-            return False
-
-    return check
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def available_components() -> list[str]:
     """The `ouro` subcommands this tree provides (the app image is built from it)."""
     return sorted(cli.command_names())
-
-
-def host_address() -> str:
-    """An address of this host that the pods, the job containers and the host itself all
-    reach: `OURO_HOST_ADDRESS`, else the source address of the default route. (Podman's
-    bridge gateways are not enough: where a transparent proxy handles the host's own
-    traffic, connections from the host to them never reach the pods.)"""
-    if os.environ.get("OURO_HOST_ADDRESS"):
-        return os.environ["OURO_HOST_ADDRESS"]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            # UDP connect sends nothing; it only picks the route and thus the address.
-            s.connect(("198.51.100.1", 9))
-            address: str = s.getsockname()[0]
-        except OSError:
-            raise ConfigError(
-                "no default route: set OURO_HOST_ADDRESS to this host's address"
-            ) from None
-    return address
-
-
-def check_prerequisites() -> None:
-    """Install what is missing with apt-get where we can (root on Debian), else say what."""
-    missing = [tool for tool in APT_PACKAGES if not shutil.which(tool)]
-    if not missing:
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        packages = [APT_PACKAGES[t] for t in missing]
-        say(f"installing {' '.join(packages)} with apt-get")
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True
-        )
-        return
-    names = " ".join(APT_PACKAGES[t] for t in missing)
-    raise ConfigError(f"missing {', '.join(missing)}: install them, e.g. apt-get install {names}")

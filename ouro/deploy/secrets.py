@@ -1,5 +1,6 @@
 """Secrets for a deployment: the same tool makes the fake ones for run-local.sh and tests,
-and the real ones an operator installs (DESIGN.md, "run-local.sh"; STYLE.md #6).
+and the real ones an operator installs (docs/deployment.md): secrets are
+files, never arguments or environment dumps.
 
 `ouro secrets generate DIR` writes one folder per Kubernetes Secret, each file a key:
 

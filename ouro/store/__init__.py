@@ -1,4 +1,4 @@
-"""Where logs and images live (DESIGN.md, "Logs and images").
+"""Where logs and images live (docs/images-server.md).
 
 One small interface, two implementations: the images-server over HTTP (the
 default; `ouro.store.http`) and S3 (`ouro.store.s3`), chosen by `open_store`.

@@ -1,4 +1,4 @@
-"""The worker (DESIGN.md, "Execute"): takes one job at a time from the tasks queues, runs it in
+"""The worker (docs/worker.md): takes one job at a time from the tasks queues, runs it in
 a throw-away container (or directly, for development), streams its log to the store and posts
 its statuses. A job is acked only once its final status is posted and its log finalised.
 

@@ -5,7 +5,8 @@ import pytest
 import requests
 
 from mock_github.control import MockGitHubControl
-from ouro.deploy import drive, local, podman
+from ouro.deploy import drive, podman
+from ouro.deploy import host as deploy_host
 from ouro.deploy.local import Deployment
 
 pytestmark = pytest.mark.deployment
@@ -79,7 +80,7 @@ def test_worker_restarted_mid_job_then_the_job_completes(
     def running() -> bool:
         return any(s["description"].startswith("In progress") for s in drive.statuses(api, sha))
 
-    local.wait_for(running, "the slow job's start", 120)
+    deploy_host.wait_for(running, "the slow job's start", 120)
     # SIGKILL, then start again: the unacked job goes back to the queue.
     podman.run(["restart", "--time", "0", "ouroboros-worker"], timeout=120)
 
@@ -87,7 +88,7 @@ def test_worker_restarted_mid_job_then_the_job_completes(
         seen = drive.statuses(api, sha)
         return bool(seen) and seen[-1]["state"] in drive.FINAL
 
-    local.wait_for(final, "the slow job's final status", 240)
+    deploy_host.wait_for(final, "the slow job's final status", 240)
     seen = drive.statuses(api, sha)
     assert seen[-1]["state"] == "success"
     descriptions = [s["description"].split(" [")[0] for s in seen]

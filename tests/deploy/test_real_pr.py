@@ -12,7 +12,8 @@ import pytest
 
 from mock_github.control import MockGitHubControl
 from mock_github.server import MockGitHub
-from ouro.deploy import drive, local
+from ouro.deploy import drive
+from ouro.deploy import host as deploy_host
 from ouro.deploy.local import Deployment
 from tests.rabbitmq import free_port
 
@@ -25,7 +26,7 @@ TOKEN = "ghp_real" + secrets.token_hex(16)
 @pytest.fixture
 def github(tmp_path: Path) -> Iterator[MockGitHub]:
     """Reachable from the pods and job containers through the host's address."""
-    host, port = local.host_address(), free_port()
+    host, port = deploy_host.host_address(), free_port()
     server = MockGitHub(
         tmp_path / "github", host=host, port=port, public_url=f"http://{host}:{port}"
     )

@@ -388,7 +388,7 @@ def test_push_to_a_mapped_branch_tests_it_without_a_pr(stack: Stack) -> None:
 
 
 def test_job_messages_are_the_documented_json(stack: Stack) -> None:
-    """The wire format a worker reads (DESIGN.md, "tasks queue message"), field by field."""
+    """The wire format a worker reads (docs/architecture.md, "The messages"), field by field."""
     _, sha = open_trusted_pr(stack)
     ((props, body),) = drain(stack.url, queues.TASKS)
     data = json.loads(body)
