@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_github.errors import ApiError, not_found
-from mock_github.payloads import Urls
 from mock_github.records import Event
-
-JsonDict = dict[str, Any]
+from mock_github.shapes_base import JsonDict, Urls
 
 
 @dataclass
