@@ -17,17 +17,13 @@ out, then requeues the message.
 import logging
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
-
-import github
 
 from ouro import amqp, queues, validate
 from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks.botstate import BotState
-from tasks.forge import PullInfo, Reader, Status, Statuses
-from tasks.github import is_rate_limited, rate_limit_wait
+from tasks.forge import ForgeRateLimited, ForgeRefused, PullInfo, Reader, Status, Statuses
 from tasks.interpret import (
     MANUAL_TESTING,
     NOT_YET_TESTED,
@@ -127,13 +123,12 @@ class Bot:
             started = self.apply(decision)
         except (PayloadError, validate.InvalidValue) as error:
             return self._dead(message, f"{event}: {error}")
-        except github.GithubException as error:
-            if is_rate_limited(error):
-                return self._wait_out_rate_limit(delivery, event, error)
-            # The GitHub adapter has already backed off 1+2+4+8 s, so the requeued message
-            # comes back at most every ~15 s: slow enough, and processed once GitHub is back.
-            if error.status >= 500:
-                raise
+        # ForgeUnavailable is left to raise: the GitHub adapter has already backed off
+        # 1+2+4+8 s, so the requeued message comes back at most every ~15 s: slow enough,
+        # and processed once GitHub is back.
+        except ForgeRateLimited as error:
+            return self._wait_out_rate_limit(delivery, event, error)
+        except ForgeRefused as error:
             return self._dead(message, f"{event}: GitHub answered {error.status}")
         self._state.remember_delivery(delivery)
         if decision.starts or decision.statuses or decision.cancels:
@@ -143,20 +138,19 @@ class Bot:
         return amqp.Outcome.ACK
 
     def _wait_out_rate_limit(
-        self, delivery: str, event: str, error: github.GithubException
+        self, delivery: str, event: str, error: ForgeRateLimited
     ) -> amqp.Outcome:
         # The message stays unacked while we wait, and the consumer takes one message at a
         # time, so nothing else is processed meanwhile: right for a rate limit, which every
         # other event would hit too. Requeued (not dead-lettered): the event is valid.
-        delay = rate_limit_wait(error, time.time())
         log.warning(
             "delivery %s (%s): GitHub rate limit (%d); waiting %.0fs, then requeueing",
             delivery,
             event,
             error.status,
-            delay,
+            error.retry_after,
         )
-        self._wait(delay)
+        self._wait(error.retry_after)
         return amqp.Outcome.REQUEUE
 
     def apply(self, decision: Decision, *, scan: bool = False) -> int:

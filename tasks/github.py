@@ -1,11 +1,12 @@
-"""GitHub access for the bot and the worker: commit statuses behind a small interface,
-and the few reads the bot needs (pull requests, org membership, hook deliveries).
+"""The forge port's GitHub adapter (`tasks.forge`): commit statuses and the bot's reads
+(pull requests, org membership, hook deliveries) through PyGithub, to `GITHUB_API_URL`
+(mock-github locally). The only module that imports PyGithub.
 
-`GitHubStatuses` posts through PyGithub (to `GITHUB_API_URL`, the mock locally);
-`DryRunStatuses` only logs "would post". Posting is opt-in: without a token,
-`open_statuses` returns the dry run (STYLE.md #5). Reads work without a token
-(as far as GitHub allows anonymous reads); `redeliver` is a write and is only
-logged in a dry run. Workers use this interface and never import PyGithub themselves.
+Transient failures (network, 5xx) are retried here with `ouro.retry`'s backoff; what
+still fails leaves as a forge error (`forge_error`), so callers never see PyGithub's or
+requests' exceptions. Posting is opt-in: without a token `open_statuses` returns the
+dry run, and `redeliver` only logs. Reads work without a token, as far as GitHub allows
+anonymous reads.
 """
 
 import logging
@@ -19,7 +20,19 @@ import requests
 
 from ouro.config import ConfigError, optional_secret, setting
 from ouro.retry import with_retries
-from tasks.forge import DryRunStatuses, HookDelivery, PullInfo, Reader, Status, Statuses
+from tasks.forge import (
+    DryRunStatuses,
+    ForgeError,
+    ForgeNotFound,
+    ForgeRateLimited,
+    ForgeRefused,
+    ForgeUnavailable,
+    HookDelivery,
+    PullInfo,
+    Reader,
+    Status,
+    Statuses,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +91,43 @@ def rate_limit_wait(error: Exception, now: float) -> float:
     return min(max(delay, 1.0), RATE_LIMIT_MAX_WAIT)
 
 
+def forge_error(error: Exception, now: float) -> ForgeError | None:
+    """What `error` (PyGithub's or the network's) means in the port's terms; None for
+    anything else, which is a bug of ours rather than an answer of GitHub's."""
+    if isinstance(error, github.GithubException):
+        if is_rate_limited(error):
+            return ForgeRateLimited(
+                rate_limit_wait(error, now), status=error.status, message=str(error)
+            )
+        if is_permanent(error):
+            if error.status == 404:
+                return ForgeNotFound(str(error))
+            return ForgeRefused(error.status, str(error))
+        # 5xx. PyGithub raises only from 400 on, so nothing else is expected; for an answer
+        # we do not understand, asking again later is the safe side.
+        return ForgeUnavailable(str(error), error.status)
+    if is_transient(error):
+        return ForgeUnavailable(str(error) or type(error).__name__)
+    return None
+
+
+def retried(
+    call: Callable[[], T],
+    what: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> T:
+    """`call()` under the shared retry policy; what still fails is raised as a forge error."""
+    try:
+        return with_retries(call, is_transient, what, sleep=sleep)
+    except Exception as error:
+        translated = forge_error(error, clock())
+        if translated is None:
+            raise
+        raise translated from error
+
+
 def github_client(token: str | None = None) -> github.Github:
     auth = github.Auth.Token(token) if token else None
     # PyGithub's own retry would also retry 4xx rate limits silently; our policy is explicit.
@@ -120,7 +170,7 @@ class GitHubStatuses:
                 context=status.context,
             )
 
-        with_retries(call, is_transient, f"posting {status.context} on {repo}@{sha[:12]}")
+        retried(call, f"posting {status.context} on {repo}@{sha[:12]}")
         log.info(
             "%s@%s %s: %s %s", repo, sha[:12], status.context, status.state, status.description
         )
@@ -135,7 +185,7 @@ class GitHubStatuses:
                 )
             return found
 
-        return with_retries(call, is_transient, f"reading statuses of {repo}@{sha[:12]}")
+        return retried(call, f"reading statuses of {repo}@{sha[:12]}")
 
 
 def open_statuses() -> Statuses:
@@ -147,7 +197,8 @@ def open_statuses() -> Statuses:
 
 
 class GitHubReader:
-    """Reads for the bot and its recovery commands, each retried by the shared policy.
+    """Reads for the bot and its recovery commands, each retried by the shared policy;
+    failures leave as forge errors.
 
     Without a token, `redeliver` only logs "would redeliver" (posting is opt-in).
     """
@@ -158,14 +209,17 @@ class GitHubReader:
         *,
         can_write: bool,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ):
         self._client = client
         self._can_write = can_write
-        # Injected so that tests check the backoff sequence without waiting.
+        # Injected so that tests check the backoff sequence without waiting, and the wait a
+        # rate limit's reset time asks for without depending on the time of day.
         self._sleep = sleep
+        self._clock = clock
 
     def _retry(self, call: Callable[[], T], what: str) -> T:
-        return with_retries(call, is_transient, what, sleep=self._sleep)
+        return retried(call, what, sleep=self._sleep, clock=self._clock)
 
     def pull(self, repo: str, number: int) -> PullInfo:
         def call() -> PullInfo:

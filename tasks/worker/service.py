@@ -9,9 +9,9 @@ after a pause (`requeue_delay`, cut short by a drain), so that an outage does no
 a tight loop of whole job runs.
 
 A refusal is different (`is_permanent`): GitHub answering a 4xx that is not a rate limit
-(repository gone, the limit of statuses per context reached, a revoked token), or the
-store refusing the request (`StoreRefused`), would answer every run of the job the same
-way. Such a job is acked and dropped, with one error line for the operator.
+(`ForgeRefused`: repository gone, the limit of statuses per context reached, a revoked
+token), or the store refusing the request (`StoreRefused`), would answer every run of the
+job the same way. Such a job is acked and dropped, with one error line for the operator.
 """
 
 import logging
@@ -33,9 +33,8 @@ from ouro.config import ConfigError
 from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreRefused
 from ouro.validate import InvalidValue
-from tasks import github
 from tasks.cancel import Cancel
-from tasks.forge import Status, Statuses
+from tasks.forge import ForgeRateLimited, ForgeRefused, Status, Statuses
 from tasks.job import Job
 from tasks.worker import attachments, outcome
 from tasks.worker.checkout import checkout, container_image
@@ -63,7 +62,7 @@ def log_url(store: Store, job: Job) -> str:
 
 def is_permanent(error: Exception) -> bool:
     """GitHub or the store refused the request itself: running the job again cannot help."""
-    return github.is_permanent(error) or isinstance(error, StoreRefused)
+    return isinstance(error, ForgeRefused | StoreRefused)
 
 
 class JobFailedToStart(Exception):
@@ -238,9 +237,9 @@ class Worker:
                 self._post_best_effort(job, outcome.log_refused(job.context, self.config.name))
             return amqp.Outcome.ACK
         delay = self.config.requeue_delay
-        if github.is_rate_limited(error):
+        if isinstance(error, ForgeRateLimited):
             # Sooner than GitHub's reset time, every run of the job would be refused again.
-            delay = max(delay, github.rate_limit_wait(error, time.time()))
+            delay = max(delay, error.retry_after)
         log.error(
             "job %s: %s did not take %s (%r); handing the job back in %g s",
             job.id,

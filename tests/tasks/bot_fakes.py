@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks import testmap
-from tasks.forge import HookDelivery, PullInfo, Status
+from tasks.forge import ForgeNotFound, HookDelivery, PullInfo, Status
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -44,6 +44,8 @@ class FakeGitHub:
 
     def pull(self, repo: str, number: int) -> PullInfo:
         self.pull_calls.append((repo, number))
+        if (repo, number) not in self.pulls:
+            raise ForgeNotFound(f"{repo}#{number}")
         return self.pulls[repo, number]
 
     def open_pulls(self, repo: str) -> list[PullInfo]:

@@ -1,19 +1,27 @@
-"""The bot's GitHub reads over real HTTP (a scripted server: unit level, the mock-github
+"""The GitHub adapter over real HTTP (a scripted server: unit level, the mock-github
 acceptance tests cover GitHub's shapes): membership answers, retries with backoff on 5xx
-and network errors without sleeping, no retry on 4xx, rate limits recognised with the wait
-their headers ask for, dry-run redelivery."""
+and network errors without sleeping, no retry on 4xx, and what still fails translated into
+forge errors — rate limits with the wait their headers ask for; dry-run redelivery."""
 
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import github
 import pytest
 
-from tasks.forge import HookDelivery
-from tasks.github import GitHubReader, is_rate_limited, rate_limit_wait
+from tasks.forge import (
+    ForgeNotFound,
+    ForgeRateLimited,
+    ForgeRefused,
+    ForgeUnavailable,
+    HookDelivery,
+    Status,
+)
+from tasks.github import GitHubReader, GitHubStatuses
 
 
 class Scripted(ThreadingHTTPServer):
@@ -59,10 +67,19 @@ def server() -> Iterator[Scripted]:
     thread.join()
 
 
-def reader(server: Scripted, sleeps: list[float], *, can_write: bool = True) -> GitHubReader:
+def client(server: Scripted) -> github.Github:
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    client = github.Github(base_url=url, retry=None, timeout=5, lazy=True)
-    return GitHubReader(client, can_write=can_write, sleep=sleeps.append)
+    return github.Github(base_url=url, retry=None, timeout=5, lazy=True)
+
+
+def reader(
+    server: Scripted,
+    sleeps: list[float],
+    *,
+    can_write: bool = True,
+    clock: Callable[[], float] = time.time,
+) -> GitHubReader:
+    return GitHubReader(client(server), can_write=can_write, sleep=sleeps.append, clock=clock)
 
 
 def test_membership(server: Scripted) -> None:
@@ -86,7 +103,7 @@ def test_5xx_is_retried_with_backoff(server: Scripted) -> None:
 def test_persistent_5xx_gives_up_after_the_last_backoff(server: Scripted) -> None:
     server.script["/repos/o/r/pulls/1"] = [(502, {"message": "Bad gateway"})]
     sleeps: list[float] = []
-    with pytest.raises(github.GithubException) as caught:
+    with pytest.raises(ForgeUnavailable) as caught:
         reader(server, sleeps).pull("o/r", 1)
     assert caught.value.status == 502
     assert sleeps == [1.0, 2.0, 4.0, 8.0]
@@ -95,8 +112,9 @@ def test_persistent_5xx_gives_up_after_the_last_backoff(server: Scripted) -> Non
 
 def test_4xx_is_not_retried(server: Scripted) -> None:
     sleeps: list[float] = []
-    with pytest.raises(github.UnknownObjectException):
+    with pytest.raises(ForgeNotFound) as caught:
         reader(server, sleeps).pull("o/r", 404)
+    assert caught.value.status == 404
     assert sleeps == []
     assert len(server.seen) == 1
 
@@ -120,6 +138,15 @@ def test_4xx_is_not_retried(server: Scripted) -> None:
             1.0,
         ),
         (403, "API rate limit exceeded", {"Retry-After": "soon"}, 60.0),
+        # A secondary limit names no time; its reset header is about the primary limit.
+        (
+            403,
+            "You have exceeded a secondary rate limit.",
+            {"X-RateLimit-Remaining": "4000", "X-RateLimit-Reset": "9999999999"},
+            60.0,
+        ),
+        # Capped: the bot holds the message unacked meanwhile.
+        (403, "API rate limit exceeded for user ID 1.", {"Retry-After": "86400"}, 900.0),
     ],
 )
 def test_rate_limit_is_not_retried_and_its_headers_give_the_wait(
@@ -128,18 +155,42 @@ def test_rate_limit_is_not_retried_and_its_headers_give_the_wait(
     server.script["/repos/o/r/pulls/1"] = [(status, {"message": message})]
     server.headers["/repos/o/r/pulls/1"] = headers
     sleeps: list[float] = []
-    with pytest.raises(github.GithubException) as caught:
-        reader(server, sleeps).pull("o/r", 1)
+    with pytest.raises(ForgeRateLimited) as caught:
+        reader(server, sleeps, clock=lambda: 1_700_000_000.0).pull("o/r", 1)
     assert sleeps == []
-    assert is_rate_limited(caught.value)
-    assert rate_limit_wait(caught.value, now=1_700_000_000.0) == expected
+    assert caught.value.status == status
+    assert caught.value.retry_after == expected
+
+
+def test_rate_limit_waits_until_the_reset_time(server: Scripted) -> None:
+    reset = time.time() + 300
+    server.script["/repos/o/r/pulls/1"] = [(403, {"message": "API rate limit exceeded"})]
+    server.headers["/repos/o/r/pulls/1"] = {
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(reset)),
+    }
+    with pytest.raises(ForgeRateLimited) as caught:
+        reader(server, []).pull("o/r", 1)
+    assert caught.value.retry_after == pytest.approx(300, abs=5)
 
 
 def test_forbidden_without_rate_limit_is_not_one(server: Scripted) -> None:
     server.script["/repos/o/r/pulls/1"] = [(403, {"message": "Resource not accessible"})]
-    with pytest.raises(github.GithubException) as caught:
+    with pytest.raises(ForgeRefused) as caught:
         reader(server, []).pull("o/r", 1)
-    assert not is_rate_limited(caught.value)
+    assert not isinstance(caught.value, ForgeRateLimited)
+    assert caught.value.status == 403
+
+
+def test_refused_status_keeps_githubs_answer(server: Scripted) -> None:
+    # The worker's log line for a dropped job shows what GitHub said.
+    message = "This SHA and context has reached the maximum number of statuses."
+    server.script[f"/repos/o/r/statuses/{'a' * 40}"] = [(422, {"message": message})]
+    with pytest.raises(ForgeRefused) as caught:
+        GitHubStatuses(client(server)).post("o/r", "a" * 40, Status("ci", "success", "ok"))
+    assert caught.value.status == 422
+    assert "422" in str(caught.value)
+    assert message in str(caught.value)
 
 
 def test_network_errors_are_retried() -> None:
@@ -147,7 +198,7 @@ def test_network_errors_are_retried() -> None:
     with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as closed:
         port = closed.server_address[1]
     client = github.Github(base_url=f"http://127.0.0.1:{port}", retry=None, timeout=5, lazy=True)
-    with pytest.raises(Exception, match="onnection"):
+    with pytest.raises(ForgeUnavailable, match="onnection"):
         GitHubReader(client, can_write=False, sleep=sleeps.append).is_member("o", "x")
     assert sleeps == [1.0, 2.0, 4.0, 8.0]
 

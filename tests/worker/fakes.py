@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ouro.store import Entry, StoreError
-from tasks.forge import Status
+from tasks.forge import ForgeUnavailable, Status
 
 
 class FakeLiveLog:
@@ -82,8 +82,8 @@ class FakeStatuses:
         self.posted: list[tuple[str, str, Status]] = []
         # How many posts from now on fail with `post_error`.
         self.fail_posts = 0
-        self.post_error: Exception = ConnectionError("GitHub is down")
-        # Raised by each post of a final state (not "pending"), as GitHub would.
+        self.post_error: Exception = ForgeUnavailable("GitHub is down")
+        # Raised by each post of a final state (not "pending"), as the adapter would.
         self.final_error: Exception | None = None
         self.final_tried = threading.Event()
 

@@ -1,17 +1,17 @@
 """One job through `Worker.handle`, with a real git server, direct mode, and recording fakes."""
 
+import json
 import logging
 import threading
 import time
 from dataclasses import replace
 
-import github
 import pytest
 
 from ouro.amqp import Message, Outcome
 from ouro.store import StoreError, StoreRefused
 from tasks.cancel import Cancel
-from tasks.forge import Status
+from tasks.forge import ForgeRateLimited, ForgeRefused, ForgeUnavailable, Status
 from tasks.job import Job
 from tasks.worker.config import WorkerConfig
 from tasks.worker.runner import Control, JobSpec, Output, RunResult
@@ -185,7 +185,7 @@ def test_final_status_that_cannot_be_posted_requeues(
     direct_config: WorkerConfig, make_job: JobFactory
 ) -> None:
     worker, statuses, _ = setup(direct_config)
-    statuses.final_error = ConnectionError("GitHub is down")
+    statuses.final_error = ForgeUnavailable("GitHub is down")
     assert worker.handle(message(make_job())) is Outcome.REQUEUE
     assert statuses.states() == [("pending", "In progress [w1]")]
 
@@ -215,7 +215,7 @@ def test_final_status_that_github_refuses_drops_the_job(
 ) -> None:
     # A long pause that the test would notice: a refusal is not waited for.
     worker, statuses, _ = setup(replace(direct_config, requeue_delay=60))
-    refusal = github.GithubException(status, data, None)
+    refusal = ForgeRefused(status, f"{status} {json.dumps(data)}")
     statuses.final_error = refusal
     job = make_job()
     started = time.monotonic()
@@ -234,7 +234,7 @@ def test_in_progress_status_that_github_refuses_drops_the_job(
     # A status for a commit that is no longer in the repository (a force-push).
     worker, statuses, store = setup(direct_config)
     statuses.fail_posts = 1
-    refusal = github.GithubException(422, {"message": "No commit found"}, None)
+    refusal = ForgeRefused(422, '422 {"message": "No commit found"}')
     statuses.post_error = refusal
     job = make_job()
     assert worker.handle(message(job)) is Outcome.ACK
@@ -251,7 +251,7 @@ def test_github_outage_requeues_after_the_pause(
 ) -> None:
     worker, statuses, _ = setup(replace(direct_config, requeue_delay=0.5))
     # What the adapter raises once its own retries are spent.
-    statuses.final_error = github.GithubException(502, {"message": "Bad Gateway"}, None)
+    statuses.final_error = ForgeUnavailable('502 {"message": "Bad Gateway"}', 502)
     job = make_job()
     started = time.monotonic()
     assert worker.handle(message(job)) is Outcome.REQUEUE
@@ -265,9 +265,7 @@ def test_rate_limit_requeues_after_the_wait_github_asks_for(
     direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     worker, statuses, _ = setup(replace(direct_config, requeue_delay=0))
-    statuses.final_error = github.RateLimitExceededException(
-        403, {"message": "API rate limit exceeded"}, {"retry-after": "1"}
-    )
+    statuses.final_error = ForgeRateLimited(1.0, status=403)
     job = make_job()
     started = time.monotonic()
     assert worker.handle(message(job)) is Outcome.REQUEUE
@@ -278,7 +276,7 @@ def test_rate_limit_requeues_after_the_wait_github_asks_for(
 
 def test_drain_cuts_the_pause_short(direct_config: WorkerConfig, make_job: JobFactory) -> None:
     worker, statuses, _ = setup(replace(direct_config, requeue_delay=60))
-    statuses.final_error = ConnectionError("GitHub is down")
+    statuses.final_error = ForgeUnavailable("GitHub is down")
 
     def drain_when_refused() -> None:
         statuses.final_tried.wait(60)
