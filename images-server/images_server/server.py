@@ -17,9 +17,7 @@ and sent back as `X-Content-SHA256` on reads, so downloads are verified end to e
 import contextlib
 import fcntl
 import hashlib
-import html
 import io
-import json
 import logging
 import os
 import select
@@ -34,6 +32,7 @@ from typing import Any, BinaryIO, cast
 
 from images_server.conditional import etag, http_date, not_modified, parse_range
 from images_server.errors import Refused, Truncated
+from images_server.listing import render
 from ouro.config import setting
 from ouro.secretfile import SecretFile
 from ouro.store import TOP_FOLDERS, InvalidPath, check_path, check_sha256, content_type
@@ -294,15 +293,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         query = self._query()
         entries = list(self._entries(name, path, recursive=query.get("recursive") == "1"))
-        accept = self.headers.get("Accept", "")
-        if query.get("format") == "json" or (
-            "application/json" in accept and "text/html" not in accept
-        ):
-            body = json.dumps({"path": name, "entries": entries}).encode()
-            kind = "application/json"
-        else:
-            body = self._html_listing(name, entries).encode()
-            kind = "text/html; charset=utf-8"
+        body, kind = render(name, entries, query=query, accept=self.headers.get("Accept", ""))
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -342,25 +333,6 @@ class Handler(BaseHTTPRequestHandler):
                         "size": stat.st_size,
                         "modified": stat.st_mtime,
                     }
-
-    @staticmethod
-    def _html_listing(name: str, entries: list[dict[str, Any]]) -> str:
-        title = html.escape("/" + name)
-        rows = [] if not name else ['<tr><td><a href="../">../</a></td><td></td><td></td></tr>']
-        for entry in entries:
-            href = urllib.parse.quote(entry["name"])
-            size = f"{entry['size']:,}" if entry["type"] == "file" else ""
-            modified = http_date(entry["modified"])
-            rows.append(
-                f'<tr><td><a href="{html.escape(href)}">{html.escape(entry["name"])}</a></td>'
-                f'<td class="n">{size}</td><td>{modified}</td></tr>'
-            )
-        return (
-            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>{title}</title><style>body{{font-family:sans-serif}}"
-            "td{padding:0 1em}.n{text-align:right}</style></head>"
-            f"<body><h1>{title}</h1><table>{''.join(rows)}</table></body></html>"
-        )
 
     # ---- writes ----
 
