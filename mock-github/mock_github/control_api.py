@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mock_github.errors import ApiError
-from mock_github.payloads import Shapes
-from mock_github.records import Repo
+from mock_github.handlers import Handlers
 from mock_github.routing import Request, Response, Router
-from mock_github.state import State
 
 
 def _files(request: Request) -> dict[str, str | None]:
@@ -33,10 +31,7 @@ def _files(request: Request) -> dict[str, str | None]:
     return files
 
 
-class ControlApi:
-    def __init__(self, state: State):
-        self.state = state
-
+class ControlApi(Handlers):
     def register(self, router: Router) -> None:
         base = "/_mock/repos/{owner}/{repo}"
         router.add("GET", "/_mock/healthz", self.healthz)
@@ -54,12 +49,6 @@ class ControlApi:
         router.add("POST", base + "/issues", self.open_issue)
         router.add("POST", base + "/issues/{number}/comments", self.comment)
         router.add("POST", base + "/issues/{number}/labels", self.label)
-
-    def repo_of(self, request: Request) -> Repo:
-        return self.state.repo(f"{request.params['owner']}/{request.params['repo']}")
-
-    def shapes(self, request: Request) -> Shapes:
-        return Shapes(self.state, request.urls)
 
     def healthz(self, request: Request) -> Response:
         return Response(200, {"status": "ok"})

@@ -1,0 +1,69 @@
+"""REST routes for pull requests: listing, reading, editing, merging, and their commits."""
+
+from mock_github.errors import ApiError
+from mock_github.handlers import REPO, Handlers
+from mock_github.records import pull_of
+from mock_github.rest_issues import edit
+from mock_github.routing import Request, Response, Router, paginate
+
+
+class PullRoutes(Handlers):
+    def register(self, router: Router) -> None:
+        router.add("GET", REPO + "/pulls", self.list_pulls)
+        router.add("GET", REPO + "/pulls/{number}", self.get_pull)
+        router.add("PATCH", REPO + "/pulls/{number}", self.update_pull)
+        router.add("PUT", REPO + "/pulls/{number}/merge", self.merge_pull)
+        router.add("GET", REPO + "/pulls/{number}/commits", self.pull_commits)
+
+    def list_pulls(self, request: Request) -> Response:
+        repo = self.repo_of(request)
+        wanted = request.query.get("state", "open")
+        if wanted not in ("open", "closed", "all"):
+            raise ApiError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "field": "state", "code": "invalid"}],
+            )
+        base = request.query.get("base")
+        head = request.query.get("head")
+        pulls = []
+        for issue in sorted(repo.issues.values(), key=lambda i: -i.number):
+            pull = issue.pull
+            if pull is None or wanted not in ("all", issue.state):
+                continue
+            if base and pull.base_ref != base:
+                continue
+            if head and head not in (
+                pull.head_ref,
+                f"{pull.head_repo.split('/')[0]}:{pull.head_ref}",
+            ):
+                continue
+            pulls.append(self.shapes(request).pull(repo, issue))
+        return paginate(request, pulls)
+
+    def get_pull(self, request: Request) -> Response:
+        repo = self.repo_of(request)
+        return Response(
+            200, self.shapes(request).pull(repo, self.state.pull(repo, request.number()))
+        )
+
+    def update_pull(self, request: Request) -> Response:
+        repo = self.repo_of(request)
+        issue = self.state.pull(repo, request.number())
+        events = edit(self.state, request, issue, repo)
+        return Response(200, self.shapes(request).pull(repo, issue), events=events)
+
+    def merge_pull(self, request: Request) -> Response:
+        repo = self.repo_of(request)
+        issue = self.state.pull(repo, request.number())
+        sha, events = self.state.merge_pull(repo, issue, request.user())
+        body = {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+        return Response(200, body, events=events)
+
+    def pull_commits(self, request: Request) -> Response:
+        repo = self.repo_of(request)
+        issue = self.state.pull(repo, request.number())
+        pull = pull_of(issue)
+        base = repo.git.resolve(f"refs/heads/{pull.base_ref}")
+        shas = repo.git.commits_between(base, pull.head_sha, 250)
+        return paginate(request, [self.shapes(request).commit(repo, sha) for sha in shas])
