@@ -22,7 +22,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pika
@@ -36,7 +35,7 @@ from ouro.validate import InvalidValue
 from tasks.cancel import Cancel
 from tasks.forge import ForgeRateLimited, ForgeRefused, Status, Statuses
 from tasks.job import Job
-from tasks.worker import attachments, outcome
+from tasks.worker import attachments, logframe, outcome
 from tasks.worker.checkout import checkout, container_image
 from tasks.worker.config import WorkerConfig
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
@@ -291,7 +290,7 @@ class Worker:
         joblog = JobLog(live, masked)
         log.info("job %s: %s %s@%s started", job.id, job.context, job.repo, job.sha[:12])
         start = time.monotonic()
-        self._header(joblog, job, previous, short)
+        logframe.header(joblog, job, config, previous, short)
         result: RunResult | None = None
         error: BaseException | None = setup_error
         scratch = Path(tempfile.mkdtemp(prefix=f"ouro-job-{job.id}-", dir=config.work_dir))
@@ -314,7 +313,7 @@ class Worker:
         status = outcome.final_status(
             job.context, config.name, url, job.timeout, result=result, error=error
         )
-        self._footer(joblog, result, time.monotonic() - start, status)
+        logframe.footer(joblog, result, time.monotonic() - start, status)
         return self._finish(job, joblog, status, url)
 
     def _finish(self, job: Job, joblog: JobLog, status: Status | None, url: str) -> amqp.Outcome:
@@ -331,26 +330,6 @@ class Worker:
             return unposted
         log.info("job %s: %s %s", job.id, status.state, status.description)
         return amqp.Outcome.ACK
-
-    def _header(
-        self, joblog: JobLog, job: Job, previous: Status | None, short_secrets: list[str]
-    ) -> None:
-        started = datetime.now(UTC).isoformat(timespec="seconds")
-        pr = f" (PR #{job.pr} onto {job.base_ref or '?'})" if job.pr is not None else ""
-        joblog.line(f"Job {job.id}: {job.context} for {job.repo} at {job.sha}{pr}")
-        joblog.line(f"Worker: {self.config.name} ({self.config.mode} mode)")
-        joblog.line(f"Started: {started}")
-        joblog.line(f"Command: {job.command}")
-        if previous is not None and previous.description.startswith("In progress"):
-            joblog.line(
-                f"Note: this job was started before ({previous.description!r}) by a "
-                "worker that stopped without finishing it; running it again."
-            )
-        if short_secrets:
-            joblog.line(
-                f"Warning: secrets {short_secrets} are under {MIN_SECRET} bytes: not masked."
-            )
-        joblog.line("")
 
     def _execute(
         self, job: Job, control: Control, scratch: Path, secrets: dict[str, Path], joblog: JobLog
@@ -374,24 +353,6 @@ class Worker:
         if self.config.mode == "podman":
             joblog.line(f"Image: {image}\n")
         return self._runner.run(replace(spec, image=image), joblog.write, control)
-
-    @staticmethod
-    def _footer(
-        joblog: JobLog, result: RunResult | None, seconds: float, status: Status | None
-    ) -> None:
-        joblog.line("")
-        if result is not None and result.exit_code is not None:
-            joblog.line(f"Exit code: {result.exit_code}")
-        elif result is not None and result.timed_out:
-            joblog.line("Killed: timeout")
-        elif result is not None and result.stopped is not None:
-            joblog.line(f"Killed: {result.stopped.value}")
-        joblog.line(f"Duration: {seconds:.1f} s")
-        joblog.line(
-            f"Result: {status.state} {status.description}"
-            if status
-            else "Result: handed back to the queue, to run again"
-        )
 
 
 def check_ready(config: WorkerConfig) -> None:
