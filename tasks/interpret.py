@@ -1,5 +1,5 @@
 """From a GitHub event to decisions: which jobs to start, which statuses to post,
-which running jobs to cancel (DESIGN.md, phase 2 "Interpret").
+which running jobs to cancel (docs/tasks-bot.md, "What starts jobs").
 
 Everything here is pure: a payload dict and the test map in, a `Decision` out.
 What needs GitHub (a PR's head for a comment, org membership, the statuses a

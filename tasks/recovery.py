@@ -1,4 +1,4 @@
-"""Recovery from lost deliveries (DESIGN.md, "Recovery"): GitHub never retries a failed
+"""Recovery from lost deliveries (docs/tasks-bot.md, "Recovery"): GitHub never retries a failed
 delivery by itself, so `ouro bot redeliver` asks for the failed ones and redelivers them.
 """
 

@@ -1,4 +1,4 @@
-"""Who may run tests on our machines (DESIGN.md, "The test map", trust).
+"""Who may run tests on our machines (docs/tasks-bot.md, "Trust").
 
 A pull request runs at once when its author is on an allowlist, when GitHub
 says they are OWNER/MEMBER/COLLABORATOR, or — because `author_association`

@@ -1,4 +1,5 @@
-"""How a job's end becomes its commit status: the one place that decides (STYLE.md #9).
+"""How a job's end becomes its commit status: the one place that decides
+(docs/worker.md, "What a job goes through").
 
 Exit code 0 is `success`. Any other exit code, a timeout, or an unusable change (a PR that
 does not rebase, a bad `.ci/container`, no `.ci/run`) is `failure`: the change's fault.
