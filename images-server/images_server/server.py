@@ -16,33 +16,28 @@ and sent back as `X-Content-SHA256` on reads, so downloads are verified end to e
 
 import contextlib
 import fcntl
-import hashlib
 import io
 import logging
 import os
 import select
-import shutil
 import urllib.parse
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from images_server import storage
 from images_server.conditional import etag, http_date, not_modified, parse_range
 from images_server.errors import Refused, Truncated
 from images_server.listing import render
 from ouro.config import setting
 from ouro.secretfile import SecretFile
-from ouro.store import TOP_FOLDERS, InvalidPath, check_path, check_sha256, content_type
+from ouro.store import InvalidPath, check_path, check_sha256, content_type
 from ouro.store.live import PAGE
 
 log = logging.getLogger("images_server")
 
 BUFFER = 1 << 20
-TMP = ".tmp"
-XATTR = "user.ouro.sha256"
 # A stalled client frees its thread (and its temporary file) after this long.
 IDLE_TIMEOUT = 300
 
@@ -63,11 +58,7 @@ class ImagesServer(ThreadingHTTPServer):
         self.tokens = tokens
         self.public_reads = public_reads
         self.fsync = fsync
-        for folder in (TMP, *TOP_FOLDERS):
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
-        # Uploads cut off by a crash or restart; no request can be using them now.
-        for leftover in (self.root / TMP).iterdir():
-            leftover.unlink()
+        storage.prepare(self.root)
         super().__init__(address, Handler)
 
     @property
@@ -88,7 +79,7 @@ def _untrusted(name: str) -> bool:
 
 class _Buffers:
     """Two buffers in turn: one is filled from the socket while the other is hashed and
-    written (`_write_all`), so a body needs at most 2 MiB whatever its size."""
+    written (`Upload.write`), so a body needs at most 2 MiB whatever its size."""
 
     def __init__(self, size: int = BUFFER) -> None:
         self._buffers = (memoryview(bytearray(size)), memoryview(bytearray(size)))
@@ -97,35 +88,6 @@ class _Buffers:
     def next(self) -> memoryview:
         self._turn ^= 1
         return self._buffers[self._turn]
-
-
-def _write(fd: int, block: memoryview | bytes) -> None:
-    written = 0
-    while written < len(block):
-        written += os.write(fd, block[written:])
-
-
-def _write_all(blocks: Iterable[memoryview], fd: int, digest: "hashlib._Hash | None") -> int:
-    """Hashes and writes `blocks` to `fd` on a second thread while the next block is read;
-    the bytes written. A block may be reused once the next one has been handed over."""
-
-    def consume(block: memoryview) -> None:
-        # Both release the GIL for large blocks: they overlap with the socket reads.
-        if digest:
-            digest.update(block)
-        _write(fd, block)
-
-    size = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="upload") as writer:
-        pending: Future[None] | None = None
-        for block in blocks:
-            if pending:
-                pending.result()
-            pending = writer.submit(consume, block)
-            size += len(block)
-        if pending:
-            pending.result()
-    return size
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -205,11 +167,7 @@ class Handler(BaseHTTPRequestHandler):
                 check_path(name, folder=True)
             except InvalidPath as error:
                 raise Refused(400, str(error)) from None
-        path = self.server.root / name
-        real = os.path.realpath(path)
-        if real != str(self.server.root) and not real.startswith(str(self.server.root) + os.sep):
-            raise Refused(403, "the path leads out of the store")
-        return name, path
+        return name, storage.locate(self.server.root, name)
 
     def _query(self) -> dict[str, str]:
         query = urllib.parse.urlsplit(self.path).query
@@ -250,8 +208,9 @@ class Handler(BaseHTTPRequestHandler):
         }
         if _untrusted(name):
             headers["Content-Security-Policy"] = "sandbox"
-        with contextlib.suppress(OSError):
-            headers["X-Content-SHA256"] = os.getxattr(file.fileno(), XATTR).decode()
+        sha256 = storage.stored_sha256(file.fileno())
+        if sha256 is not None:
+            headers["X-Content-SHA256"] = sha256
         if not_modified(
             tag,
             stat.st_mtime,
@@ -292,7 +251,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         query = self._query()
-        entries = list(self._entries(name, path, recursive=query.get("recursive") == "1"))
+        entries = list(storage.entries(name, path, recursive=query.get("recursive") == "1"))
         body, kind = render(name, entries, query=query, accept=self.headers.get("Accept", ""))
         self.send_response(200)
         self.send_header("Content-Type", kind)
@@ -301,38 +260,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
-
-    def _entries(self, name: str, path: Path, *, recursive: bool) -> Iterator[dict[str, Any]]:
-        """Files and folders under `path`; symlinks and dot-names (temporary files) are skipped."""
-        folders = [(path, "")]
-        while folders:
-            folder, prefix = folders.pop()
-            try:
-                listing = sorted(os.scandir(folder), key=lambda entry: entry.name)
-            except OSError:
-                continue
-            for entry in listing:
-                if entry.is_symlink() or entry.name.startswith("."):
-                    continue
-                if not name and entry.name not in TOP_FOLDERS:
-                    continue
-                relative = prefix + entry.name
-                try:
-                    stat = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue  # removed while we list
-                if entry.is_dir(follow_symlinks=False):
-                    if recursive:
-                        folders.append((Path(entry.path), relative + "/"))
-                    else:
-                        yield {"name": relative + "/", "type": "dir", "modified": stat.st_mtime}
-                else:
-                    yield {
-                        "name": relative,
-                        "type": "file",
-                        "size": stat.st_size,
-                        "modified": stat.st_mtime,
-                    }
 
     # ---- writes ----
 
@@ -347,31 +274,14 @@ class Handler(BaseHTTPRequestHandler):
         length = self._length()
         if path.is_dir():
             raise Refused(409, f"/{name} is a folder")
-        temporary = self.server.root / TMP / uuid.uuid4().hex
-        # Hashing costs as much CPU as the rest of the upload: only when there is a sum to check.
-        digest = hashlib.sha256() if expected else None
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            try:
-                if length is not None and digest is None and length >= BUFFER:
-                    size = self._splice(fd, length)
-                else:
-                    body = self._chunked_body() if length is None else self._sized_body(length)
-                    size = _write_all(body, fd, digest)
-                self._body_read = True
-                if digest and digest.hexdigest() != expected:
-                    raise Refused(422, f"X-Content-SHA256 {expected} does not match the body")
-                if self.server.fsync:
-                    os.fsync(fd)
-                if expected:
-                    with contextlib.suppress(OSError):
-                        os.setxattr(fd, XATTR, expected.encode())
-            finally:
-                os.close(fd)
-            self._place(name, path, temporary)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        with storage.Upload(self.server.root, expected) as upload:
+            if length is not None and upload.digest is None and length >= BUFFER:
+                size = self._splice(upload.fd, length)
+            else:
+                body = self._chunked_body() if length is None else self._sized_body(length)
+                size = upload.write(body)
+            self._body_read = True
+            upload.finish(name, path, fsync=self.server.fsync)
         log.info("PUT /%s: %d bytes%s", name, size, ", sha256 verified" if expected else "")
         self.send_response(201)
         self.send_header("Content-Length", "0")
@@ -408,7 +318,7 @@ class Handler(BaseHTTPRequestHandler):
         # What the request's reader already holds of the body goes first.
         reader = cast(io.BufferedReader, self.rfile)
         head = reader.read(min(len(reader.peek()), length))
-        _write(fd, head)
+        storage.write(fd, head)
         remaining = length - len(head)
         pipe_read, pipe_write = os.pipe()
         try:
@@ -432,20 +342,6 @@ class Handler(BaseHTTPRequestHandler):
             os.close(pipe_write)
             os.close(pipe_read)
         return length
-
-    def _place(self, name: str, path: Path, temporary: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise Refused(409, f"a parent of /{name} is a file") from None
-        # The folders may have been made since `_target` looked; look again before renaming.
-        real = os.path.realpath(path.parent)
-        if not real.startswith(str(self.server.root) + os.sep):
-            raise Refused(403, "the path leads out of the store")
-        try:
-            os.replace(temporary, path)
-        except IsADirectoryError:
-            raise Refused(409, f"/{name} is a folder") from None
 
     def _sized_body(self, length: int) -> Iterator[memoryview]:
         # Whole buffers (readinto, not readinto1): fewer, larger blocks to hash and write.
@@ -493,20 +389,7 @@ class Handler(BaseHTTPRequestHandler):
         self._authorize()
         self._body_read = True
         name, path = self._target()
-        parts = name.rstrip("/").split("/")
-        if not name or len(parts) < 2:
-            raise Refused(400, "a top folder cannot be deleted")
-        if name.endswith("/"):
-            if not path.is_dir():
-                raise Refused(404, f"/{name} does not exist")
-            shutil.rmtree(path)
-        else:
-            try:
-                path.unlink()
-            except (FileNotFoundError, NotADirectoryError):
-                raise Refused(404, f"/{name} does not exist") from None
-            except IsADirectoryError:
-                raise Refused(409, f"/{name} is a folder; delete /{name}/") from None
+        storage.delete(name, path)
         log.info("DELETE /%s", name)
         self.send_response(204)
         self.end_headers()
