@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_github.errors import ApiError
-from mock_github.handlers import Handlers
+from mock_github.rest.handlers import Handlers
 from mock_github.routing import Request, Response, Router
 
 

@@ -1,6 +1,6 @@
 """The records the mock keeps in memory: accounts, repositories, issues and the rest.
 
-Plain data; `State` (state.py) owns them and changes them under its lock.
+Plain data; `State` (state/) owns them and changes them under its lock.
 """
 
 from dataclasses import dataclass, field

@@ -9,7 +9,7 @@ from typing import Any
 
 from mock_github.errors import ApiError, not_found
 from mock_github.records import Event
-from mock_github.shapes_base import JsonDict, Urls
+from mock_github.shapes.base import JsonDict, Urls
 
 
 @dataclass

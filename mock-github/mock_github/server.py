@@ -24,11 +24,11 @@ import requests
 from mock_github import delivery, githttp
 from mock_github.control_api import ControlApi
 from mock_github.errors import ApiError
-from mock_github.payloads import Shapes
 from mock_github.records import Event, Hook
 from mock_github.rest import RestApi
 from mock_github.routing import Request, Response, Router
-from mock_github.shapes_base import Urls
+from mock_github.shapes import Shapes
+from mock_github.shapes.base import Urls
 from mock_github.state import State
 
 log = logging.getLogger(__name__)

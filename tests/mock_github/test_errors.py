@@ -7,7 +7,7 @@ import github
 import pytest
 import requests
 
-from mock_github.state_statuses import MAX_STATUSES_PER_CONTEXT
+from mock_github.state.statuses import MAX_STATUSES_PER_CONTEXT
 from tests.fixtures_mock_github import MockGitHubFixture
 
 REPO = "acme/widget"

@@ -12,13 +12,13 @@ Rules copied from GitHub, because clients depend on them:
 - `author_association` reports private org members as CONTRIBUTOR, not MEMBER.
 """
 
-from mock_github.state_accounts import AccountState
-from mock_github.state_commits import CommitState
-from mock_github.state_issues import IssueState
-from mock_github.state_pulls import PullState
-from mock_github.state_repos import RepoState
-from mock_github.state_statuses import StatusState
+from mock_github.state.accounts import AccountState
+from mock_github.state.commits import CommitState
+from mock_github.state.issues import IssueState
+from mock_github.state.pulls import PullState
+from mock_github.state.repos import RepoState
+from mock_github.state.statuses import StatusState
 
 
 class State(PullState, IssueState, CommitState, RepoState, StatusState, AccountState):
-    """All of it, one layer per resource (state_*.py), sharing `StateBase`'s lock and indexes."""
+    """All of it, one layer per resource (state/*.py), sharing `StateBase`'s lock and indexes."""

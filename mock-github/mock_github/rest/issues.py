@@ -3,8 +3,8 @@
 import json
 
 from mock_github.errors import ApiError, not_found
-from mock_github.handlers import REPO, Handlers
 from mock_github.records import Event, Issue, Repo
+from mock_github.rest.handlers import REPO, Handlers
 from mock_github.routing import Request, Response, Router, paginate
 from mock_github.state import State
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from mock_github.errors import not_found, validation_failed
 from mock_github.gitstore import BareRepo, GitError
 from mock_github.records import Event, Hook, Repo, now
-from mock_github.state_accounts import AccountState
+from mock_github.state.accounts import AccountState
 from ouro import validate
 
 

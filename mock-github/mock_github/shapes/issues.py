@@ -1,7 +1,7 @@
 """Issue shapes: issues (and a pull request's issue side), their labels and comments."""
 
 from mock_github.records import Comment, Issue, Label, Repo
-from mock_github.shapes_base import JsonDict, ShapesBase
+from mock_github.shapes.base import JsonDict, ShapesBase
 
 
 class IssueShapes(ShapesBase):

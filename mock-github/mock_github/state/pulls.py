@@ -3,9 +3,9 @@
 from mock_github.errors import ApiError, not_found, validation_failed
 from mock_github.gitstore import GitError
 from mock_github.records import Event, Issue, Pull, Repo, now, pull_of
-from mock_github.state_commits import CommitState
-from mock_github.state_issues import IssueState
-from mock_github.state_repos import RepoState
+from mock_github.state.commits import CommitState
+from mock_github.state.issues import IssueState
+from mock_github.state.repos import RepoState
 
 
 class PullState(IssueState, CommitState, RepoState):

@@ -1,7 +1,7 @@
 """REST routes for accounts: the API root, the current user, users, orgs and memberships."""
 
 from mock_github.errors import not_found
-from mock_github.handlers import Handlers
+from mock_github.rest.handlers import Handlers
 from mock_github.routing import Request, Response, Router
 
 

@@ -1,9 +1,9 @@
 """REST routes for pull requests: listing, reading, editing, merging, and their commits."""
 
 from mock_github.errors import ApiError
-from mock_github.handlers import REPO, Handlers
 from mock_github.records import pull_of
-from mock_github.rest_issues import edit
+from mock_github.rest.handlers import REPO, Handlers
+from mock_github.rest.issues import edit
 from mock_github.routing import Request, Response, Router, paginate
 
 

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from mock_github.errors import ApiError, validation_failed
 from mock_github.gitstore import ZERO_SHA, GitError
 from mock_github.records import Event, Issue, Repo, now, pull_of
-from mock_github.state_accounts import AccountState
+from mock_github.state.accounts import AccountState
 from ouro import validate
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from mock_github.errors import ApiError, not_found, validation_failed
 from mock_github.records import Comment, Event, Issue, Label, Repo, now
-from mock_github.state_accounts import AccountState
+from mock_github.state.accounts import AccountState
 
 
 class IssueState(AccountState):

@@ -1,7 +1,7 @@
 """REST routes for a repository: itself, its collaborators, commits, contents, branches, refs."""
 
 from mock_github.errors import ApiError, not_found
-from mock_github.handlers import REPO, Handlers
+from mock_github.rest.handlers import REPO, Handlers
 from mock_github.routing import Request, Response, Router, paginate
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from mock_github.errors import ApiError, validation_failed
 from mock_github.records import Event, Repo, Status, now
-from mock_github.state_base import StateBase
+from mock_github.state.base import StateBase
 
 STATUS_STATES = ("error", "failure", "pending", "success")
 MAX_STATUSES_PER_CONTEXT = 1000

@@ -1,17 +1,17 @@
 """Webhook payloads, built from the object shapes, and `Shapes`, the one builder of both.
 
 GitHub's payloads nest the same objects as its REST answers, so `Shapes` joins the
-object shapes (shapes_*.py) and adds the payload of each event.
+object shapes (shapes/*.py) and adds the payload of each event.
 """
 
 from typing import Any
 
 from mock_github.records import Event, Hook, Repo
-from mock_github.shapes_base import JsonDict
-from mock_github.shapes_git import GitShapes
-from mock_github.shapes_hooks import HookShapes
-from mock_github.shapes_pulls import PullShapes
-from mock_github.shapes_statuses import StatusShapes
+from mock_github.shapes.base import JsonDict
+from mock_github.shapes.git import GitShapes
+from mock_github.shapes.hooks import HookShapes
+from mock_github.shapes.pulls import PullShapes
+from mock_github.shapes.statuses import StatusShapes
 
 
 class Shapes(PullShapes, GitShapes, StatusShapes, HookShapes):

@@ -1,6 +1,6 @@
 """REST routes for commit statuses: creating and listing them, and the combined status."""
 
-from mock_github.handlers import REPO, Handlers
+from mock_github.rest.handlers import REPO, Handlers
 from mock_github.routing import Request, Response, Router, paginate
 
 

@@ -1,7 +1,7 @@
 """Commit status shapes: one status, and a commit's combined status."""
 
 from mock_github.records import Repo, Status
-from mock_github.shapes_base import JsonDict, ShapesBase
+from mock_github.shapes.base import JsonDict, ShapesBase
 
 
 class StatusShapes(ShapesBase):

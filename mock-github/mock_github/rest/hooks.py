@@ -4,8 +4,8 @@ from collections.abc import Callable
 
 from mock_github import delivery
 from mock_github.errors import ApiError, not_found
-from mock_github.handlers import REPO, Handlers
 from mock_github.records import Hook, Repo
+from mock_github.rest.handlers import REPO, Handlers
 from mock_github.routing import Request, Response, Router, paginate
 from mock_github.state import State
 

@@ -1,17 +1,17 @@
 """GitHub's REST API, the subset the project uses, with GitHub's shapes and status codes."""
 
-from mock_github.rest_accounts import AccountRoutes
-from mock_github.rest_hooks import HookRoutes, Redeliver
-from mock_github.rest_issues import IssueRoutes
-from mock_github.rest_pulls import PullRoutes
-from mock_github.rest_repos import RepoRoutes
-from mock_github.rest_statuses import StatusRoutes
+from mock_github.rest.accounts import AccountRoutes
+from mock_github.rest.hooks import HookRoutes, Redeliver
+from mock_github.rest.issues import IssueRoutes
+from mock_github.rest.pulls import PullRoutes
+from mock_github.rest.repos import RepoRoutes
+from mock_github.rest.statuses import StatusRoutes
 from mock_github.routing import Router
 from mock_github.state import State
 
 
 class RestApi:
-    """Every REST route group (rest_*.py), registered in one place."""
+    """Every REST route group (rest/*.py), registered in one place."""
 
     def __init__(self, state: State, redeliver: Redeliver):
         self.state = state

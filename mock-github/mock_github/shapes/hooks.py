@@ -1,7 +1,7 @@
 """Hook shapes: a repository webhook's configuration and its last response."""
 
 from mock_github.records import Hook, Repo
-from mock_github.shapes_base import JsonDict, ShapesBase
+from mock_github.shapes.base import JsonDict, ShapesBase
 
 
 class HookShapes(ShapesBase):

@@ -1,8 +1,8 @@
 """Pull request shapes: the pull request with its head and base branches."""
 
 from mock_github.records import Issue, Repo, pull_of
-from mock_github.shapes_base import JsonDict
-from mock_github.shapes_issues import IssueShapes
+from mock_github.shapes.base import JsonDict
+from mock_github.shapes.issues import IssueShapes
 
 
 class PullShapes(IssueShapes):

@@ -4,9 +4,9 @@ Routes under a repository carry `{owner}` and `{repo}`; `repo_of` finds it (404 
 unknown). Answers are shaped for the address the client called (`request.urls`).
 """
 
-from mock_github.payloads import Shapes
 from mock_github.records import Repo
 from mock_github.routing import Request
+from mock_github.shapes import Shapes
 from mock_github.state import State
 
 REPO = "/repos/{owner}/{repo}"  # the REST prefix of the routes under a repository

@@ -4,7 +4,7 @@ import base64
 
 from mock_github.gitstore import CommitInfo
 from mock_github.records import Repo
-from mock_github.shapes_base import JsonDict, ShapesBase
+from mock_github.shapes.base import JsonDict, ShapesBase
 
 
 class GitShapes(ShapesBase):

@@ -4,7 +4,7 @@ import re
 
 from mock_github.errors import validation_failed
 from mock_github.records import Account
-from mock_github.state_base import StateBase
+from mock_github.state.base import StateBase
 
 # GitHub's login rule; apps act as `name[bot]`.
 _LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:\[bot\])?")
