@@ -14,19 +14,16 @@ Downloads go out with `sendfile`. A verified SHA-256 is kept in an extended attr
 and sent back as `X-Content-SHA256` on reads, so downloads are verified end to end.
 """
 
-import contextlib
-import fcntl
-import io
 import logging
 import os
-import select
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from images_server import storage
+from images_server.bodies import IDLE_TIMEOUT, receive
 from images_server.conditional import etag, http_date, not_modified, parse_range
 from images_server.errors import Refused, Truncated
 from images_server.listing import render
@@ -36,10 +33,6 @@ from ouro.store import InvalidPath, check_path, check_sha256, content_type
 from ouro.store.live import PAGE
 
 log = logging.getLogger("images_server")
-
-BUFFER = 1 << 20
-# A stalled client frees its thread (and its temporary file) after this long.
-IDLE_TIMEOUT = 300
 
 
 class ImagesServer(ThreadingHTTPServer):
@@ -75,19 +68,6 @@ def _untrusted(name: str) -> bool:
     """
     parts = name.split("/")
     return parts[0] == "logs" and not (len(parts) == 3 and parts[2] == PAGE)
-
-
-class _Buffers:
-    """Two buffers in turn: one is filled from the socket while the other is hashed and
-    written (`Upload.write`), so a body needs at most 2 MiB whatever its size."""
-
-    def __init__(self, size: int = BUFFER) -> None:
-        self._buffers = (memoryview(bytearray(size)), memoryview(bytearray(size)))
-        self._turn = 0
-
-    def next(self) -> memoryview:
-        self._turn ^= 1
-        return self._buffers[self._turn]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -275,11 +255,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.is_dir():
             raise Refused(409, f"/{name} is a folder")
         with storage.Upload(self.server.root, expected) as upload:
-            if length is not None and upload.digest is None and length >= BUFFER:
-                size = self._splice(upload.fd, length)
-            else:
-                body = self._chunked_body() if length is None else self._sized_body(length)
-                size = upload.write(body)
+            size = receive(self.rfile, self.connection.fileno(), upload, length)
             self._body_read = True
             upload.finish(name, path, fsync=self.server.fsync)
         log.info("PUT /%s: %d bytes%s", name, size, ", sha256 verified" if expected else "")
@@ -311,79 +287,6 @@ class Handler(BaseHTTPRequestHandler):
         if length < 0:
             raise Refused(400, "Content-Length is negative")
         return length
-
-    def _splice(self, fd: int, length: int) -> int:
-        """Moves `length` bytes of body from the socket to `fd` inside the kernel: the data
-        never enters this process, which saves a copy and the interpreter's time per block."""
-        # What the request's reader already holds of the body goes first.
-        reader = cast(io.BufferedReader, self.rfile)
-        head = reader.read(min(len(reader.peek()), length))
-        storage.write(fd, head)
-        remaining = length - len(head)
-        pipe_read, pipe_write = os.pipe()
-        try:
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(pipe_write, fcntl.F_SETPIPE_SZ, BUFFER)  # a bigger pipe, fewer calls
-            socket_fd = self.connection.fileno()
-            while remaining:
-                try:
-                    moved = os.splice(socket_fd, pipe_write, min(remaining, BUFFER))
-                except BlockingIOError:
-                    # The socket is non-blocking because it has a timeout: wait as a read would.
-                    if not select.select([socket_fd], [], [], IDLE_TIMEOUT)[0]:
-                        raise TimeoutError from None
-                    continue
-                if not moved:
-                    raise Truncated
-                remaining -= moved
-                while moved:
-                    moved -= os.splice(pipe_read, fd, moved)
-        finally:
-            os.close(pipe_write)
-            os.close(pipe_read)
-        return length
-
-    def _sized_body(self, length: int) -> Iterator[memoryview]:
-        # Whole buffers (readinto, not readinto1): fewer, larger blocks to hash and write.
-        buffers = _Buffers(min(length, BUFFER))
-        remaining = length
-        while remaining:
-            buffer = buffers.next()[: min(remaining, BUFFER)]
-            got = self.rfile.readinto(buffer)
-            if got < len(buffer):
-                raise Truncated
-            remaining -= got
-            yield buffer
-
-    def _chunked_body(self) -> Iterator[memoryview]:
-        buffers = _Buffers()
-        while True:
-            line = self.rfile.readline(1024)
-            if not line.endswith(b"\n"):
-                raise Truncated
-            try:
-                length = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise Refused(400, "bad chunk size in chunked body") from None
-            if length == 0:
-                break
-            remaining = length
-            while remaining:
-                buffer = buffers.next()
-                got = self.rfile.readinto1(buffer[: min(remaining, BUFFER)])
-                if not got:
-                    raise Truncated
-                remaining -= got
-                yield buffer[:got]
-            if self.rfile.readline(1024).strip():
-                raise Refused(400, "chunk not followed by CRLF")
-        # Trailers, up to the empty line.
-        while True:
-            line = self.rfile.readline(8192)
-            if not line:
-                raise Truncated
-            if not line.strip():
-                return
 
     def _delete(self) -> None:
         self._authorize()
