@@ -20,7 +20,7 @@ from ouro import amqp, queues
 from tasks import testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
-from tasks.github import DryRunStatuses
+from tasks.forge import DryRunStatuses
 from tests.rabbitmq import RabbitMQ
 from tests.tasks.bot_fakes import FakeGitHub, payload
 
