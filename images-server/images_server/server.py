@@ -1,17 +1,12 @@
-"""The images-server's HTTP handler: VM images and job logs on one machine's disk.
+"""The images-server over HTTP: its routes, tokens and headers (docs/images-server.md).
 
-`PUT`/`GET`/`HEAD`/`DELETE` on `/images/<name>` and `/logs/<job>/<path…>` (DESIGN.md,
-"images-server HTTP"). Writes need `Authorization: Bearer <token>` (one token per line
-of `IMAGES_TOKEN_FILE`, re-read when it changes, so a token rotates without a restart);
-reads are public unless `--private-reads`.
-
-An upload goes into `<dir>/.tmp/` and is renamed into place only when complete and
-matching `X-Content-SHA256`: readers see the old file or the whole new one, and a cut-off
-upload leaves nothing. A body with a length and no checksum moves from the socket to the
-file with `splice` (it never enters the process); the others are read into two 1 MiB
-buffers in turn, one hashed and written on a second thread while the other fills.
-Downloads go out with `sendfile`. A verified SHA-256 is kept in an extended attribute
-and sent back as `X-Content-SHA256` on reads, so downloads are verified end to end.
+`PUT`/`GET`/`HEAD`/`DELETE` on `/images/<name>` and `/logs/<job>/<path…>`. Writes need
+`Authorization: Bearer <token>` (one token per line of `IMAGES_TOKEN_FILE`, re-read when
+it changes, so a token rotates without a restart); reads are public unless
+`--private-reads`. Downloads go out with `sendfile` and, when the upload was verified,
+its SHA-256 as `X-Content-SHA256`, so downloads are verified end to end. The files on
+disk are `storage`'s; `bodies` reads upload bodies, `listing` renders folders, and
+`conditional` answers `304` and `Range`.
 """
 
 import logging
