@@ -16,7 +16,7 @@ from ouro.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 STATE = PROJECT / ".local"
 CONTAINERS_CONF = STATE / "containers.conf"
 CONTAINERS_CONF_TEXT = """\
