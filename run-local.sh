@@ -3,7 +3,7 @@
 #   ./run-local.sh                  mocked GitHub, a passing and a failing PR
 #   ./run-local.sh -i               ... then a shell with $AMQP_URL, $MOCK_GITHUB_URL, ouro
 #   GITHUB_TOKEN=… ./run-local.sh --repo OWNER/NAME --pr N    a real PR on GitHub
-# The logic lives in ouro/local.py and ouro/drive.py (docs/deployment.md).
+# The logic lives in ouro/deploy/local.py and ouro/deploy/drive.py (docs/deployment.md).
 set -eu
 cd "$(dirname "$0")"
 make --silent .venv/.installed
