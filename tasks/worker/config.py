@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ouro import queues, validate
-from ouro.config import ConfigError
+from ouro.config import ConfigError, setting
 
 MODES = ("podman", "direct")
 
@@ -42,6 +42,16 @@ class WorkerConfig:
     clone_timeout: float = 600.0
     # PRs are tested rebased on their base branch, as they would be merged.
     rebase: bool = True
+    # The images-server address jobs get as IMAGES_SERVER_URL (VM images, uploads).
+    images_url: str = ""
+    # Host folder of VM images shared by this host's jobs, content-addressed and bounded
+    # by `ouro vm fetch`; mounted into every job.
+    image_cache: Path | None = None
+    # An image with `ouro vm`, in which the KVM probe runs (podman mode).
+    vm_image: str = ""
+    # What `ouro vm run` uses in this worker's jobs, decided once at start by the probe
+    # (tasks/worker/vmhost.py); None when the worker serves no VM capability.
+    vm_accel: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "._-" for c in self.name):
@@ -124,4 +134,7 @@ def from_environment(
         clone_retries=int(_number("OURO_WORKER_CLONE_RETRIES", 3)),
         clone_timeout=_number("OURO_WORKER_CLONE_TIMEOUT", 600.0),
         rebase=_flag("OURO_WORKER_REBASE", True),
+        images_url=env("OURO_WORKER_IMAGES_URL") or setting("IMAGES_SERVER_URL"),
+        image_cache=Path(cache) if (cache := env("OURO_WORKER_IMAGE_CACHE")) else None,
+        vm_image=env("OURO_WORKER_VM_IMAGE", ""),
     )

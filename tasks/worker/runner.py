@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from tasks.job import Job
+from tasks.worker import vmhost
 from tasks.worker.checkout import ChangeError
 from tasks.worker.config import WorkerConfig
 
@@ -30,7 +31,6 @@ Output = Callable[[bytes], None]
 SOURCE = "/source"
 ATTACHMENTS = "/attachments"
 SECRETS = "/run/secrets"
-KVM = Path("/dev/kvm")
 # How long a stopped job gets between SIGTERM and SIGKILL.
 STOP_GRACE = 2
 # Bound on every podman housekeeping call, so a hung podman cannot hang the worker.
@@ -177,6 +177,9 @@ class DirectRunner:
     """The command as a local process in its own session: for development and tests.
     It isolates nothing; the job sees the host."""
 
+    def __init__(self, config: WorkerConfig):
+        self._config = config
+
     def run(self, spec: JobSpec, output: Output, control: Control) -> RunResult:
         secrets = spec.scratch / "secrets"
         secrets.mkdir()
@@ -189,6 +192,7 @@ class DirectRunner:
             "HOME": str(spec.scratch),
             "TMPDIR": str(spec.scratch),
             **spec.environment(str(spec.source), str(spec.attachments), str(secrets)),
+            **vmhost.job_environment(self._config, str(self._config.image_cache)),
         }
         program = spec.job.command[0]
         try:
@@ -270,11 +274,18 @@ class PodmanRunner:
             "--workdir",
             SOURCE,
         ]
-        if KVM.exists():
-            argv += ["--device", str(KVM)]
+        if vmhost.KVM.exists():
+            # Passed even when the probe failed: the job is told to use TCG instead.
+            argv += ["--device", str(vmhost.KVM)]
+        if config.image_cache is not None:
+            argv += ["--volume", f"{config.image_cache}:{vmhost.CACHE_IN_JOB}:z"]
         for name, path in spec.secrets.items():
             argv += ["--volume", f"{path}:{SECRETS}/{name}:ro,z"]
-        for name, value in spec.environment(SOURCE, ATTACHMENTS, SECRETS).items():
+        environment = {
+            **spec.environment(SOURCE, ATTACHMENTS, SECRETS),
+            **vmhost.job_environment(config, vmhost.CACHE_IN_JOB),
+        }
+        for name, value in environment.items():
             argv += ["--env", f"{name}={value}"]
         return [*argv, *config.podman_args, spec.image or spec.job.image, *spec.job.command]
 
@@ -299,4 +310,4 @@ class PodmanRunner:
 
 
 def make_runner(config: WorkerConfig) -> Runner:
-    return DirectRunner() if config.mode == "direct" else PodmanRunner(config)
+    return DirectRunner(config) if config.mode == "direct" else PodmanRunner(config)

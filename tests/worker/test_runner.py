@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tasks.job import Job
+from tasks.worker import vmhost
 from tasks.worker.config import WorkerConfig
 from tasks.worker.runner import (
-    KVM,
     CommandNotFound,
     Control,
     DirectRunner,
@@ -24,6 +24,7 @@ from tasks.worker.runner import (
 )
 
 SHA = "a" * 40
+DIRECT = WorkerConfig(name="w", mode="direct")
 
 
 def job(command: list[str], timeout: int = 60, **extra: object) -> Job:
@@ -67,7 +68,7 @@ class Collect:
 
 def test_direct_streams_output_and_exit_code(tmp_path: Path) -> None:
     out = Collect()
-    result = DirectRunner().run(
+    result = DirectRunner(DIRECT).run(
         spec(tmp_path, job(["sh", "-c", "echo out; echo err >&2; exit 3"])), out, Control()
     )
     assert result.exit_code == 3
@@ -107,7 +108,7 @@ def test_commands_the_checkout_cannot_vouch_for_are_left_to_the_runner(tmp_path:
 
 def test_direct_command_not_found_is_the_changes_fault(tmp_path: Path) -> None:
     with pytest.raises(CommandNotFound, match=r"^Cannot run no-such-program: No such file"):
-        DirectRunner().run(spec(tmp_path, job(["no-such-program"])), Collect(), Control())
+        DirectRunner(DIRECT).run(spec(tmp_path, job(["no-such-program"])), Collect(), Control())
 
 
 def test_direct_environment_is_the_jobs_not_the_workers(
@@ -122,7 +123,7 @@ def test_direct_environment_is_the_jobs_not_the_workers(
         job(["sh", "-c", "env; cat $OURO_SECRETS/token"], env={"A": "1"}),
         {"token": secret},
     )
-    result = DirectRunner().run(the_spec, out, Control())
+    result = DirectRunner(DIRECT).run(the_spec, out, Control())
     assert result.exit_code == 0
     assert b"GITHUB_TOKEN" not in out.data
     assert b"A=1\n" in out.data
@@ -134,7 +135,7 @@ def test_direct_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     marker = tmp_path / "survivor"
     command = ["sh", "-c", f"(sleep 3; touch {marker}) & echo started; sleep 60"]
     out = Collect()
-    result = DirectRunner().run(spec(tmp_path, job(command, timeout=1)), out, Control())
+    result = DirectRunner(DIRECT).run(spec(tmp_path, job(command, timeout=1)), out, Control())
     assert result.exit_code is None
     assert result.timed_out
     time.sleep(3.5)
@@ -155,7 +156,7 @@ def test_direct_stop_ends_a_job_that_ignores_sigterm(tmp_path: Path) -> None:
     out, control = Collect(), Control()
     stopper = stop_after(out, control, b"ready", Stop.CANCELLED)
     command = ["sh", "-c", "trap '' TERM; echo ready; sleep 60"]
-    result = DirectRunner().run(spec(tmp_path, job(command)), out, control)
+    result = DirectRunner(DIRECT).run(spec(tmp_path, job(command)), out, control)
     stopper.join()
     assert result.exit_code is None
     assert result.stopped is Stop.CANCELLED
@@ -173,10 +174,26 @@ def test_podman_command_line(tmp_path: Path) -> None:
     assert f"--volume {secret}:/run/secrets/token:ro,z" in joined
     assert "--env X=y z" in joined
     assert "--env TEST_ATTACHMENTS=/attachments" in joined
-    assert ("--device /dev/kvm" in joined) == KVM.exists()
     assert argv[-5:] == ["--network", "none", "localhost/ouro-test-job:latest", ".ci/run", "--fast"]
     from_repository = replace(spec(tmp_path / "2", the_job), image="localhost/from-repo:1")
     assert PodmanRunner(config).command(from_repository)[-3] == "localhost/from-repo:1"
+
+
+def test_jobs_are_told_about_the_host_in_both_modes(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    config = WorkerConfig(
+        name="w", mode="direct", images_url="http://images.test", image_cache=cache, vm_accel="tcg"
+    )
+    script = "echo $IMAGES_SERVER_URL $OURO_VM_ACCEL $OURO_VM_CACHE"
+    out = Collect()
+    result = DirectRunner(config).run(spec(tmp_path, job(["sh", "-c", script])), out, Control())
+    assert result.exit_code == 0
+    assert out.data == f"http://images.test tcg {cache}\n".encode()
+    argv = PodmanRunner(replace(config, mode="podman")).command(spec(tmp_path / "2", job(["x"])))
+    joined = " ".join(argv)
+    assert f"--volume {cache}:{vmhost.CACHE_IN_JOB}:z" in joined
+    assert f"--env OURO_VM_CACHE={vmhost.CACHE_IN_JOB}" in joined
+    assert "--env IMAGES_SERVER_URL=http://images.test --env OURO_VM_ACCEL=tcg" in joined
 
 
 def containers(env: dict[str, str]) -> list[str]:
@@ -210,6 +227,16 @@ def test_podman_runs_in_a_container_and_removes_it(
     assert result.exit_code == 4
     assert (the_spec.attachments / "a").read_text() == "x\n"
     assert "ouro-job-job-1" not in containers(podman_env)
+
+
+def test_podman_passes_the_kvm_device_into_the_job(podman_runner: Runner, tmp_path: Path) -> None:
+    if not vmhost.KVM.exists():
+        pytest.skip("this host has no /dev/kvm, so there is no device to pass to a job")
+    out = Collect()
+    command = ["sh", "-c", "test -c /dev/kvm && echo character device"]
+    result = podman_runner.run(spec(tmp_path, job(command)), out, Control())
+    assert out.data == b"character device\n"
+    assert result.exit_code == 0
 
 
 def test_podman_stop_removes_the_container(
