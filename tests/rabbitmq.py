@@ -1,5 +1,7 @@
 """A throw-away RabbitMQ node for integration tests: Debian's rabbitmq-server, a free port,
-a temporary folder, started as the current user (see ../shared/PODMAN.md)."""
+a temporary folder, started as the current user through Debian's
+/usr/lib/rabbitmq/bin/rabbitmq-server (the /usr/sbin wrapper switches to the rabbitmq
+user, which cannot write a root-owned temporary folder)."""
 
 import os
 import shutil

@@ -257,7 +257,7 @@ class Deployment:
         self.wait_ready(timeout)
 
     def start_podman_service(self) -> None:
-        """A podman API socket of our own for the worker's job containers (PODMAN.md)."""
+        """A podman API socket of our own for the worker's job containers."""
         if self.state.service_pid and host.alive(self.state.service_pid):
             return
         self.socket.unlink(missing_ok=True)

@@ -89,7 +89,7 @@ def _runs(image: str, environment: dict[str, str]) -> str | None:
 
 def probe(image: str) -> None:
     """Pick podman's configuration: the defaults if a container of `image` runs with them,
-    else the project's containers.conf (PODMAN.md's adjustments), else a clear error."""
+    else the project's containers.conf (runc, lower ulimits), else a clear error."""
     global _env  # noqa: PLW0603 - one decision per process, shared by every podman call
     if _env is not None:
         return
