@@ -34,6 +34,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("testmap", "tasks.cli", "check a test map"),
     Command("queue", "tasks.cli", "look at the broker's queues, replay dead letters"),
     Command("image", "ouro.store.cli", "upload, download, list and prune images in the store"),
+    Command("vm", "vm.cli", "build VM images and run commands in throw-away VMs"),
     Command("containers", "ouro.deploy.containers", "build the deployment's container images"),
     Command("secrets", "ouro.deploy.secrets", "make fake secrets, or Kubernetes Secrets"),
     Command("local", "ouro.deploy.drive", "the whole deployment on this machine (podman)"),
