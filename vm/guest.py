@@ -14,6 +14,7 @@ part: mount the API file systems, unpack the job, run it, write the result, `syn
 the result is synced on its own disk, so the forced power-off loses nothing.
 """
 
+import io
 import logging
 import re
 import shlex
@@ -87,15 +88,19 @@ def command_script(argv: Sequence[str], env: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def _copied_in(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     # The command runs as root in the guest: its files should be root's, whoever owns
     # them here. Sockets, FIFOs and devices mean nothing in another machine.
     if not (info.isreg() or info.isdir() or info.issym() or info.islnk()):
         log.warning("copy-in: skipping %s (not a file, directory or link)", info.name)
         return None
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info
+    return _as_root(info)
 
 
 def write_job(
@@ -110,38 +115,25 @@ def write_job(
         if copy_in is None:
             folder = tarfile.TarInfo("job")
             folder.type, folder.mode = tarfile.DIRTYPE, 0o755
-            archive.addfile(folder)
+            archive.addfile(_as_root(folder))
         else:
             if not copy_in.is_dir():
                 raise VmError(f"--copy-in {copy_in}: not a directory")
-            archive.add(copy_in, arcname="job", filter=_as_root)
+            archive.add(copy_in, arcname="job", filter=_copied_in)
         info = tarfile.TarInfo(COMMAND_MEMBER)
         info.size, info.mode = len(script), 0o755
-        archive.addfile(info, _Bytes(script))
-
-
-class _Bytes:
-    """The smallest file object `TarFile.addfile` reads from."""
-
-    def __init__(self, data: bytes):
-        self._data = data
-
-    def read(self, size: int = -1) -> bytes:
-        chunk, self._data = (
-            (self._data, b"") if size < 0 else (self._data[:size], self._data[size:])
-        )
-        return chunk
+        archive.addfile(_as_root(info), io.BytesIO(script))
 
 
 def read_result(source: BinaryIO, copy_out: Path | None) -> int | None:
     """The command's exit code from the result disk (None if the guest wrote none).
 
     With `copy_out`, the files under `results/` are extracted there with tarfile's `data`
-    filter: the guest is not trusted, so no absolute paths, `..`, links leaving the folder,
-    devices or set-uid bits get out.
+    filter: the guest is not trusted, so entries with absolute paths or `..`, links that
+    leave the folder, and devices are refused (and logged); set-uid bits are dropped.
     """
     code: int | None = None
-    wanted: list[tarfile.TarInfo] = []
+    copied = 0
     source.seek(0)
     try:
         with tarfile.open(fileobj=source, mode="r:") as archive:
@@ -151,13 +143,23 @@ def read_result(source: BinaryIO, copy_out: Path | None) -> int | None:
                     text = extracted.read().decode(errors="replace").strip() if extracted else ""
                     code = int(text) if text.isdigit() else None
                 elif copy_out is not None and member.name.startswith("results/"):
-                    wanted.append(member.replace(name=member.name.removeprefix("results/")))
-            if copy_out is not None and wanted:
-                copy_out.mkdir(parents=True, exist_ok=True)
-                archive.extractall(copy_out, members=wanted, filter="data")
-                log.info("copied %d result entries to %s", len(wanted), copy_out)
+                    copied += _copy_out(archive, member, copy_out)
     except (tarfile.TarError, EOFError, OSError) as error:
-        # An empty disk (no result at all) is not an archive; a full one is cut short.
+        # An empty disk (no result at all) is no archive; one that was too small is cut short.
         if code is not None:
             log.warning("the result disk is cut short (%s): results may be missing", error)
+    if copied:
+        log.info("copied %d entries from the guest's %s to %s", copied, GUEST_RESULTS, copy_out)
     return code
+
+
+def _copy_out(archive: tarfile.TarFile, member: tarfile.TarInfo, copy_out: Path) -> int:
+    copy_out.mkdir(parents=True, exist_ok=True)
+    try:
+        archive.extract(
+            member.replace(name=member.name.removeprefix("results/")), copy_out, filter="data"
+        )
+    except tarfile.FilterError as error:
+        log.warning("not copied out: %s", error)
+        return 0
+    return 1
