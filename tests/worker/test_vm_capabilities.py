@@ -10,8 +10,7 @@ from ouro import amqp, queues
 from tasks.worker import vmhost
 from tasks.worker.config import WorkerConfig
 from tests.worker.helpers import queue_depth
-from tests.worker.test_acceptance import OURO, Stack
-from tests.worker.test_acceptance import stack as stack  # the fixture
+from tests.worker.test_acceptance import OURO, Stack, stack  # noqa: F401 (the fixture)
 
 DIRECT = WorkerConfig(name="w", mode="direct", capabilities=("kvm", "vm"))
 
