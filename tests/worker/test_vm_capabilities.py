@@ -9,9 +9,12 @@ import pytest
 from ouro import amqp, queues
 from tasks.worker import vmhost
 from tasks.worker.config import WorkerConfig
+from tests.worker import test_acceptance
 from tests.worker.helpers import queue_depth
-from tests.worker.test_acceptance import OURO, Stack, stack  # noqa: F401 (the fixture)
+from tests.worker.test_acceptance import OURO, Stack
 
+# The acceptance tests' fixture: worker processes with a real broker, GitHub and store.
+stack = test_acceptance.stack
 DIRECT = WorkerConfig(name="w", mode="direct", capabilities=("kvm", "vm"))
 
 
