@@ -1,31 +1,35 @@
 """`ouro vm build`: a recipe → a bootable Debian image, without loop mounts.
 
 mmdebstrap installs the system into a directory (minbase, no recommends, no docs, man
-pages or locales) with the cloud kernel and an initrd that holds just the virtio and ext4
-modules (vm/initramfs.py); the recipe's setup commands run in the image through a mmdebstrap hook;
-`mkfs.ext4 -d` makes the file system from the directory and `qemu-img convert` a
-compressed qcow2 of it. The kernel and initrd are copied out beside it (direct kernel
-boot needs no boot loader), with the manifest (vm/manifest.py).
+pages or locales: vm/slim.py) with the cloud kernel and an initrd that holds just the
+virtio and ext4 modules (vm/initramfs.py); the recipe's setup commands run in the image
+through a mmdebstrap hook; `mkfs.ext4 -d` makes the file system from the directory and
+`qemu-img convert` a compressed qcow2 of it. The kernel and initrd are copied out beside
+it (direct kernel boot needs no boot loader), with the manifest (vm/manifest.py).
 
 mmdebstrap runs in root mode, so setup commands run as root in a chroot on the build
 host: build recipes only from trusted branches, in a throw-away container (docs/vm.md).
 """
 
+import collections
 import fcntl
 import logging
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vm import initramfs, manifest
+from vm import initramfs, manifest, slim
 from vm.errors import VmError
 from vm.guest import INIT, INIT_PATH
 from vm.imagefiles import ImageFiles
@@ -37,9 +41,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ("linux-image-cloud-amd64", "initramfs-tools")
-EXCLUDED = ("/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*", "/usr/share/info/*")
 _MIRROR = re.compile(r"(?:https?|file)://[^\s'\"\\]+")
 MMDEBSTRAP_TIMEOUT = 3600
+# apt's and dpkg's line per package: hundreds per build, shown only when it fails.
+_CHATTY = re.compile(
+    rb"Get:\d|Selecting previously|Preparing to unpack|Unpacking |Setting up |Processing trigger"
+    rb"|\(Reading database|Reading package lists|Building dependency tree|Reading state inf"
+)
 
 
 def build(
@@ -107,13 +115,12 @@ def _mmdebstrap(
         "--variant=minbase",
         "--include=" + ",".join((*BASE_PACKAGES, *recipe.packages)),
         '--aptopt=APT::Install-Recommends "false"',
-        *(f"--dpkgopt=path-exclude={pattern}" for pattern in EXCLUDED),
-        # The copyright files stay: they are the licences of what the image ships.
-        "--dpkgopt=path-include=/usr/share/doc/*/copyright",
         # A throw-away build directory needs no fsync per file (halves the install time).
         "--dpkgopt=force-unsafe-io",
         # Before the kernel is installed, so that its initrd is made once, already small.
-        *initramfs.essential_hooks(files),
+        *_essential_files(
+            files, [*initramfs.FILES, (slim.DPKG_CFG_D, slim.NAME, slim.DPKG_EXCLUDES, 0o644)]
+        ),
     ]
     if recipe.setup:
         # The commands reach the image's shell as a file; the hook lines are constant.
@@ -136,22 +143,57 @@ def _mmdebstrap(
     log.info(
         "mmdebstrap %s from %s%s", recipe.suite, mirror, " with an apt cache" if apt_cache else ""
     )
-    # Its progress ("I: …" per phase, dpkg's lines, the setup trace) goes to our stderr.
+    _run_mmdebstrap(argv)
+
+
+def _run_mmdebstrap(argv: list[str]) -> None:
+    """mmdebstrap with its output on our stderr: its phase lines, warnings and the setup
+    commands' own output as they come; apt's and dpkg's line per package only if it fails."""
     process = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
-        stdout=2,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         # SIGTERM, not SIGKILL: mmdebstrap then unmounts what it mounted in the chroot.
-        preexec_fn=die_with_parent(15),  # noqa: PLW1509 (started from the main thread)
+        preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 (from the main thread)
     )
+    assert process.stdout is not None  # noqa: S101 (stdout=PIPE above)
+    watchdog = threading.Timer(MMDEBSTRAP_TIMEOUT, process.terminate)
+    watchdog.start()
+    hidden: collections.deque[bytes] = collections.deque(maxlen=40)
     try:
-        code = process.wait(timeout=MMDEBSTRAP_TIMEOUT)
+        for line in process.stdout:
+            if _CHATTY.match(line):
+                hidden.append(line)
+            else:
+                sys.stderr.buffer.write(line)
+                sys.stderr.flush()
+        code = process.wait()
     except BaseException:
         process.terminate()
         process.wait()
         raise
+    finally:
+        watchdog.cancel()
+        process.stdout.close()
     if code != 0:
+        sys.stderr.buffer.write(b"".join(hidden))
         raise VmError(f"mmdebstrap failed (exit code {code}); its output is above")
+
+
+def _essential_files(work: Path, files: list[tuple[str, str, str, int]]) -> list[str]:
+    """mmdebstrap options that put (folder, name, content, mode) files into the image right
+    after the essential packages, before the others are installed."""
+    folders = " ".join(f'"$1{folder}"' for folder in sorted({folder for folder, *_ in files}))
+    options = [f"--essential-hook=mkdir -p {folders}"]
+    for number, (folder, name, text, mode) in enumerate(files):
+        # One host folder per file: copy-in keeps the name and the mode.
+        source = work / f"essential-{number}" / name
+        source.parent.mkdir(parents=True)
+        source.write_text(text)
+        source.chmod(mode)
+        options.append(f"--essential-hook=copy-in {_q(source)} {folder}")
+    return options
 
 
 def setup_script(recipe: Recipe) -> str:
@@ -181,6 +223,9 @@ def _finish(
     mirror: str,
     started: float,
 ) -> ImageFiles:
+    phase = time.monotonic()
+    removed = slim.strip(rootfs)
+    log.info("removed %d documentation files in %.1f s", removed, time.monotonic() - phase)
     init = rootfs / INIT_PATH.lstrip("/")
     init.parent.mkdir(parents=True, exist_ok=True)
     init.write_text(INIT)

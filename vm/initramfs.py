@@ -15,9 +15,6 @@ The hook relies on the layout of initramfs-tools 0.142 (bookworm) and later: ude
 scripts are `scripts/init-top/udev` and `scripts/init-bottom/udev`.
 """
 
-import shlex
-from pathlib import Path
-
 MODULES = ("virtio_pci", "virtio_blk", "ext4")
 NAME = "ouro-vm"
 CONF_D = "/etc/initramfs-tools/conf.d"
@@ -37,23 +34,9 @@ EOF
 chmod 0755 "$DESTDIR/scripts/init-bottom/udev"
 """
 
-_FILES = {
-    CONF_D: ("MODULES=list\n", 0o644),
-    HOOKS_D: (NO_UDEV_HOOK, 0o755),
-    MODULES_D: ("".join(f"{module}\n" for module in MODULES), 0o644),
-}
-
-
-def essential_hooks(work: Path) -> list[str]:
-    """mmdebstrap options that install the three files; their sources are made in `work`."""
-    folders = " ".join(f'"$1{folder}"' for folder in _FILES)
-    options = [f"--essential-hook=mkdir -p {folders}"]
-    for number, (folder, (text, mode)) in enumerate(_FILES.items()):
-        # One host folder per file: copy-in keeps the name and the mode.
-        source = work / f"initramfs-{number}" / NAME
-        source.parent.mkdir(parents=True)
-        source.write_text(text)
-        source.chmod(mode)
-        # mmdebstrap splits special hooks like a shell would: the path is quoted.
-        options.append(f"--essential-hook=copy-in {shlex.quote(str(source))} {folder}")
-    return options
+# (folder in the image, file name, content, mode): vm/build.py puts them in place.
+FILES = (
+    (CONF_D, NAME, "MODULES=list\n", 0o644),
+    (HOOKS_D, NAME, NO_UDEV_HOOK, 0o755),
+    (MODULES_D, NAME, "".join(f"{module}\n" for module in MODULES), 0o644),
+)

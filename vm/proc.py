@@ -25,7 +25,7 @@ def die_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None]:
     parent = os.getpid()
 
     def preexec() -> None:
-        if _libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
+        if _libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
             os._exit(126)
         # We may have died between fork and prctl; then nobody would ever signal the child.
         if os.getppid() != parent:

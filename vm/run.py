@@ -34,6 +34,7 @@ EXIT_CANCELLED = 143
 TMPDIR_VARIABLE = "OURO_VM_TMPDIR"
 RESULT_DISK_SIZE = 64 << 20
 PREFIX = "ouro-vm-run-"
+STALE_AFTER = 60
 # Kernel command line: the root overlay is the first virtio disk; quiet keeps the
 # kernel's messages out of the job's log unless something goes wrong.
 APPEND = f"root=/dev/vda rw console=ttyS0 panic=-1 quiet init={guest.INIT_PATH}"
@@ -170,15 +171,16 @@ def _disks(spec: RunSpec) -> Iterator[tuple[int, int, int]]:
 
 
 def _sweep(parent: Path) -> None:
-    """Remove folders of runs that died before they could (their lock is free)."""
+    """Remove folders of runs that died before they could: older than a minute (a live
+    run deletes its folder within moments) and with a free lock (its owner is gone)."""
     for folder in parent.glob(PREFIX + "*"):
         try:
+            if time.time() - folder.stat().st_mtime < STALE_AFTER:
+                continue
             lock = os.open(folder / ".lock", os.O_RDWR | os.O_CLOEXEC)
         except OSError:
-            # No lock yet: being set up this instant, or never locked; judge by age.
-            with contextlib.suppress(OSError):
-                if time.time() - folder.stat().st_mtime > 60:
-                    shutil.rmtree(folder, ignore_errors=True)
+            # Gone meanwhile, or killed before it made its lock.
+            shutil.rmtree(folder, ignore_errors=True)
             continue
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
