@@ -40,6 +40,7 @@ SOURCES = (
     "tasks",
     "images-server",
     "mock-github",
+    "vm",
     "pyproject.toml",
     "README.md",
 )
@@ -49,6 +50,8 @@ DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LABEL = "org.ouroboros.inputs"
 IMAGES = ("broker", "app", "job")
+# The images that install this project: every component (app), and `ouro vm` for jobs (job).
+WITH_OURO = ("app", "job")
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ def image_ref(name: str, base: str) -> str:
     """The tag that `name` has when built from the current inputs."""
     containerfile = CONTAINERS / f"{name}.Containerfile"
     parts = [name.encode(), base.encode(), containerfile.read_bytes()]
-    if name == "app":
+    if name in WITH_OURO:
         parts += [r.encode() for r in runtime_requirements()]
         for path in source_files():
             parts += [str(path.relative_to(podman.PROJECT)).encode(), path.read_bytes()]
@@ -226,7 +229,7 @@ def build(name: str, base: str) -> Built:
     with tempfile.TemporaryDirectory(dir=podman.STATE, prefix=f"build-{name}-") as tmp:
         context = Path(tmp)
         shutil.copy(CONTAINERS / f"{name}.Containerfile", context / "Containerfile")
-        if name == "app":
+        if name in WITH_OURO:
             build_wheels(context / "wheels", runtime_requirements())
         podman.run(
             ["build", "--quiet", "--layers", "--build-arg", f"BASE={base}",

@@ -21,7 +21,7 @@ import requests
 
 from mock_github.control import MockGitHubControl
 from ouro.config import ConfigError, setting
-from ouro.deploy import local, podman
+from ouro.deploy import local, podman, vmimage
 from ouro.deploy.local import Deployment, RealGitHub
 from ouro.deploy.progress import say
 from tasks import testmap
@@ -37,7 +37,8 @@ class Scenario:
     branch: str
     title: str
     files: dict[str, str | None]
-    expected: str
+    # The final state each context of the sample's test map must reach.
+    expected: dict[str, str]
 
 
 SCENARIOS = (
@@ -45,13 +46,14 @@ SCENARIOS = (
         "friendlier-greeting",
         "A change that keeps the tests green",
         {"NEWS.md": "The greeting is friendlier now.\n"},
-        "success",
+        {"unit-tests": "success", "vm": "success", "browser": "success"},
     ),
     Scenario(
         "broken-greeting",
         "A change that breaks a test",
         {"greeting.py": 'def greet(name: str) -> str:\n    return f"Bye, {name}."\n'},
-        "failure",
+        # The VM runs the same unit tests, so it fails too; the page does not use greet().
+        {"unit-tests": "failure", "vm": "failure", "browser": "success"},
     ),
 )
 
@@ -80,12 +82,17 @@ class Outcome:
         return last.get("state") in FINAL or last.get("description") == MANUAL_TESTING
 
 
-def sample_files() -> dict[str, str | None]:
-    return {
+def sample_files(image_ref: str | None = None) -> dict[str, str | None]:
+    """The sample repository as pushed: its files, and the reference of the VM image that
+    this deployment built and uploaded, if any (as an image refresh would commit it)."""
+    files: dict[str, str | None] = {
         str(p.relative_to(local.SAMPLE_REPO)): p.read_text()
         for p in sorted(local.SAMPLE_REPO.rglob("*"))
         if p.is_file() and "__pycache__" not in p.parts
     }
+    if image_ref:
+        files[vmimage.REFERENCE] = image_ref + "\n"
+    return files
 
 
 def statuses(
@@ -137,15 +144,17 @@ def drive(
     api = deploy.url("mock-github")
     outcomes: list[Outcome] = []
     with MockGitHubControl(api) as control:
-        control.create_repo(REPO, files=sample_files(), user="ouro-demo")
+        files = sample_files(deploy.state.sample_image)
+        control.create_repo(REPO, files=files, user="ouro-demo")
         say(f"mock GitHub: created {REPO} from {local.SAMPLE_REPO}")
         for s in SCENARIOS:
             pr = control.open_pr(REPO, s.branch, files=s.files, title=s.title, user="ouro-demo")
-            outcome = Outcome(
-                REPO, int(pr["number"]), str(pr["head"]["sha"]), CONTEXT, s.title, s.expected
-            )
-            outcomes.append(outcome)
-            say(f"PR #{outcome.number} opened: {s.title!r} (head {outcome.sha[:10]})")
+            number, sha = int(pr["number"]), str(pr["head"]["sha"])
+            outcomes += [
+                Outcome(REPO, number, sha, context, s.title, state)
+                for context, state in s.expected.items()
+            ]
+            say(f"PR #{number} opened: {s.title!r} (head {sha[:10]})")
         for delivery in control.deliveries():
             event = f"{delivery['event']}/{delivery.get('action') or '-'}"
             say(f"  webhook delivered: {event} -> HTTP {delivery['status_code']}")

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from ouro.config import ConfigError
 from ouro.deploy.progress import say
@@ -20,7 +21,12 @@ APT_PACKAGES = {
     "catatonit": "catatonit",
     "debootstrap": "debootstrap",
     "openssl": "openssl",
+    # The sample's VM image is built on the host (ouro vm build).
+    "mmdebstrap": "mmdebstrap",
+    "qemu-img": "qemu-utils",
+    "mkfs.ext4": "e2fsprogs",
 }
+KVM = Path("/dev/kvm")
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float, interval: float = 0.5) -> None:

@@ -25,7 +25,7 @@ import yaml
 
 from ouro import amqp, cli
 from ouro.config import ConfigError
-from ouro.deploy import containers, host, podman
+from ouro.deploy import containers, host, podman, vmimage
 from ouro.deploy import secrets as ouro_secrets
 from ouro.deploy.progress import say
 
@@ -35,6 +35,8 @@ YAMLS = (containers.CONTAINERS / "ouroboros.yaml", containers.CONTAINERS / "mock
 LOCAL_TESTMAP = containers.CONTAINERS / "local-testmap.yaml"
 SAMPLE_REPO = containers.CONTAINERS / "sample-repo"
 PODS = ("ouroboros", "ouro-mock-github")
+# The registry prefix the production YAML names images by; replaced by local builds.
+PRODUCTION_IMAGES = "ghcr.io/ouroboros-ci/ouro-"
 # The `ouro` subcommand each app container runs; a container whose component is not part
 # of this tree yet is left out, so the deployment grows as components land.
 PORTS = {"broker": 5671, "webhook": 8081, "images-server": 8080, "mock-github": 8090}
@@ -49,6 +51,8 @@ class State:
     components: list[str] = field(default_factory=list)
     service_pid: int | None = None
     github_api: str | None = None  # None: the mock GitHub
+    # The reference of the sample's VM image in this deployment's images-server.
+    sample_image: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,11 @@ class Deployment:
             # port through the host's address here; localhost works in the pod and on the
             # host alike. (The HTTP store has no separate public URL for log links.)
             "IMAGES_SERVER_URL": f"http://localhost:{PORTS['images-server']}",
+            # Job containers are siblings on the host's network: the host's address.
+            "OURO_WORKER_IMAGES_URL": f"http://{self.state.host}:{PORTS['images-server']}",
             "OURO_WORKER_WORK_DIR": str(self.work_dir),
             "OURO_WORKER_SECRETS_DIR": str(self.job_secrets_dir),
+            "OURO_WORKER_IMAGE_CACHE": str(self.same_path_volumes()["image-cache"]),
         }
 
     @property
@@ -135,7 +142,11 @@ class Deployment:
     def same_path_volumes(self) -> dict[str, Path]:
         """hostPath volumes that the host's podman mounts into job containers again, so the
         worker sees them at their host path; locally they live in the project's folder."""
-        return {"worker-dir": self.work_dir, "job-secrets": self.job_secrets_dir}
+        return {
+            "worker-dir": self.work_dir,
+            "job-secrets": self.job_secrets_dir,
+            "image-cache": self.root / "image-cache",
+        }
 
     def local_testmap(self, repos: dict[str, Any] | None = None) -> str:
         """The sample's test map with the local job image; or with `repos` instead of the
@@ -169,12 +180,24 @@ class Deployment:
         out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         return out
 
+    def local_image(self, production: str) -> str:
+        """The image built here in place of a production one (`…/ouro-<name>:<tag>`)."""
+        name = production.rsplit("/", 1)[1].split(":", maxsplit=1)[0].removeprefix("ouro-")
+        return self.state.images[name]
+
     def _render_pod(self, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
         kept = []
         for container in spec["containers"]:
             image = container["image"].rsplit("/", 1)[1].split(":")[0]  # ouro-<name>
-            container["image"] = self.state.images[image.removeprefix("ouro-")]
+            container["image"] = self.local_image(container["image"])
+            for variable in container.get("env", []):
+                if variable.get("value", "").startswith(PRODUCTION_IMAGES):
+                    variable["value"] = self.local_image(variable["value"])
+            if not host.KVM.exists():
+                # A hostPath of a device that is not there would stop the pod; TCG needs none.
+                mounts = container.get("volumeMounts", [])
+                container["volumeMounts"] = [m for m in mounts if m["name"] != "kvm"]
             args = container.get("args") or []
             if image == "ouro-app" and args and args[0] not in self.state.components:
                 log.info(
@@ -230,6 +253,7 @@ class Deployment:
             verb = "built" if result.built else "cached"
             say(f"  {result.name:7} {result.ref} {verb} ({result.seconds:.0f}s)")
             self.state.images[result.name] = result.ref
+        sample_image = vmimage.built(SAMPLE_REPO) if github is None else None
         self.down(quiet=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self.state.host = host.host_address()
@@ -255,6 +279,10 @@ class Deployment:
         pods = PODS if self.mocked else PODS[:1]
         say(f"pods started: {', '.join(pods)} (services on {self.state.host})")
         self.wait_ready(timeout)
+        if sample_image is not None:
+            with host.environment(self.client_env()):
+                self.state.sample_image = vmimage.upload(sample_image)
+            self.save()
 
     def start_podman_service(self) -> None:
         """A podman API socket of our own for the worker's job containers."""

@@ -1,4 +1,5 @@
-"""A passing and a failing PR through the whole deployment, asserted on what the mock
+"""A passing and a failing PR through the whole deployment — unit tests in a container,
+the same tests in a VM booted by QEMU, and a browser test — asserted on what the mock
 GitHub recorded and on what the images-server serves."""
 
 import pytest
@@ -17,7 +18,12 @@ def outcomes(deployment: Deployment) -> list[drive.Outcome]:
     return drive.drive(deployment, timeout=240)
 
 
-def test_each_pr_gets_exactly_three_statuses(outcomes: list[drive.Outcome]) -> None:
+def test_each_context_of_each_pr_gets_exactly_three_statuses(
+    outcomes: list[drive.Outcome],
+) -> None:
+    assert sorted((o.number, o.context) for o in outcomes) == [
+        (n, c) for n in (1, 2) for c in ("browser", "unit-tests", "vm")
+    ]
     for outcome in outcomes:
         states = [(s["state"], s["description"].split(" [")[0]) for s in outcome.statuses]
         final = "Success" if outcome.expected == "success" else "Tests failed"
@@ -26,7 +32,7 @@ def test_each_pr_gets_exactly_three_statuses(outcomes: list[drive.Outcome]) -> N
             ("pending", "In progress"),
             (outcome.expected, final),
         ]
-        assert all(s["context"] == drive.CONTEXT for s in outcome.statuses)
+        assert all(s["context"] == outcome.context for s in outcome.statuses)
         # Both statuses a worker posts link to the same log.
         assert outcome.statuses[1]["target_url"] == outcome.statuses[2]["target_url"]
 
@@ -34,7 +40,7 @@ def test_each_pr_gets_exactly_three_statuses(outcomes: list[drive.Outcome]) -> N
 def test_target_url_resolves_to_the_log_with_output_and_attachments(
     outcomes: list[drive.Outcome],
 ) -> None:
-    failing = next(o for o in outcomes if o.expected == "failure")
+    failing = next(o for o in outcomes if o.expected == "failure" and o.context == "unit-tests")
     page = failing.statuses[-1]["target_url"]
     assert requests.get(page, timeout=10).status_code == 200
     job_dir = page.rsplit("/", 1)[0]
@@ -45,6 +51,43 @@ def test_target_url_resolves_to_the_log_with_output_and_attachments(
     attachment = requests.get(f"{job_dir}/unittest.txt", timeout=10)
     assert attachment.status_code == 200
     assert "FAILED (failures=1)" in attachment.text
+
+
+def log_of(outcome: drive.Outcome) -> str:
+    job_dir = outcome.statuses[-1]["target_url"].rsplit("/", 1)[0]
+    response = requests.get(f"{job_dir}/log", timeout=10)
+    assert response.status_code == 200
+    return response.text
+
+
+def test_the_vm_context_boots_the_referenced_image_and_runs_the_tests_in_the_guest(
+    outcomes: list[drive.Outcome], deployment: Deployment
+) -> None:
+    vm = {o.expected: log_of(o) for o in outcomes if o.context == "vm"}
+    assert deployment.state.sample_image.startswith("sample-")
+    worker = podman.run(["logs", "ouroboros-worker"], check=False)
+    # The worker decided once at start, by a probe boot; its jobs use what it decided.
+    lines = (worker.stdout + worker.stderr).splitlines()
+    probe = next(line for line in lines if "KVM probe:" in line)
+    accelerator = "kvm" if "KVM probe: usable" in probe else "tcg"
+    if not deploy_host.KVM.exists():
+        assert accelerator == "tcg"
+    for log in vm.values():
+        # Which accelerator and why, then the guest's console: the command's output, the
+        # guest's own report of its exit code, and the kernel powering the VM off.
+        assert f"accelerator: {accelerator} (OURO_VM_ACCEL={accelerator})" in log
+        assert "reboot: Power down" in log
+    assert "Ran 1 test" in vm["success"]
+    assert "ouro-vm: exit code 0" in vm["success"]
+    assert "FAILED (failures=1)" in vm["failure"]
+    assert "ouro-vm: exit code 1" in vm["failure"]
+
+
+def test_the_browser_context_drives_chromium_in_the_job_image(
+    outcomes: list[drive.Outcome],
+) -> None:
+    for outcome in (o for o in outcomes if o.context == "browser"):
+        assert "the page says: 'Hello, Ada!'" in log_of(outcome)
 
 
 def test_images_server_refuses_uploads_without_the_token(deployment: Deployment) -> None:
