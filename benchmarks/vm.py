@@ -12,6 +12,7 @@ docs/vm.md records the figures.
 
 import argparse
 import os
+import resource
 import secrets
 import statistics
 import subprocess
@@ -113,37 +114,55 @@ def bare_boot(files: ImageFiles, work: Path, rss: list[int]) -> float:
     return seconds
 
 
-def cli_run(files: ImageFiles) -> float:
+def cli_run(files: ImageFiles) -> tuple[float, float]:
+    """`python -m vm run IMAGE -- true`: its wall time, and QEMU's part (from its log)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OURO_VM_ACCEL": "tcg"}
-    return timed(
-        lambda: subprocess.run(
-            [sys.executable, "-m", "vm", "run", str(files.qcow2), "--", "true"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "vm", "run", str(files.qcow2), "--", "true"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
+    wall = time.perf_counter() - started
+    return wall, float(result.stderr.split("(QEMU ran ")[1].split()[0])
 
 
 def boot_figures(files: ImageFiles, work: Path, rounds: int) -> None:
     bare: list[float] = []
+    bare_cpu: list[float] = []
     library: list[float] = []
+    library_overhead: list[float] = []
     cli: list[float] = []
+    cli_overhead: list[float] = []
     rss: list[int] = []
     spec = RunSpec(image=files, argv=["true"], accel="tcg")
     for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         bare.append(bare_boot(files, work, rss))
-        library.append(timed(lambda: run(spec, console=lambda line: None)))
-        cli.append(cli_run(files))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        bare_cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        started = time.perf_counter()
+        result = run(spec, console=lambda line: None)
+        library.append(time.perf_counter() - started)
+        library_overhead.append(library[-1] - result.qemu_seconds)
+        wall, qemu_seconds = cli_run(files)
+        cli.append(wall)
+        cli_overhead.append(wall - qemu_seconds)
     print(f"boot to guest result under TCG (`true`), min / median of {rounds}:")
     print(f"  bare qemu-system-x86_64, same command line: {spread(bare)}")
+    print(f"    (QEMU's CPU time: {spread(bare_cpu)}; less than the wall time = other load)")
     print(f"  vm.run.run() in-process:                  {spread(library)}")
     print(f"  python -m vm run (= ouro vm run):          {spread(cli)}")
     print(
-        f"  overhead of ouro vm run over bare QEMU: {min(cli) - min(bare):+.2f} s (min), "
-        f"{statistics.median(cli) - statistics.median(bare):+.2f} s (median); "
-        f"library alone {min(library) - min(bare):+.2f} s (min)"
+        "  ouro vm run's overhead, its wall time minus its QEMU's lifetime: "
+        f"{spread(cli_overhead)} (in-process run(): {spread(library_overhead)})"
+    )
+    print(
+        f"  difference to the bare boot: {min(cli) - min(bare):+.2f} s (min), "
+        f"{statistics.median(cli) - statistics.median(bare):+.2f} s (median)"
     )
     print(f"  QEMU peak RSS, 512 MiB guest: {human(max(rss))}")
 
@@ -192,9 +211,9 @@ def fetch_figures(files: ImageFiles, work: Path, rounds: int) -> None:
         server.server_close()
 
 
-def throughput_figures(files: ImageFiles, jobs: int) -> None:
+def throughput_figures(files: ImageFiles, jobs: int, levels: list[int]) -> None:
     spec = RunSpec(image=files, argv=["true"], accel="tcg")
-    for concurrency in (1, 2):
+    for concurrency in levels:
         with ThreadPoolExecutor(concurrency) as pool:
             started = time.perf_counter()
             results = list(pool.map(lambda _: run(spec, console=lambda line: None), range(jobs)))
@@ -210,6 +229,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=4, help="jobs per throughput figure")
+    parser.add_argument(
+        "--concurrency", default="1,2", help="VMs at once, for each throughput figure (1,2)"
+    )
     parser.add_argument("--image", type=Path, help="measure this image; skip the build")
     parser.add_argument("--dir", type=Path, help="parent of the work folder (default: TMPDIR)")
     args = parser.parse_args()
@@ -220,7 +242,8 @@ def main() -> None:
         probe_figures(files, args.rounds)
         boot_figures(files, work, args.rounds)
         fetch_figures(files, work, args.rounds)
-        throughput_figures(files, args.jobs)
+        levels = [int(level) for level in args.concurrency.split(",")]
+        throughput_figures(files, args.jobs, levels)
     print(f"load average {load()} at the end")
 
 

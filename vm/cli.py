@@ -82,10 +82,14 @@ def _run(args: argparse.Namespace) -> int:
     cache = remote.cache_from(args.cache, args.cache_size)
     stop = threading.Event()
     received: list[int] = []
+    booting = False
 
     def handler(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         stop.set()
+        # Before the boot (a download, a probe) there is nothing to stop gently.
+        if not booting:
+            raise _Cancelled
 
     # SIGTERM and SIGINT end the run (QEMU killed at once), not us halfway through it.
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -104,13 +108,20 @@ def _run(args: argparse.Namespace) -> int:
                 copy_out=args.copy_out,
                 env=env,
             )
+            booting = True
             result = run_module.run(spec, console=_print_line, stop=stop)
+    except _Cancelled:
+        log.warning("cancelled before the boot")
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
     if received:
         return 128 + received[0]
     return result.exit_code
+
+
+class _Cancelled(Exception):
+    """A signal arrived before the VM booted."""
 
 
 def _print_line(line: str) -> None:

@@ -81,7 +81,10 @@ class ImageRef:
     def parse(cls, text: str) -> "ImageRef":
         match = _REF.fullmatch(text.strip())
         if not match:
-            raise VmError(f"{text.strip()!r:.120} is not an image reference (NAME-<sha256>.qcow2)")
+            raise VmError(
+                f"{text.strip()!r:.120}: no such image file, and not a reference "
+                "NAME-<sha256>.qcow2"
+            )
         return cls(match["name"], match["sha"])
 
 

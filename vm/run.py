@@ -24,7 +24,7 @@ from vm import guest, qemu
 from vm.errors import VmError
 from vm.imagefiles import ImageFiles
 from vm.proc import require, run_tool
-from vm.supervise import supervise
+from vm.supervise import Outcome, supervise
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,9 @@ class RunResult:
     exit_code: int
     # "exited" (the command's code), "timeout", "cancelled" or "failed" (no result).
     how: str
+    # The whole run, and QEMU's part of it: the rest is our overhead.
     seconds: float
+    qemu_seconds: float
 
 
 def work_dir() -> Path:
@@ -79,6 +81,8 @@ def run(
     if not 64 <= spec.memory_mib <= 1 << 20 or not 1 <= spec.cpus <= 256:
         raise VmError("--memory must be 64..1048576 MiB and --cpus 1..256")
     started = time.monotonic()
+    if stop is not None and stop.is_set():
+        return RunResult(EXIT_CANCELLED, "cancelled", 0.0, 0.0)
     with _disks(spec) as (root, job, result):
         machine = qemu.Machine(
             kernel=spec.image.kernel,
@@ -102,6 +106,7 @@ def run(
             spec.timeout,
             " ".join(spec.argv)[:200],
         )
+        qemu_started = time.monotonic()
         try:
             process = qemu.start(qemu.argv(machine), pass_fds=(root, job, result))
         except OSError as error:
@@ -113,26 +118,34 @@ def run(
             on_message=lambda line: log.warning("qemu: %s", line),
             stop=stop,
         )
-        seconds = time.monotonic() - started
-        if outcome.kind == "timeout":
-            log.error("timeout: no result after %g s; QEMU killed", spec.timeout)
-            return RunResult(EXIT_TIMEOUT, "timeout", seconds)
-        if outcome.kind == "stopped":
-            log.warning("cancelled after %.1f s; QEMU killed", seconds)
-            return RunResult(EXIT_CANCELLED, "cancelled", seconds)
-        if outcome.kind == "fatal":
-            log.error("QEMU stopped the guest (%s); QEMU killed", outcome.detail)
-            return RunResult(EXIT_VM_FAILED, "failed", seconds)
-        with os.fdopen(os.dup(result), "rb") as disk:
-            code = guest.read_result(disk, spec.copy_out)
+        qemu_seconds = time.monotonic() - qemu_started
+        code, how = _verdict(outcome, spec, result)
+    seconds = time.monotonic() - started
+    if how == "exited":
+        log.info("exit code %d after %.2f s (QEMU ran %.2f s)", code, seconds, qemu_seconds)
+    return RunResult(code, how, seconds, qemu_seconds)
+
+
+def _verdict(outcome: Outcome, spec: RunSpec, result: int) -> tuple[int, str]:
+    """The exit code and how the run ended, logged unless the command's own code."""
+    if outcome.kind == "timeout":
+        log.error("timeout: no result after %g s; QEMU killed", spec.timeout)
+        return EXIT_TIMEOUT, "timeout"
+    if outcome.kind == "stopped":
+        log.warning("cancelled; QEMU killed")
+        return EXIT_CANCELLED, "cancelled"
+    if outcome.kind == "fatal":
+        log.error("QEMU stopped the guest (%s); QEMU killed", outcome.detail)
+        return EXIT_VM_FAILED, "failed"
+    with os.fdopen(os.dup(result), "rb") as disk:
+        code = guest.read_result(disk, spec.copy_out)
     if code is None:
         log.error(
             "the guest stopped without a result (QEMU exit code %s); see its console above",
             outcome.returncode,
         )
-        return RunResult(EXIT_VM_FAILED, "failed", seconds)
-    log.info("exit code %d after %.1f s", code, seconds)
-    return RunResult(code, "exited", seconds)
+        return EXIT_VM_FAILED, "failed"
+    return code, "exited"
 
 
 @contextlib.contextmanager

@@ -186,7 +186,7 @@ def test_unknown_references(images_server: ImagesServerFixture, tmp_path: Path) 
     cache = ImageCache(tmp_path / "cache", 100 * MiB)
     with pytest.raises(VmError, match=r"manifest.json is not in the store"):
         fetch(cache, f"nothing-{'0' * 64}.qcow2")
-    with pytest.raises(VmError, match="is not an image reference"):
+    with pytest.raises(VmError, match="no such image file, and not a reference"):
         fetch(cache, "debian-latest")
 
 
