@@ -39,11 +39,14 @@ class ImagesServer(ThreadingHTTPServer):
         root: Path,
         tokens: SecretFile,
         *,
+        image_tokens: SecretFile | None = None,
         public_reads: bool = True,
         fsync: bool = False,
     ):
         self.root = root.resolve()
         self.tokens = tokens
+        # Tokens that jobs get (IMAGES_JOB_TOKEN_FILE): they may upload images, nothing else.
+        self.image_tokens = image_tokens
         self.public_reads = public_reads
         self.fsync = fsync
         storage.prepare(self.root)
@@ -120,12 +123,18 @@ class Handler(BaseHTTPRequestHandler):
     _body_read = False
     _size_for_416 = 0
 
-    def _authorize(self) -> None:
+    def _authorize(self) -> bool:
+        """Refuse a request without a valid token; whether the token may do everything
+        (else it is a job's token, which may only upload images)."""
         scheme, _, token = self.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Refused(401, "a bearer token is required")
-        if not self.server.tokens.accepts(token.strip()):
-            raise Refused(401, "the bearer token is not valid")
+        if self.server.tokens.accepts(token.strip()):
+            return True
+        images = self.server.image_tokens
+        if images is not None and images.accepts(token.strip()):
+            return False
+        raise Refused(401, "the bearer token is not valid")
 
     def _target(self) -> tuple[str, Path]:
         """The store path of the request and where it is on disk; refuses every escape."""
@@ -239,8 +248,10 @@ class Handler(BaseHTTPRequestHandler):
     # ---- writes ----
 
     def _put(self) -> None:
-        self._authorize()
+        unrestricted = self._authorize()
         name, path = self._target()
+        if not unrestricted and not name.startswith("images/"):
+            raise Refused(403, "this token may upload images only")
         try:
             check_path(name)
         except InvalidPath as error:
@@ -284,7 +295,8 @@ class Handler(BaseHTTPRequestHandler):
         return length
 
     def _delete(self) -> None:
-        self._authorize()
+        if not self._authorize():
+            raise Refused(403, "this token may upload images only")
         self._body_read = True
         name, path = self._target()
         storage.delete(name, path)
@@ -301,6 +313,12 @@ def make_server(
     public_reads: bool = True,
     fsync: bool = False,
 ) -> ImagesServer:
-    """The server for `root`, with the tokens from `IMAGES_TOKEN_FILE`; not yet serving."""
+    """The server for `root`, with the tokens from `IMAGES_TOKEN_FILE` (and the image-only
+    tokens from `IMAGES_JOB_TOKEN_FILE`, if set); not yet serving."""
     tokens = SecretFile(setting("IMAGES_TOKEN_FILE"), "upload token")
-    return ImagesServer((bind, port), root, tokens, public_reads=public_reads, fsync=fsync)
+    job_file = os.environ.get("IMAGES_JOB_TOKEN_FILE")
+    image_tokens = SecretFile(job_file, "image upload token") if job_file else None
+    return ImagesServer(
+        (bind, port), root, tokens, image_tokens=image_tokens, public_reads=public_reads,
+        fsync=fsync,
+    )  # fmt: skip

@@ -270,6 +270,10 @@ class Deployment:
         self.start_podman_service()
         for folder in self.same_path_volumes().values():
             folder.mkdir(parents=True, exist_ok=True)
+        # What a job that names `images-upload` gets: the token that may upload images only.
+        upload = self.job_secrets_dir / "images-upload"
+        upload.write_bytes((self.secrets / "images" / "job-token").read_bytes())
+        upload.chmod(0o600)
         self.save()
         testmap = self.testmap_for(github)
         (self.root / "testmap.yaml").write_text(testmap)

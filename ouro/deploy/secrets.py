@@ -9,6 +9,7 @@ files, never arguments or environment dumps.
     DIR/amqp/ca.pem, client.pem, client.key           the components' client identity
     DIR/webhook/.secret                the webhook HMAC secret
     DIR/images/token                   the images-server upload token
+    DIR/images/job-token               a token that may upload images only: what jobs get
     DIR/github/token                   a token for the mock GitHub (a real one is pasted here)
 
 Existing files are kept, so re-running fills in what is missing and an operator can put a
@@ -111,6 +112,7 @@ def generate(
     for path, value in (
         (root / "webhook" / ".secret", secrets.token_hex(32)),
         (root / "images" / "token", secrets.token_urlsafe(32)),
+        (root / "images" / "job-token", secrets.token_urlsafe(32)),
         (root / "github" / "token", github_token or "ghp_mock" + secrets.token_hex(16)),
     ):
         if not path.exists():
