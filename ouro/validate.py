@@ -13,6 +13,10 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 _CONTEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*(?:/[A-Za-z0-9._@+-]+)*")
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CAPABILITY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# GitHub logins and organisation names: ASCII letters, digits and hyphens, no leading
+# hyphen, at most 39; a GitHub App's bot account adds `[bot]`. They are path segments of
+# API calls, so nothing else may pass (`..`, `/`, `?`, `#`, or text that is not ASCII).
+_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:\[bot\])?")
 
 
 class InvalidValue(ValueError):
@@ -28,6 +32,14 @@ def repo(value: str) -> str:
 def sha(value: str) -> str:
     if not _SHA.fullmatch(value):
         raise InvalidValue(f"invalid commit sha {value!r:.80}: expected 40 hex digits")
+    return value
+
+
+def login(value: str) -> str:
+    """A GitHub user, bot or organisation name."""
+    # The value may come straight from JSON: anything but a string is refused too.
+    if not isinstance(value, str) or not _LOGIN.fullmatch(value):
+        raise InvalidValue(f"invalid GitHub login {value!r:.80}")
     return value
 
 

@@ -6,9 +6,12 @@ from ouro.jsonutil import (
     get_dict,
     get_int,
     get_list,
+    get_number,
     get_optional_str,
     get_str,
+    get_str_list,
     has,
+    parse_object,
 )
 
 EVENT = {
@@ -45,3 +48,43 @@ def test_reads_nested_values() -> None:
 def test_errors_name_the_path(call: object, message: str) -> None:
     with pytest.raises(PayloadError, match=message):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "nested too deeply"),
+        (b'{"a": ' + b"[" * 1000 + b"]" * 1000 + b"}", "nested too deeply"),
+        (b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        (b'{"a": ' + b"[" * 64 + b"]" * 64 + b"}", "nested deeper than 64"),
+        (b'{"a": "\\ud800"}', "not valid Unicode"),
+        (b'{"\\udfff": 1}', "not valid Unicode"),
+        (b'{"a": NaN}', "not JSON"),
+        (b'{"a": -Infinity}', "not JSON"),
+        (b'{"a": 1e999}', "out of range"),
+        (b'{"a": "\xff"}', "not JSON"),
+        (b"\xfe\xff\x00{", "not JSON"),
+        (b'{"a": ' + b"9" * 5000 + b"}", "not JSON"),
+    ],
+)
+def test_parse_object_is_total(body: bytes, reason: str) -> None:
+    """Whatever the bytes: a JSON object, or PayloadError (never RecursionError, never a
+    string that cannot be written out)."""
+    with pytest.raises(PayloadError, match=reason):
+        parse_object(body, "message")
+
+
+def test_parse_object_takes_ordinary_text() -> None:
+    body = '{"a": [[["ok"]]], "b": "caf\u00e9 \U0001f600", "c": 1.5}'.encode()
+    assert parse_object(body, "message")["b"] == "caf\u00e9 \U0001f600"
+
+
+def test_numbers_and_string_lists() -> None:
+    data = {"t": 1.5, "i": 2, "b": True, "s": "x", "l": ["a", 5]}
+    assert get_number(data, "t") == 1.5
+    assert get_number(data, "i") == 2.0
+    for path in ("b", "s"):
+        with pytest.raises(PayloadError, match="must be a number"):
+            get_number(data, path)
+    with pytest.raises(PayloadError, match=r"l\[1\] must be a string"):
+        get_str_list(data, "l")

@@ -96,3 +96,29 @@ def test_job_ids_and_capabilities() -> None:
             validate.job_id(bad)
         with pytest.raises(validate.InvalidValue):
             validate.capability(bad)
+
+
+@pytest.mark.parametrize("value", ["dave", "Dave-2", "a" * 39, "dependabot[bot]", "0"])
+def test_good_logins(value: str) -> None:
+    assert validate.login(value) == value
+
+
+# Each was a member of acme for the membership check built without quoting (issue 15).
+HOSTILE_LOGINS = [
+    "../../../orgs/acme/members/dave",
+    "dave?x=",
+    "dave#frag",
+    "dave\ud800",
+    "dave/",
+    "-dave",
+    "a" * 40,
+    "dave[bot]x",
+    "dav\u0435",  # a Cyrillic e
+    "dave\n",
+]
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, *HOSTILE_LOGINS, 5, None])
+def test_bad_logins(value: object) -> None:
+    with pytest.raises(validate.InvalidValue, match="invalid GitHub login"):
+        validate.login(value)  # type: ignore[arg-type]
