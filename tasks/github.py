@@ -12,14 +12,16 @@ anonymous reads.
 import logging
 import math
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import github
 import requests
 
+from ouro import validate
 from ouro.config import ConfigError, optional_secret, setting
-from ouro.retry import with_retries
+from ouro.retry import Sleep, with_retries
 from tasks.forge import (
     DryRunStatuses,
     ForgeError,
@@ -111,11 +113,24 @@ def forge_error(error: Exception, now: float) -> ForgeError | None:
     return None
 
 
+def segment(value: str) -> str:
+    """`value` as one path segment of an API URL: `/`, `..`, `?`, `#` and the rest quoted,
+    so that no value can reach another endpoint (callers validate values first; this holds
+    even when one forgets)."""
+    return urllib.parse.quote(value, safe="")
+
+
+def repo_path(repo: str) -> str:
+    """`owner/name` for `/repos/{owner}/{name}`, validated and each part quoted."""
+    owner, name = validate.repo(repo).split("/")
+    return f"{segment(owner)}/{segment(name)}"
+
+
 def retried(
     call: Callable[[], T],
     what: str,
     *,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Sleep = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> T:
     """`call()` under the shared retry policy; what still fails is raised as a forge error."""
@@ -157,12 +172,18 @@ def github_token() -> str | None:
 
 
 class GitHubStatuses:
-    def __init__(self, client: github.Github):
+    def __init__(self, client: github.Github, *, sleep: Sleep = time.sleep):
         self._client = client
+        # `sleep` may return True to end the retries early (see `ouro.retry`): the bot's
+        # stop event, so that a SIGTERM during a GitHub outage is not held up by the backoff.
+        self._sleep = sleep
 
     def post(self, repo: str, sha: str, status: Status) -> None:
+        path = repo_path(repo)
+        validate.sha(sha)
+
         def call() -> None:
-            commit = self._client.get_repo(repo).get_commit(sha)
+            commit = self._client.get_repo(path).get_commit(sha)
             commit.create_status(
                 status.state,
                 target_url=status.target_url or github.GithubObject.NotSet,
@@ -170,30 +191,33 @@ class GitHubStatuses:
                 context=status.context,
             )
 
-        retried(call, f"posting {status.context} on {repo}@{sha[:12]}")
+        retried(call, f"posting {status.context} on {repo}@{sha[:12]}", sleep=self._sleep)
         log.info(
             "%s@%s %s: %s %s", repo, sha[:12], status.context, status.state, status.description
         )
 
     def latest(self, repo: str, sha: str) -> dict[str, Status]:
+        path = repo_path(repo)
+        validate.sha(sha)
+
         def call() -> dict[str, Status]:
             found: dict[str, Status] = {}
             # GitHub lists statuses newest first; keep the first seen per context.
-            for s in self._client.get_repo(repo).get_commit(sha).get_statuses():
+            for s in self._client.get_repo(path).get_commit(sha).get_statuses():
                 found.setdefault(
                     s.context, Status(s.context, s.state, s.description or "", s.target_url)
                 )
             return found
 
-        return retried(call, f"reading statuses of {repo}@{sha[:12]}")
+        return retried(call, f"reading statuses of {repo}@{sha[:12]}", sleep=self._sleep)
 
 
-def open_statuses() -> Statuses:
+def open_statuses(sleep: Sleep = time.sleep) -> Statuses:
     token = github_token()
     if token is None:
         log.warning("no GitHub token configured: statuses are logged, not posted (dry run)")
         return DryRunStatuses()
-    return GitHubStatuses(github_client(token))
+    return GitHubStatuses(github_client(token), sleep=sleep)
 
 
 class GitHubReader:
@@ -208,7 +232,7 @@ class GitHubReader:
         client: github.Github,
         *,
         can_write: bool,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep = time.sleep,
         clock: Callable[[], float] = time.time,
     ):
         self._client = client
@@ -222,23 +246,33 @@ class GitHubReader:
         return retried(call, what, sleep=self._sleep, clock=self._clock)
 
     def pull(self, repo: str, number: int) -> PullInfo:
+        path = repo_path(repo)
+        validate.pr_number(number)
+
         def call() -> PullInfo:
-            return _pull_info(repo, self._client.get_repo(repo).get_pull(number))
+            return _pull_info(repo, self._client.get_repo(path).get_pull(number))
 
         return self._retry(call, f"reading {repo}#{number}")
 
     def open_pulls(self, repo: str) -> list[PullInfo]:
+        path = repo_path(repo)
+
         def call() -> list[PullInfo]:
-            pulls = self._client.get_repo(repo).get_pulls(state="open")
+            pulls = self._client.get_repo(path).get_pulls(state="open")
             return [_pull_info(repo, p) for p in pulls]
 
         return self._retry(call, f"listing open pull requests of {repo}")
 
     def is_member(self, org: str, login: str) -> bool:
-        """Membership as the token sees it: with a member's token, private members count."""
+        """Membership as the token sees it: with a member's token, private members count.
+
+        Raises `InvalidValue` for a login or org that is not a GitHub name: built into the
+        path unchecked, `../../../orgs/acme/members/dave` or `dave?x=` asked about someone
+        else, and GitHub's 204 for them made an outsider a member."""
+        path = f"/orgs/{segment(validate.login(org))}/members/{segment(validate.login(login))}"
 
         def call() -> bool:
-            status, _, _ = self._client.requester.requestJson("GET", f"/orgs/{org}/members/{login}")
+            status, _, _ = self._client.requester.requestJson("GET", path)
             if status >= 500:
                 raise github.GithubException(status, None, None)
             # 204 member; 404 not a member (or no such org); 302 means "ask the public list".
@@ -249,8 +283,10 @@ class GitHubReader:
     def hook_deliveries(self, repo: str) -> list[HookDelivery]:
         """Recent deliveries of every hook of `repo`, newest first per hook."""
 
+        path = repo_path(repo)
+
         def call() -> list[HookDelivery]:
-            gh_repo = self._client.get_repo(repo)
+            gh_repo = self._client.get_repo(path)
             found = []
             for hook in gh_repo.get_hooks():
                 for d in gh_repo.get_hook_deliveries(hook.id):
@@ -277,11 +313,11 @@ class GitHubReader:
             log.info("would redeliver %s", what)
             return
 
+        hook, attempt = segment(str(int(delivery.hook_id))), segment(str(int(delivery.id)))
+        path = f"/repos/{repo_path(repo)}/hooks/{hook}/deliveries/{attempt}/attempts"
+
         def call() -> None:
-            self._client.requester.requestJsonAndCheck(
-                "POST",
-                f"/repos/{repo}/hooks/{delivery.hook_id}/deliveries/{delivery.id}/attempts",
-            )
+            self._client.requester.requestJsonAndCheck("POST", path)
 
         # Not idempotent in theory, but a second attempt of a failed delivery is harmless:
         # the bot drops a delivery id it has already processed.
@@ -304,6 +340,6 @@ def _pull_info(repo: str, pull: Any) -> PullInfo:
     )
 
 
-def open_reader() -> Reader:
+def open_reader(sleep: Sleep = time.sleep) -> Reader:
     token = github_token()
-    return GitHubReader(github_client(token), can_write=token is not None)
+    return GitHubReader(github_client(token), can_write=token is not None, sleep=sleep)

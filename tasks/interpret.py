@@ -188,6 +188,8 @@ def pull_decision(
         return Decision(reason=f"{where} is a draft: waiting until it is ready")
     if NO_TEST_MARKER in pull.title.lower():
         return Decision(reason=f"{where} has {NO_TEST_MARKER} in its title")
+    # The login becomes a path segment of the membership call: checked before any use.
+    validate.login(pull.author)
     owner = pull.repo.split("/")[0]
     orgs = {owner, *testmap.trusted.orgs}
     if not is_trusted(
@@ -263,7 +265,7 @@ def _issue_comment(
     if command is None:
         return Decision(reason=f"{where}: comment without a command")
     name, args = command
-    login = get_str(payload, "comment.user.login")
+    login = validate.login(get_str(payload, "comment.user.login"))
     association = get_str(payload, "comment.author_association")
     if not testmap.repos.get(repo):
         return Decision(reason=f"{where}: repository not in the test map")

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import github
 import pytest
 
+from ouro.validate import InvalidValue
 from tasks.forge import (
     ForgeNotFound,
     ForgeRateLimited,
@@ -21,7 +22,7 @@ from tasks.forge import (
     HookDelivery,
     Status,
 )
-from tasks.github import GitHubReader, GitHubStatuses
+from tasks.github import GitHubReader, GitHubStatuses, repo_path, segment
 
 
 class Scripted(ThreadingHTTPServer):
@@ -210,3 +211,46 @@ def test_redeliver_posts_an_attempt_only_with_a_token(server: Scripted) -> None:
     assert server.seen == []
     reader(server, [], can_write=True).redeliver("o/r", delivery)
     assert server.seen == [("POST", "/repos/o/r/hooks/7/deliveries/99/attempts")]
+
+
+@pytest.mark.parametrize(
+    "login", ["../../../orgs/o/members/in", "in?x=", "in#frag", "in\ud800", "in/..", "-in"]
+)
+def test_membership_of_a_hostile_login_is_refused_before_any_request(
+    server: Scripted, login: str
+) -> None:
+    """Built into the path unquoted, each of these asked GitHub about `in` (a member) or
+    raised inside the bot (issue 15)."""
+    server.script["/orgs/o/members/in"] = [(204, None)]
+    with pytest.raises(InvalidValue, match="invalid GitHub login"):
+        reader(server, []).is_member("o", login)
+    with pytest.raises(InvalidValue, match="invalid GitHub login"):
+        reader(server, []).is_member(login, "in")
+    assert server.seen == []
+
+
+def test_every_path_segment_is_quoted() -> None:
+    # Valid values need no quoting; the adapter quotes all the same (defence in depth).
+    assert segment("../x?y#z") == "..%2Fx%3Fy%23z"
+    assert repo_path("octo/demo.js") == "octo/demo.js"
+    with pytest.raises(InvalidValue):
+        repo_path("octo/../../orgs")
+
+
+def test_a_stop_ends_the_backoff_at_once(server: Scripted) -> None:
+    """`ouro bot` passes its stop event's wait: a SIGTERM during a GitHub outage is not
+    held up by the rest of the 15 s of backoff (issue 15)."""
+    server.script["/orgs/o/members/x"] = [(502, None)]
+    stop = threading.Event()
+    stop.set()
+    client_ = client(server)
+    started = time.monotonic()
+    with pytest.raises(ForgeUnavailable):
+        GitHubReader(client_, can_write=False, sleep=stop.wait).is_member("o", "x")
+    assert time.monotonic() - started < 1
+    assert len(server.seen) == 1
+    statuses = GitHubStatuses(client_, sleep=stop.wait)
+    server.script["/repos/o/r/statuses/" + "a" * 40] = [(503, None)]
+    with pytest.raises(ForgeUnavailable):
+        statuses.post("o/r", "a" * 40, Status("c", "pending", "x"))
+    assert len(server.seen) == 2
