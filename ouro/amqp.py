@@ -4,17 +4,17 @@ pika's BlockingConnection is not thread-safe, so a `Publisher` owns one connecti
 used by one thread at a time (the bot and the scan; the receiver's many request threads
 share `webhook.publisher` instead); and `consume` runs each message's work on a separate
 thread while the connection thread keeps heartbeats going, acking through
-`add_callback_threadsafe` only after the work is done.
+`add_callback_threadsafe` only after the work is done. What becomes of a message that
+fails is `ouro.poison`'s policy, the same for every consumer.
 """
 
 import contextlib
+import functools
 import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pika
@@ -23,6 +23,25 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from ouro import queues
 from ouro.config import ConfigError, setting
+from ouro.poison import DeadLetter, Message, Outcome, Rerouter, Result, Retry, attempt_of
+
+# The handler's side of the policy is part of this module's interface.
+__all__ = [
+    "BrokerUnavailable",
+    "DeadLetter",
+    "Handler",
+    "Message",
+    "Outcome",
+    "Publisher",
+    "Result",
+    "Retry",
+    "connect",
+    "connection_parameters",
+    "consume",
+    "delivered",
+    "message_properties",
+    "publish_confirmed",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +84,20 @@ def connect(url: str | None = None) -> pika.BlockingConnection:
 
 
 def message_properties(
-    message_id: str, priority: int, headers: dict[str, str] | None
+    message_id: str,
+    priority: int,
+    headers: Mapping[str, object] | None,
+    timestamp: int | None = None,
 ) -> pika.BasicProperties:
-    """Persistent JSON messages, as every publisher sends them."""
+    """Persistent JSON messages, as every publisher sends them (`timestamp`: when the
+    message was first published, kept by dead letters and retries)."""
     return pika.BasicProperties(
         delivery_mode=pika.DeliveryMode.Persistent,
         content_type="application/json",
         message_id=message_id,
         priority=priority,
-        timestamp=int(time.time()),
-        headers=headers,
+        timestamp=int(time.time()) if timestamp is None else timestamp,
+        headers=None if headers is None else dict(headers),
     )
 
 
@@ -143,10 +166,11 @@ class Publisher:
         message_id: str,
         exchange: str = "",
         priority: int = 0,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, object] | None = None,
+        timestamp: int | None = None,
     ) -> None:
         channel = self._ensure_channel()
-        properties = message_properties(message_id, priority, headers)
+        properties = message_properties(message_id, priority, headers, timestamp)
         try:
             publish_confirmed(channel, routing_key, body, properties, exchange)
         except pika.exceptions.AMQPError as error:
@@ -164,22 +188,10 @@ class Publisher:
         self._drop()
 
 
-class Outcome(Enum):
-    ACK = "ack"
-    # Put the message back for another consumer (e.g. a draining worker hands its job back).
-    REQUEUE = "requeue"
-
-
-@dataclass(frozen=True)
-class Message:
-    body: bytes
-    message_id: str | None
-    redelivered: bool
-    headers: dict[str, object]
-    timestamp: int | None
-
-
-Handler = Callable[[Message], Outcome]
+Handler = Callable[[Message], Result]
+# After a failed dead-letter or retry publish, before the message is requeued: the broker is
+# in trouble, and a requeued message would come straight back.
+REROUTE_PAUSE = 2.0
 
 
 def consume(
@@ -195,14 +207,41 @@ def consume(
 ) -> None:
     """Consume `queue_names` one message at a time until `stop` is set.
 
-    The handler runs on its own thread; the message is acked (or requeued) only
-    after it returns. If the handler raises, the message is requeued after
-    `crash_delay` seconds (cut short by `stop`): a bug must not lose work, nor spin
-    on the same message, and the bot and worker catch the errors they understand.
-    The connection is re-established after a broker restart.
-    `on_connected` may add further consumers (such as the worker's cancel queue).
+    The handler runs on its own thread; the message is acked, requeued, retried or
+    dead-lettered (`ouro.poison`) only after it returns. A handler that raises counts as
+    a `Retry` with backoff from `crash_delay` seconds: a bug must not lose work, nor spin
+    on the same message, nor come back for ever. The connection is re-established after a
+    broker restart. `on_connected` may add further consumers (such as the worker's cancel
+    queue).
     """
     stop = stop or threading.Event()
+    rerouter = Rerouter(lambda: Publisher(url, capabilities), retry_delay=crash_delay)
+    try:
+        _consume(
+            queue_names,
+            handler,
+            url=url,
+            capabilities=capabilities,
+            stop=stop,
+            reconnect_delay=reconnect_delay,
+            on_connected=on_connected,
+            rerouter=rerouter,
+        )
+    finally:
+        rerouter.close()
+
+
+def _consume(
+    queue_names: list[str],
+    handler: Handler,
+    *,
+    url: str | None,
+    capabilities: tuple[str | None, ...],
+    stop: threading.Event,
+    reconnect_delay: float,
+    on_connected: Callable[[pika.BlockingConnection, BlockingChannel], None] | None,
+    rerouter: Rerouter,
+) -> None:
     while not stop.is_set():
         try:
             connection = pika.BlockingConnection(connection_parameters(url))
@@ -217,8 +256,8 @@ def consume(
                 handler=handler,
                 capabilities=capabilities,
                 stop=stop,
-                crash_delay=crash_delay,
                 on_connected=on_connected,
+                rerouter=rerouter,
             )
         except pika.exceptions.AMQPError as error:
             log.warning("broker connection lost (%r); reconnecting", error)
@@ -236,8 +275,8 @@ def _consume_on(
     handler: Handler,
     capabilities: tuple[str | None, ...],
     stop: threading.Event,
-    crash_delay: float,
     on_connected: Callable[[pika.BlockingConnection, BlockingChannel], None] | None,
+    rerouter: Rerouter,
 ) -> None:
     channel = connection.channel()
     queues.declare(channel, capabilities)
@@ -257,15 +296,16 @@ def _consume_on(
 
     def work(tag: int, message: Message) -> None:
         try:
-            outcome = handler(message)
-        except Exception:
-            log.exception(
-                "handler failed on message %s; requeueing it in %g s",
-                message.message_id,
-                crash_delay,
-            )
-            # On this thread, not the connection's: heartbeats go on during the pause.
-            stop.wait(crash_delay)
+            result = handler(message)
+        except Exception as error:
+            log.exception("handler failed on message %s", message.message_id)
+            result = Retry(f"{type(error).__name__}: {error}")
+        try:
+            outcome = rerouter.settle(message, result, stop)
+        except (BrokerUnavailable, pika.exceptions.AMQPError) as error:
+            # Back where it was, uncounted: the broker is the trouble, not the message.
+            log.error("message %s: cannot reroute it (%r); requeueing", message.message_id, error)
+            stop.wait(REROUTE_PAUSE)
             outcome = Outcome.REQUEUE
         connection.add_callback_threadsafe(lambda: settle(tag, outcome))
 
@@ -274,18 +314,17 @@ def _consume_on(
         method: pika.spec.Basic.Deliver,
         props: pika.BasicProperties,
         body: bytes,
+        *,
+        queue: str,
     ) -> None:
         busy.set()
-        message = Message(
-            body=body,
-            message_id=props.message_id,
-            redelivered=bool(method.redelivered),
-            headers=dict(props.headers or {}),
-            timestamp=props.timestamp,
-        )
+        message = delivered(queue, method, props, body)
         threading.Thread(target=work, args=(method.delivery_tag, message), daemon=True).start()
 
-    tags = [channel.basic_consume(name, on_message) for name in queue_names]
+    tags = [
+        channel.basic_consume(name, functools.partial(on_message, queue=name))
+        for name in queue_names
+    ]
     while not stop.is_set() or busy.is_set():
         if stop.is_set() and tags:
             # Take no new message while the current one finishes.
@@ -293,3 +332,22 @@ def _consume_on(
                 channel.basic_cancel(tag)
             tags = []
         connection.process_data_events(time_limit=0.2)
+
+
+def delivered(
+    queue: str, method: pika.spec.Basic.Deliver, props: pika.BasicProperties, body: bytes
+) -> Message:
+    """A delivery from `queue` as the handler sees it; a retry counts as redelivered, so
+    that the worker checks what an earlier attempt left (statuses, the log)."""
+    headers = dict(props.headers or {})
+    attempt = attempt_of(headers)
+    return Message(
+        body=body,
+        message_id=props.message_id,
+        redelivered=bool(method.redelivered) or attempt > 1,
+        headers=headers,
+        timestamp=props.timestamp,
+        queue=queue,
+        priority=props.priority or 0,
+        attempt=attempt,
+    )

@@ -13,17 +13,51 @@ if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingChannel
 
 WEBHOOK = "webhook"
-# Messages the bot could not process, with the reason in the `x-ouro-reason` header.
-WEBHOOK_DEAD = "webhook.dead"
 TASKS = "tasks"
 # Fanout: every worker binds a private queue and stops jobs that match a cancel message.
 CANCEL_EXCHANGE = "cancel"
 MAX_PRIORITY = 9
+# Every source of messages has a dead-letter queue `<source>.dead`: messages that could not
+# be processed, with the reason in the `x-ouro-reason` header (ouro/poison.py), kept until
+# `ouro queue replay` hands them back. Capabilities cannot contain a dot, so no
+# `tasks.<capability>` queue can be mistaken for a dead-letter queue.
+DEAD_SUFFIX = ".dead"
+
+
+def dead_letter_queue(source: str) -> str:
+    """The dead-letter queue of queue (or fanout exchange) `source`."""
+    return source + DEAD_SUFFIX
+
+
+def is_dead_letter_queue(name: str) -> bool:
+    return name.endswith(DEAD_SUFFIX)
+
+
+WEBHOOK_DEAD = dead_letter_queue(WEBHOOK)
+TASKS_DEAD = dead_letter_queue(TASKS)
+CANCEL_DEAD = dead_letter_queue(CANCEL_EXCHANGE)
 
 _DURABLE_QUEUES: dict[str, dict[str, object]] = {
     WEBHOOK: {},
     WEBHOOK_DEAD: {},
+    CANCEL_DEAD: {},
 }
+
+
+def replay_target(dead: str) -> tuple[str, str]:
+    """(exchange, routing key) that the messages of dead-letter queue `dead` came through."""
+    if not is_dead_letter_queue(dead):
+        raise ValueError(f"{dead!r:.80} is not a dead-letter queue")
+    source = dead.removesuffix(DEAD_SUFFIX)
+    if source == CANCEL_EXCHANGE:
+        return CANCEL_EXCHANGE, ""
+    if source in (WEBHOOK, TASKS):
+        return "", source
+    capability = source.removeprefix(f"{TASKS}.")
+    if capability != source:
+        # Raises InvalidValue (a ValueError) for what no capability can be.
+        return "", tasks_queue(capability)
+    raise ValueError(f"{dead!r:.80} is not a dead-letter queue of ours")
 
 
 def tasks_queue(capability: str | None) -> str:
@@ -33,8 +67,18 @@ def tasks_queue(capability: str | None) -> str:
     return f"{TASKS}.{validate.capability(capability)}"
 
 
+def dead_letter_queues(capabilities: tuple[str | None, ...] = (None,)) -> list[str]:
+    """Every dead-letter queue, for these capabilities' tasks queues."""
+    return [
+        WEBHOOK_DEAD,
+        *(dead_letter_queue(tasks_queue(c)) for c in capabilities),
+        CANCEL_DEAD,
+    ]
+
+
 def declare(channel: "BlockingChannel", capabilities: tuple[str | None, ...] = (None,)) -> None:
-    """Declare the webhook queues, the cancel exchange, and the tasks queue per capability."""
+    """Declare the webhook queues, the cancel exchange, the tasks queue per capability, and
+    every dead-letter queue."""
     for name, arguments in _DURABLE_QUEUES.items():
         channel.queue_declare(name, durable=True, arguments=arguments)
     channel.exchange_declare(CANCEL_EXCHANGE, exchange_type="fanout", durable=True)
@@ -44,3 +88,5 @@ def declare(channel: "BlockingChannel", capabilities: tuple[str | None, ...] = (
             durable=True,
             arguments={"x-max-priority": MAX_PRIORITY},
         )
+        # Without priorities: nothing consumes it, `ouro queue replay` takes it in order.
+        channel.queue_declare(dead_letter_queue(tasks_queue(capability)), durable=True)
