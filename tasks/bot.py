@@ -4,14 +4,15 @@ For each message of the `webhook` queue: parse it, skip it if its delivery was
 processed before, interpret it, then carry the decision out — cancels to the
 fanout exchange, "Manual testing required" where no status exists yet, and per
 job `pending` "Not yet tested" followed by the confirmed publish — and only then
-remember the delivery and ack. A message that cannot be processed (not JSON,
-missing fields, invalid values, a 4xx from GitHub about it) is published to
-`webhook.dead` with the reason in the `x-ouro-reason` header and acked: it is
-never redelivered in a loop and never crashes the bot; it is not remembered as
-processed, so `ouro queue replay webhook.dead` can hand it back once the cause is
-fixed. Transient failures (broker, GitHub 5xx after the adapter's retries) raise, so
-the consumer requeues the message. A GitHub rate limit is neither: the bot waits it
-out, then requeues the message.
+remember the delivery and ack. The consumer's poison-message policy (`ouro.poison`)
+does the rest: a message that cannot be processed (not JSON, missing fields, invalid
+values such as a login that is no GitHub login, a 4xx from GitHub about it) is a
+`DeadLetter`: published to `webhook.dead` with the reason in the `x-ouro-reason` header
+and acked, never redelivered in a loop and never crashing the bot; it is not remembered
+as processed, so `ouro queue replay webhook.dead` can hand it back once the cause is
+fixed. Transient failures (broker, GitHub 5xx after the adapter's retries) are a `Retry`:
+the message comes back after a backoff, at most five times, then it is dead-lettered
+too. A GitHub rate limit is neither: the bot waits it out, then requeues the message.
 """
 
 import logging
@@ -20,10 +21,18 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from ouro import amqp, queues, validate
+from ouro import amqp, poison, queues, validate
 from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks.botstate import BotState
-from tasks.forge import ForgeRateLimited, ForgeRefused, PullInfo, Reader, Status, Statuses
+from tasks.forge import (
+    ForgeRateLimited,
+    ForgeRefused,
+    ForgeUnavailable,
+    PullInfo,
+    Reader,
+    Status,
+    Statuses,
+)
 from tasks.interpret import (
     MANUAL_TESTING,
     NOT_YET_TESTED,
@@ -40,7 +49,8 @@ from tasks.trust import CachedMembership
 
 log = logging.getLogger(__name__)
 
-REASON_HEADER = "x-ouro-reason"
+# Kept here for the tools that read dead letters; the header is ouro.poison's.
+REASON_HEADER = poison.REASON_HEADER
 # GitHub delivery ids are GUIDs; anything else is refused before it reaches a log or the store.
 _DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -54,7 +64,6 @@ class Publisher(Protocol):
         message_id: str,
         exchange: str = "",
         priority: int = 0,
-        headers: dict[str, str] | None = None,
     ) -> None: ...
 
 
@@ -109,33 +118,49 @@ class Bot:
         self._wait = wait
         self._lookups = _Lookups(reader, statuses)
 
-    def handle(self, message: amqp.Message) -> amqp.Outcome:
-        """The consumer's handler: always ACK, except when a transient failure raises."""
+    def handle(self, message: amqp.Message) -> amqp.Result:
+        """The consumer's handler: ACK, a dead letter, a retry, or (after a rate limit's
+        wait) a requeue."""
         try:
             event, delivery, payload = parse_message(message.body)
         except PayloadError as error:
-            return self._dead(message, str(error))
+            return amqp.DeadLetter(str(error))
         if self._state.seen(delivery):
             log.info("delivery %s (%s) was already processed; dropped", delivery, event)
             return amqp.Outcome.ACK
         try:
             decision = interpret(event, payload, self.testmap, self._lookups, self._new_id)
             started = self.apply(decision)
-        except (PayloadError, validate.InvalidValue) as error:
-            return self._dead(message, f"{event}: {error}")
-        # ForgeUnavailable is left to raise: the GitHub adapter has already backed off
-        # 1+2+4+8 s, so the requeued message comes back at most every ~15 s: slow enough,
-        # and processed once GitHub is back.
-        except ForgeRateLimited as error:
-            return self._wait_out_rate_limit(delivery, event, error)
-        except ForgeRefused as error:
-            return self._dead(message, f"{event}: GitHub answered {error.status}")
+        except (
+            PayloadError,
+            validate.InvalidValue,
+            ForgeRateLimited,
+            ForgeRefused,
+            ForgeUnavailable,
+            amqp.BrokerUnavailable,
+        ) as error:
+            return self._failed(delivery, event, error)
         self._state.remember_delivery(delivery)
         if decision.starts or decision.statuses or decision.cancels:
             log.info("delivery %s (%s): %s; %d job(s)", delivery, event, decision.reason, started)
         else:
             log.debug("delivery %s (%s) dropped: %s", delivery, event, decision.reason)
         return amqp.Outcome.ACK
+
+    def _failed(self, delivery: str, event: str, error: Exception) -> amqp.Result:
+        """What becomes of the message after `error`: the policy of docs/tasks-bot.md."""
+        if isinstance(error, ForgeRateLimited):
+            return self._wait_out_rate_limit(delivery, event, error)
+        if isinstance(error, ForgeRefused):
+            return amqp.DeadLetter(f"{event}: GitHub answered {error.status}")
+        if isinstance(error, ForgeUnavailable | amqp.BrokerUnavailable):
+            # The GitHub adapter has already backed off 1+2+4+8 s; the consumer adds its own
+            # backoff between attempts, and gives up (dead letter) after the fifth.
+            log.warning("delivery %s (%s): %s; to be retried", delivery, event, error)
+            return amqp.Retry(f"{event}: {error}")
+        # Invalid: the consumer publishes it to webhook.dead and logs it with the message id,
+        # which is the delivery id (the receiver sets it from X-GitHub-Delivery).
+        return amqp.DeadLetter(f"{event}: {error}")
 
     def _wait_out_rate_limit(
         self, delivery: str, event: str, error: ForgeRateLimited
@@ -215,17 +240,6 @@ class Bot:
         log.info(
             "job %s queued on %s: %s@%s %s", job.id, job.queue, job.repo, job.sha[:12], job.context
         )
-
-    def _dead(self, message: amqp.Message, reason: str) -> amqp.Outcome:
-        reason = reason.replace("\n", " ")[:500]
-        self._publisher.publish(
-            queues.WEBHOOK_DEAD,
-            message.body,
-            message_id=message.message_id or f"unknown-{secrets.token_hex(8)}",
-            headers={REASON_HEADER: reason},
-        )
-        log.warning("message %s dead-lettered: %s", message.message_id, reason)
-        return amqp.Outcome.ACK
 
     def scan(self, repos: Iterable[str] | None = None, *, pr: int | None = None) -> int:
         """Queue the open PRs (or only PR number `pr`) whose head lacks expected statuses;

@@ -39,13 +39,19 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     q_sub = queue.add_subparsers(metavar="ACTION", required=True)
     inspect = q_sub.add_parser("inspect", help="depth and messages, without consuming them")
-    inspect.add_argument("queue", nargs="*", help="default: webhook queues and tasks queues")
+    inspect.add_argument(
+        "queue", nargs="*", help="default: the webhook and tasks queues and every dead-letter queue"
+    )
     inspect.add_argument("--limit", type=int, default=100, help="messages shown per queue")
     inspect.set_defaults(func=inspect_queues)
     replay = q_sub.add_parser(
-        "replay", help="move dead-lettered events back to be processed again (cause fixed)"
+        "replay", help="move dead letters back to be processed again (cause fixed)"
     )
-    replay.add_argument("queue", help=f"the dead-letter queue: {queues.WEBHOOK_DEAD}")
+    replay.add_argument(
+        "queue",
+        help=f"a dead-letter queue: {queues.WEBHOOK_DEAD}, {queues.TASKS_DEAD}, "
+        f"tasks.CAPABILITY.dead or {queues.CANCEL_DEAD}",
+    )
     replay.add_argument(
         "--limit", type=int, metavar="N", help="replay at most N messages (default: all)"
     )
@@ -86,8 +92,9 @@ def _bot(
 ) -> Bot:
     return Bot(
         tmap,
-        statuses=open_statuses(),
-        reader=open_reader(),
+        # A stop (SIGTERM) ends the GitHub adapter's backoff too, not only the bot's waits.
+        statuses=open_statuses(sleep=stop.wait),
+        reader=open_reader(sleep=stop.wait),
         publisher=publisher,
         state=state,
         wait=stop.wait,

@@ -18,10 +18,9 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from ouro import amqp, queues
+from ouro import amqp, poison, queues
 from ouro.jsonutil import PayloadError
 from ouro.validate import InvalidValue
-from tasks.bot import REASON_HEADER
 from tasks.job import Job
 
 
@@ -46,26 +45,32 @@ def _age(seconds: float) -> str:
 
 def describe(queue: str, body: bytes, props: pika.BasicProperties, now: float) -> str:
     """One message in human form; never raises, whatever the message holds."""
-    stamp = props.timestamp
-    if queue.startswith(queues.TASKS):
+    headers = props.headers or {}
+    reason = headers.get(poison.REASON_HEADER)
+    # A dead letter's reason, and how many attempts it had (`ouro.poison`).
+    why = f"  reason: {poison.clean_reason(str(reason))}" if reason else ""
+    source = queue.removesuffix(queues.DEAD_SUFFIX)
+    message_id = poison.clean_reason(str(props.message_id))[:60]
+    if source == queues.TASKS or source.startswith(f"{queues.TASKS}."):
         try:
             job = Job.from_json(body)
         except (PayloadError, InvalidValue) as error:
-            return f"  (invalid job {props.message_id!r:.60}: {error})"
+            return f"  (invalid job {message_id!r}: {error}){why}"
         pr = f"#{job.pr}" if job.pr else f"{job.base_ref or ''}@{job.sha[:12]}"
         return (
             f"  {job.id}  {job.repo} {pr}  {job.context}  prio {props.priority or 0}"
-            f"  age {_age(now - job.created)}\n    $ {shlex.join(job.command)}"
+            f"  age {_age(now - job.created)}{why}\n    $ {shlex.join(job.command)}"
         )
-    age = f"  age {_age(now - stamp)}" if stamp else ""
+    stamp = props.timestamp
+    age = f"  age {_age(now - stamp)}" if isinstance(stamp, int) else ""
     try:
         data = json.loads(body)
         event = data.get("event", "?") if isinstance(data, dict) else "?"
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        if source == queues.CANCEL_EXCHANGE and isinstance(data, dict):
+            event = f"cancel {data.get('repo', '?')}#{data.get('pr', '?')}"
+    except (UnicodeDecodeError, ValueError, RecursionError):
         event = "(not JSON)"
-    reason = (props.headers or {}).get(REASON_HEADER)
-    why = f"  reason: {reason}" if reason else ""
-    return f"  {props.message_id}  {str(event)[:40]}{age}{why}"
+    return f"  {message_id}  {poison.clean_reason(str(event))[:60]}{age}{why}"
 
 
 def _browse(channel: BlockingChannel, name: str, limit: int) -> tuple[int, int, list[str]]:
@@ -109,8 +114,8 @@ def inspect(names: list[str], limit: int = 100, url: str | None = None) -> list[
 def default_queues(capabilities: tuple[str | None, ...]) -> list[str]:
     return [
         queues.WEBHOOK,
-        queues.WEBHOOK_DEAD,
         *(queues.tasks_queue(c) for c in capabilities),
+        *queues.dead_letter_queues(capabilities),
     ]
 
 

@@ -1,13 +1,17 @@
-"""`ouro queue replay webhook.dead`: hand dead-lettered events back to the bot once their
-cause is fixed (the bot, the test map, or what GitHub answered).
+"""`ouro queue replay <queue>.dead`: hand dead letters back once their cause is fixed —
+events to the bot (`webhook.dead`: the bot, the test map, or what GitHub answered), jobs
+to the workers (`tasks.dead`, `tasks.<capability>.dead`: a secret configured, the store's
+token renewed, GitHub back), cancels to the `cancel` exchange (`cancel.dead`).
 
-Each message is taken from the dead queue without ack, published to `webhook` with its
-body and properties (message id, timestamp…) but without the reason header, and acked
-from the dead queue only once the broker confirmed that publish. A failure before the
-confirm leaves the message in the dead queue (closing the channel gives it back), so
-nothing is lost; a connection lost between the confirm and the ack leaves it in both
-queues, which is at-least-once delivery as everywhere else. The bot does not remember
-dead-lettered deliveries as processed, so it processes a replayed one.
+Each message is taken from the dead queue without ack, published to where it came from
+with its body and properties (message id, priority, timestamp…) but without the policy's
+headers (`ouro.poison`: the reason, and the attempts, so a replayed message gets all its
+attempts again), and acked from the dead queue only once the broker confirmed that
+publish. A failure before the confirm leaves the message in the dead queue (closing the
+channel gives it back), so nothing is lost; a connection lost between the confirm and the
+ack leaves it in both queues, which is at-least-once delivery as everywhere else. The bot
+does not remember dead-lettered deliveries as processed, so it processes a replayed one;
+a worker runs a replayed job again.
 """
 
 import contextlib
@@ -16,12 +20,8 @@ from collections.abc import Iterator
 
 import pika.exceptions
 
-from ouro import amqp, queues
-from tasks.bot import REASON_HEADER
+from ouro import amqp, poison, queues
 from tasks.queue_inspect import describe
-
-# Dead-letter queue → the queue its messages came from.
-REPLAYS = {queues.WEBHOOK_DEAD: queues.WEBHOOK}
 
 
 class ReplayError(Exception):
@@ -35,13 +35,19 @@ def replay(source: str, limit: int | None = None, url: str | None = None) -> Ite
     Only the messages there at the start are replayed: one that the bot dead-letters again
     meanwhile is not taken a second time, so a replay always ends.
     """
-    target = REPLAYS.get(source)
-    if target is None:
-        raise ReplayError(f"cannot replay {source!r}: only {', '.join(REPLAYS)} can be replayed")
+    try:
+        exchange, target = queues.replay_target(source)
+    except ValueError:
+        raise ReplayError(
+            f"cannot replay {source!r:.80}: only dead-letter queues can be replayed "
+            "(webhook.dead, tasks.dead, tasks.<capability>.dead, cancel.dead)"
+        ) from None
     connection = amqp.connect(url)
     try:
         channel = connection.channel()
-        queues.declare(channel)
+        # The target too, so that a replay to a queue nobody declared yet is routed.
+        capability = target.removeprefix(f"{queues.TASKS}.")
+        queues.declare(channel, (None,) if capability == target else (None, capability))
         channel.confirm_delivery()
         depth = channel.queue_declare(source, passive=True).method.message_count
         for _ in range(depth if limit is None else min(depth, limit)):
@@ -49,9 +55,11 @@ def replay(source: str, limit: int | None = None, url: str | None = None) -> Ite
             if method is None:
                 return
             line = describe(source, body, props, time.time())
-            headers = {k: v for k, v in (props.headers or {}).items() if k != REASON_HEADER}
+            headers = {
+                k: v for k, v in (props.headers or {}).items() if k not in poison.OUR_HEADERS
+            }
             props.headers = headers or None
-            amqp.publish_confirmed(channel, target, body, props)
+            amqp.publish_confirmed(channel, target, body, props, exchange)
             channel.basic_ack(method.delivery_tag)
             yield f"replayed{line}"
     except pika.exceptions.AMQPError as error:

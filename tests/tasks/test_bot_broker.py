@@ -43,7 +43,7 @@ class RunningBot:
             wait=self.stop.wait,
         )
 
-        def handle(message: amqp.Message) -> amqp.Outcome:
+        def handle(message: amqp.Message) -> amqp.Result:
             try:
                 return self.bot.handle(message)
             finally:
@@ -211,7 +211,7 @@ def test_replay_refuses_other_queues(amqp_url: str, capsys: pytest.CaptureFixtur
     assert main(["queue", "replay", queues.WEBHOOK]) == 1
     assert main(["queue", "replay", queues.TASKS]) == 1
     err = capsys.readouterr().err
-    assert "cannot replay 'webhook': only webhook.dead can be replayed" in err
+    assert "cannot replay 'webhook': only dead-letter queues can be replayed" in err
     assert "cannot replay 'tasks'" in err
     assert main(["queue", "replay", queues.WEBHOOK_DEAD, "--limit", "0"]) == 1
     assert len(drain(amqp_url, queues.WEBHOOK)) == 1
