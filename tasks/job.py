@@ -1,16 +1,28 @@
 """The job message on the tasks queues (docs/architecture.md, "The messages").
 
 `Job.from_json` validates every field again: a worker trusts nothing that came
-over the broker more than the bot trusted the webhook payload.
+over the broker more than the bot trusted the webhook payload. It is total: whatever the
+bytes, it returns a valid job or raises `PayloadError`/`InvalidValue` with a one-line
+reason, which the worker dead-letters.
 """
 
 import json
+import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
 
 from ouro import queues, validate
-from ouro.jsonutil import PayloadError, get_dict, get_int, get_list, get_str, has, parse_object
+from ouro.jsonutil import (
+    PayloadError,
+    get_dict,
+    get_int,
+    get_number,
+    get_str,
+    get_str_list,
+    has,
+    parse_object,
+)
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -66,8 +78,10 @@ class Job:
             if not _ENV_NAME.fullmatch(name) or "\x00" in value:
                 raise validate.InvalidValue(f"invalid environment variable {name!r:.80}")
         for name in self.secrets:
-            if not SECRET_NAME_PATTERN.fullmatch(name):
+            if not isinstance(name, str) or not SECRET_NAME_PATTERN.fullmatch(name):
                 raise validate.InvalidValue(f"invalid secret name {name!r:.80}")
+        if not math.isfinite(self.created):
+            raise validate.InvalidValue(f"invalid creation time {self.created!r}")
         if not 0 < self.timeout <= 7 * 24 * 3600:
             raise validate.InvalidValue(f"invalid timeout {self.timeout}")
         if not 0 <= self.priority <= queues.MAX_PRIORITY:
@@ -96,16 +110,17 @@ class Job:
             repo=get_str(data, "repo"),
             sha=get_str(data, "sha"),
             context=get_str(data, "context"),
-            command=get_list(data, "command"),
+            command=get_str_list(data, "command"),
             image=get_str(data, "image"),
             clone_url=get_str(data, "clone_url"),
             capability=get_str(data, "capability") if data.get("capability") else None,
             pr=get_int(data, "pr") if data.get("pr") is not None else None,
             base_ref=get_str(data, "base_ref") if data.get("base_ref") else None,
             env=env,
-            secrets=get_list(data, "secrets"),
+            secrets=get_str_list(data, "secrets"),
             timeout=get_int(data, "timeout"),
             priority=get_int(data, "priority"),
             log=get_str(data, "log"),
-            created=float(data["created"]) if has(data, "created") else time.time(),
+            # Absent in jobs of older bots; present, it must be a time (not "soon", not null).
+            created=get_number(data, "created") if has(data, "created") else time.time(),
         )

@@ -2,8 +2,11 @@
 
 Transient failures (network errors, 5xx, 429) are retried with `ouro.retry`'s
 backoff; a 4xx is our mistake and raised at once: 404 as `NotFound`, any other as
-`StoreRefused` (a revoked token is a 401, a bad checksum a 422). Uploads of streams are retried
-only when the stream can be rewound.
+`StoreRefused` (a revoked token is a 401). One exception: a 422 to an upload is the
+server's checksum not matching what arrived (damaged in transit, or a file that changed
+while it was read), not a refusal of the request: it is a plain `StoreError`, which the
+caller may try again later (a refusal made the worker drop the job). Uploads of streams
+are retried only when the stream can be rewound.
 """
 
 import hashlib
@@ -139,7 +142,9 @@ class HttpStore:
         if response.status_code >= 300:
             message = response.text.strip()[:200]
             response.close()
-            refused = 400 <= response.status_code < 500
+            # 422 to a PUT: the checksum did not match what arrived (see above).
+            mismatch = response.status_code == 422 and method == "PUT"
+            refused = 400 <= response.status_code < 500 and not mismatch
             raise (StoreRefused if refused else StoreError)(
                 f"{method} {path}: HTTP {response.status_code} {message}"
             )

@@ -2,16 +2,20 @@
 
 Ordering is what makes the worker lose nothing: "In progress" is posted before the job
 starts, the log is finalised and the final status posted before the message is acked.
-If either cannot be done (after the adapters' retries) the message is requeued and the
-job runs again: an acked job without a final status would stay "In progress" forever,
-while a requeued one gets its verdict once GitHub or the store is back. It is handed back
-after a pause (`requeue_delay`, cut short by a drain), so that an outage does not become
-a tight loop of whole job runs.
+If either cannot be done (after the adapters' retries) the job is a `Retry` of the
+consumer's poison-message policy (`ouro.poison`): it runs again after a backoff whose base
+is `requeue_delay`, so that an outage does not become a tight loop of whole job runs,
+while an acked job without a final status would stay "In progress" forever. After the
+fifth attempt it is dead-lettered, with an `error` status that says why if GitHub takes it.
 
 A refusal is different (`is_permanent`): GitHub answering a 4xx that is not a rate limit
 (`ForgeRefused`: repository gone, the limit of statuses per context reached, a revoked
 token), or the store refusing the request (`StoreRefused`), would answer every run of the
-job the same way. Such a job is acked and dropped, with one error line for the operator.
+job the same way. Such a job is dead-lettered at once, with an `error` status that says
+why (if GitHub takes it) and one error line for the operator; so is a job that could not
+run for any reason other than the change (`outcome.needs_replay`), once its status is
+posted, and a malformed job message. Nothing is dropped: `ouro queue replay` hands dead
+letters back once the cause is fixed.
 """
 
 import logging
@@ -24,10 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import pika
-from pika.adapters.blocking_connection import BlockingChannel
-
-from ouro import amqp, queues
+from ouro import amqp
 from ouro.config import ConfigError
 from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreRefused
@@ -36,9 +37,11 @@ from tasks.cancel import Cancel
 from tasks.forge import ForgeRateLimited, ForgeRefused, Status, Statuses
 from tasks.job import Job
 from tasks.worker import attachments, logframe, outcome
+from tasks.worker.cancels import CancelQueue
 from tasks.worker.checkout import checkout, container_image
 from tasks.worker.config import WorkerConfig
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
+from tasks.worker.outcome import JobFailedToStart
 from tasks.worker.runner import (
     Control,
     JobSpec,
@@ -62,10 +65,6 @@ def log_url(store: Store, job: Job) -> str:
 def is_permanent(error: Exception) -> bool:
     """GitHub or the store refused the request itself: running the job again cannot help."""
     return isinstance(error, ForgeRefused | StoreRefused)
-
-
-class JobFailedToStart(Exception):
-    """The worker cannot give the job what it asks for (e.g. a secret it does not have)."""
 
 
 class Worker:
@@ -102,37 +101,20 @@ class Worker:
             self.config.queues,
             self.config.mode,
         )
-        amqp.consume(
-            self.config.queues,
-            self.handle,
-            url=url,
-            capabilities=(None, *self.config.capabilities),
-            stop=stop,
-            on_connected=self.on_connected,
-        )
-
-    def on_connected(self, connection: pika.BlockingConnection, _: BlockingChannel) -> None:
-        # A channel of its own, auto-acked: the jobs channel's prefetch of 1 is taken by the
-        # running job, and a cancel must get through precisely then.
-        channel = connection.channel()
-        declared = channel.queue_declare("", exclusive=True, auto_delete=True)
-        name = declared.method.queue
-        channel.queue_bind(name, queues.CANCEL_EXCHANGE)
-        channel.basic_consume(name, self._on_cancel_message, auto_ack=True)
-
-    def _on_cancel_message(
-        self,
-        _ch: BlockingChannel,
-        _m: pika.spec.Basic.Deliver,
-        _p: pika.BasicProperties,
-        body: bytes,
-    ) -> None:
+        capabilities = (None, *self.config.capabilities)
+        cancels = CancelQueue(self.cancel, url, capabilities)
         try:
-            message = Cancel.from_json(body)
-        except (PayloadError, InvalidValue) as error:
-            log.error("ignoring malformed cancel message: %s", error)
-            return
-        self.cancel(message)
+            amqp.consume(
+                self.config.queues,
+                self.handle,
+                url=url,
+                capabilities=capabilities,
+                stop=stop,
+                on_connected=cancels.on_connected,
+                crash_delay=self.config.requeue_delay,
+            )
+        finally:
+            cancels.close()
 
     def cancel(self, message: Cancel) -> None:
         now = self._clock()
@@ -166,17 +148,17 @@ class Worker:
 
     # -- one job ----------------------------------------------------------------------
 
-    def handle(self, message: amqp.Message) -> amqp.Outcome:
+    def handle(self, message: amqp.Message) -> amqp.Result:
         with self._one_at_a_time:
             return self._handle(message)
 
-    def _handle(self, message: amqp.Message) -> amqp.Outcome:
+    def _handle(self, message: amqp.Message) -> amqp.Result:
         try:
             job = Job.from_json(message.body)
         except (PayloadError, InvalidValue) as error:
-            # Requeueing would bring it back forever; no repo/sha to post a status on.
-            log.error("dropping malformed job message %s: %s", message.message_id, error)
-            return amqp.Outcome.ACK
+            # Running it again cannot help; it has no trustworthy repo/sha for a status.
+            log.error("malformed job message %s: %s", message.message_id, error)
+            return amqp.DeadLetter(f"malformed job: {error}")
         if self._draining.is_set():
             log.info("job %s: arrived while draining; handing it back", job.id)
             return amqp.Outcome.REQUEUE
@@ -193,7 +175,7 @@ class Worker:
             if found and found[0].applies_to(job.repo, job.pr, job.sha) and job.created < found[1]:
                 control.stop(Stop.CANCELLED)
         try:
-            return self._run(job, control, previous)
+            return self._run(job, control, previous, message.last_attempt)
         finally:
             with self._lock:
                 self._current = None
@@ -205,12 +187,12 @@ class Worker:
             log.warning("job %s: cannot read earlier statuses (%s)", job.id, error)
             return None
 
-    def _post(self, job: Job, status: Status, what: str) -> amqp.Outcome | None:
+    def _post(self, job: Job, status: Status, what: str, last: bool) -> amqp.Result | None:
         """Post `status`: None once posted, else what becomes of the job."""
         try:
             self._statuses.post(job.repo, job.sha, status)
         except Exception as error:
-            return self._not_written(job, "GitHub", what, error)
+            return self._not_written(job, "GitHub", what, error, last)
         return None
 
     def _post_best_effort(self, job: Job, status: Status) -> None:
@@ -220,12 +202,17 @@ class Worker:
         except Exception as error:
             log.warning("job %s: cannot post %r (%r)", job.id, status.description, error)
 
-    def _not_written(self, job: Job, where: str, what: str, error: Exception) -> amqp.Outcome:
+    def _not_written(
+        self, job: Job, where: str, what: str, error: Exception, last: bool
+    ) -> amqp.Result:
         """What becomes of `job` when `what` could not be written to `where` (after the
-        adapters' retries): dropped if refused, else handed back after `requeue_delay`."""
+        adapters' retries): dead-lettered if refused, else retried (`last`: this was the
+        last attempt, so the consumer dead-letters it)."""
+        name = self.config.name
         if is_permanent(error):
             log.error(
-                "job %s: %s refused %s (%s); dropping the job, it cannot succeed by running again",
+                "job %s: %s refused %s (%s); dead-lettering the job, running it again "
+                "cannot succeed",
                 job.id,
                 where,
                 what,
@@ -233,23 +220,33 @@ class Worker:
             )
             if isinstance(error, StoreRefused):
                 # GitHub still answers: end the commit's "In progress" rather than leave it.
-                self._post_best_effort(job, outcome.log_refused(job.context, self.config.name))
-            return amqp.Outcome.ACK
-        delay = self.config.requeue_delay
+                self._post_best_effort(job, outcome.log_refused(job.context, name))
+            else:
+                # Worth one try: a refused final status (the per-context limit) may not mean
+                # that every status is refused.
+                self._post_best_effort(
+                    job, outcome.gave_up(job.context, name, f"GitHub refused {what}")
+                )
+            return amqp.DeadLetter(f"{where} refused {what}: {error}")
         if isinstance(error, ForgeRateLimited):
-            # Sooner than GitHub's reset time, every run of the job would be refused again.
-            delay = max(delay, error.retry_after)
-        log.error(
-            "job %s: %s did not take %s (%r); handing the job back in %g s",
-            job.id,
-            where,
-            what,
-            error,
-            delay,
-        )
-        # The signal handler's drain sets this event: a SIGTERM is never delayed by the pause.
-        self._draining.wait(delay)
-        return amqp.Outcome.REQUEUE
+            # Not the job's failure: waited out and handed back, not counted. Sooner than
+            # GitHub's reset time, every run of the job would be refused again.
+            delay = max(self.config.requeue_delay, error.retry_after)
+            log.error(
+                "job %s: GitHub rate limit for %s; handing the job back in %g s",
+                job.id,
+                what,
+                delay,
+            )
+            # The signal handler's drain sets this event: a SIGTERM is never held up here.
+            self._draining.wait(delay)
+            return amqp.Outcome.REQUEUE
+        log.error("job %s: %s did not take %s (%r); to be retried", job.id, where, what, error)
+        if last:
+            self._post_best_effort(
+                job, outcome.gave_up(job.context, name, f"Gave up: {where} was unavailable")
+            )
+        return amqp.Retry(f"{where} did not take {what}: {error}", self.config.requeue_delay)
 
     def _secrets(self, job: Job) -> tuple[dict[str, Path], list[bytes], list[str]]:
         """The files of the secrets `job` names, what to mask, and which are too short to."""
@@ -257,9 +254,7 @@ class Worker:
         for name in job.secrets:
             path = self.config.secrets_dir / name
             if not path.is_file():
-                raise JobFailedToStart(
-                    f"secret {name!r} is not configured on worker {self.config.name}"
-                )
+                raise JobFailedToStart(f"Secret {name!r} not configured")
             paths[name] = path
             value = path.read_bytes()
             masked += secret_variants(value)
@@ -267,7 +262,7 @@ class Worker:
                 short.append(name)
         return paths, masked, short
 
-    def _run(self, job: Job, control: Control, previous: Status | None) -> amqp.Outcome:
+    def _run(self, job: Job, control: Control, previous: Status | None, last: bool) -> amqp.Result:
         config = self.config
         url = log_url(self._store, job)
         setup_error: Exception | None = None
@@ -276,7 +271,7 @@ class Worker:
         except (JobFailedToStart, OSError) as failure:
             secrets, masked, short, setup_error = {}, [], [], failure
         unposted = self._post(
-            job, outcome.in_progress(job.context, config.name, url), "the In progress status"
+            job, outcome.in_progress(job.context, config.name, url), "the In progress status", last
         )
         if unposted is not None:
             return unposted
@@ -286,7 +281,7 @@ class Worker:
                 self._store.delete(job.log)
             live = self._store.live_log(job.log)
         except Exception as store_error:
-            return self._not_written(job, "the store", "the live log", store_error)
+            return self._not_written(job, "the store", "the live log", store_error, last)
         joblog = JobLog(live, masked)
         log.info("job %s: %s %s@%s started", job.id, job.context, job.repo, job.sha[:12])
         start = time.monotonic()
@@ -314,18 +309,24 @@ class Worker:
             job.context, config.name, url, job.timeout, result=result, error=error
         )
         logframe.footer(joblog, result, time.monotonic() - start, status)
-        return self._finish(job, joblog, status, url)
+        finished = self._finish(job, joblog, status, url, last)
+        if finished is amqp.Outcome.ACK and status is not None and outcome.needs_replay(error):
+            # Posted, so the PR says why; kept for `ouro queue replay` once that is fixed.
+            return amqp.DeadLetter(f"job {job.id}: {status.description}")
+        return finished
 
-    def _finish(self, job: Job, joblog: JobLog, status: Status | None, url: str) -> amqp.Outcome:
+    def _finish(
+        self, job: Job, joblog: JobLog, status: Status | None, url: str, last: bool
+    ) -> amqp.Result:
         try:
             joblog.close()
         except Exception as error:
-            return self._not_written(job, "the store", "the log", error)
+            return self._not_written(job, "the store", "the log", error, last)
         if status is None:
             # It goes back to the queue all the same; its next run posts "In progress".
             self._post_best_effort(job, outcome.handed_back(job.context, self.config.name, url))
             return amqp.Outcome.REQUEUE
-        unposted = self._post(job, status, "the final status")
+        unposted = self._post(job, status, "the final status", last)
         if unposted is not None:
             return unposted
         log.info("job %s: %s %s", job.id, status.state, status.description)

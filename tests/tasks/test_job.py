@@ -1,5 +1,6 @@
 """The job message: a round trip, and refusal of every field of the wrong shape."""
 
+import contextlib
 import json
 from typing import Any
 
@@ -88,3 +89,83 @@ def test_cancel_applies_to_other_shas_of_the_same_pr() -> None:
     assert not cancel.applies_to("octo/other", 7, SHA)
     closed = Cancel(repo="octo/demo", pr=7, keep_sha=None, reason="closed")
     assert closed.applies_to("octo/demo", 7, "f" * 40)
+
+
+# Values of every JSON type and of hostile shapes, for every field (issue 15: `created:
+# "soon"` or null, `secrets: [5]` and deep nesting made the worker loop on its message).
+NASTY: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    2**64,
+    1.5,
+    1e308,
+    "",
+    "soon",
+    "dave\ud800",
+    [],
+    [5],
+    [None],
+    ["a", 5],
+    {},
+    {"a": 5},
+    {"a": None},
+    [[[[]]]],
+]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("field", sorted(json.loads(job().to_json())))
+def test_any_value_of_any_field_gives_a_job_or_a_clear_rejection(field: str) -> None:
+    template = json.loads(job().to_json())
+    bodies = [json.dumps({**template, field: value}).encode() for value in NASTY]
+    text = json.dumps(template)
+    bodies += [
+        text.replace(f'"{field}": ', f'"{field}": {nested(1000)}, "x": ', 1).encode(),
+        json.dumps({k: v for k, v in template.items() if k != field}).encode(),
+    ]
+    for body in bodies:
+        try:
+            parsed = Job.from_json(body)
+        except (PayloadError, InvalidValue):
+            continue
+        # Accepted: then it is a job that survives its own round trip.
+        assert Job.from_json(parsed.to_json()) == parsed
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (lambda d: {**d, "created": "soon"}, "created must be a number"),
+        (lambda d: {**d, "created": None}, "created must be a number"),
+        (lambda d: {**d, "secrets": [5]}, r"secrets\[0\] must be a string"),
+        (lambda d: {**d, "command": ["make", 5]}, r"command\[1\] must be a string"),
+    ],
+)
+def test_issue_15_job_messages_are_rejected_clearly(body: Any, reason: str) -> None:
+    data = body(json.loads(job().to_json()))
+    with pytest.raises(PayloadError, match=reason):
+        Job.from_json(json.dumps(data).encode())
+
+
+def test_deep_and_undecodable_job_messages_are_rejected_clearly() -> None:
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        Job.from_json(f'{{"id": {nested(1000)}}}'.encode())
+    with pytest.raises(PayloadError, match="not JSON"):
+        Job.from_json(b'{"id": "\xc3\x28"}')
+    with pytest.raises(PayloadError, match="not valid Unicode"):
+        Job.from_json(job().to_json().replace(b'"main"', b'"ma\\udc80in"'))
+
+
+@pytest.mark.parametrize("field", ["repo", "pr", "keep_sha", "reason"])
+def test_any_cancel_message_gives_a_cancel_or_a_clear_rejection(field: str) -> None:
+    template = json.loads(Cancel("octo/demo", 7, "f" * 40, "new push").to_json())
+    for value in NASTY:
+        with contextlib.suppress(PayloadError, InvalidValue):
+            Cancel.from_json(json.dumps({**template, field: value}).encode())
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        Cancel.from_json(f'{{"repo": {nested(1000)}}}'.encode())

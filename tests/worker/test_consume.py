@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from ouro import amqp
+from ouro import amqp, poison
+from ouro.store import StoreError, StoreRefused
 from ouro.store.http import HttpStore
 from tasks.cancel import Cancel
 from tasks.github import GitHubStatuses, github_client
@@ -19,11 +20,13 @@ from tasks.worker.config import WorkerConfig
 from tasks.worker.service import Worker
 from tests.fixtures_images import ImagesServerFixture
 from tests.fixtures_mock_github import MockGitHubFixture
-from tests.rabbitmq import RabbitMQ
+from tests.rabbitmq import RabbitMQ, drain, free_port
 from tests.worker.conftest import CI_RUN, TEST_IMAGE
 from tests.worker.helpers import publish, publish_cancel, queue_depth, statuses, wait_until
 
 REPO = "acme/consume"
+# The `running` fixture's parameter for a store that does not answer at all.
+STORE_DOWN = "store-down"
 
 
 class Running:
@@ -39,7 +42,11 @@ class Running:
         self.github = github
         self.amqp_url = amqp_url
         self.store = images.store()
-        if images_token is not None:
+        if images_token == STORE_DOWN:
+            # Nothing listens there: every upload fails as in an outage.
+            self.store.close()
+            self.store = HttpStore(f"http://127.0.0.1:{free_port()}", "t", backoff=(0.01,))
+        elif images_token is not None:
             self.store.close()
             self.store = HttpStore(images.url, images_token, backoff=(0.1,))
         self.worker = Worker(config, GitHubStatuses(github_client(github.token)), self.store)
@@ -134,7 +141,7 @@ def error_lines(caplog: pytest.LogCaptureFixture, job: Job) -> list[str]:
     ]
 
 
-def test_job_whose_final_status_github_refuses_is_dropped(
+def test_job_whose_final_status_github_refuses_is_dead_lettered(
     running: Running, rabbitmq: RabbitMQ, caplog: pytest.LogCaptureFixture
 ) -> None:
     # GitHub keeps at most 1000 statuses per commit and context: fill all but one, which
@@ -150,26 +157,28 @@ def test_job_whose_final_status_github_refuses_is_dropped(
             ).raise_for_status()
     job = running.publish(sha=sha)
     wait_until(lambda: error_lines(caplog, job) != [], "the refusal")
-    wait_until(lambda: queue_depth(rabbitmq, "tasks") == (0, 0), "the ack")
+    wait_until(lambda: queue_depth(rabbitmq, "tasks.dead") == (1, 0), "the dead letter")
+    assert queue_depth(rabbitmq, "tasks") == (0, 0)
     [line] = error_lines(caplog, job)
     assert line.startswith(f"job {job.id}: GitHub refused the final status (")
     assert "422" in line
     assert "reached the maximum number of statuses" in line
-    assert line.endswith("; dropping the job, it cannot succeed by running again")
+    assert line.endswith("; dead-lettering the job, running it again cannot succeed")
     assert running.states(job)[-1] == ("pending", "In progress [w1]")
 
 
 @pytest.mark.parametrize("running", ["revoked-token"], indirect=True)
-def test_job_whose_log_the_store_refuses_is_dropped(
+def test_job_whose_log_the_store_refuses_is_dead_lettered(
     running: Running, rabbitmq: RabbitMQ, caplog: pytest.LogCaptureFixture
 ) -> None:
     job = running.publish()
     wait_until(lambda: error_lines(caplog, job) != [], "the refusal")
-    wait_until(lambda: queue_depth(rabbitmq, "tasks") == (0, 0), "the ack")
+    wait_until(lambda: queue_depth(rabbitmq, "tasks.dead") == (1, 0), "the dead letter")
+    assert queue_depth(rabbitmq, "tasks") == (0, 0)
     assert error_lines(caplog, job) == [
         f"job {job.id}: the store refused the live log (PUT logs/{job.id}/index.html: "
-        "HTTP 401 the bearer token is not valid); dropping the job, it cannot succeed by "
-        "running again"
+        "HTTP 401 the bearer token is not valid); dead-lettering the job, running it again "
+        "cannot succeed"
     ]
     # GitHub still answers, so the commit does not stay "In progress".
     wait_until(lambda: len(running.states(job)) == 2, "the error status")
@@ -177,3 +186,33 @@ def test_job_whose_log_the_store_refuses_is_dropped(
         ("pending", "In progress [w1]"),
         ("error", "Log store refused the upload [w1]"),
     ]
+
+
+@pytest.mark.parametrize("running", [STORE_DOWN], indirect=True)
+def test_store_outage_is_retried_five_times_then_dead_lettered_saying_why(
+    running: Running, rabbitmq: RabbitMQ
+) -> None:
+    """Before: requeued for ever (every 10 s, or at once with no pause configured)."""
+    job = running.publish()
+    wait_until(lambda: queue_depth(rabbitmq, "tasks.dead") == (1, 0), "the dead letter")
+    assert queue_depth(rabbitmq, "tasks") == (0, 0)
+    assert running.states(job) == [("pending", "In progress [w1]")] * 5 + [
+        ("error", "Gave up: the store was unavailable [w1]")
+    ]
+    ((props, body),) = drain(running.amqp_url, "tasks.dead")
+    assert Job.from_json(body) == job
+    reason = str(props.headers[poison.REASON_HEADER])
+    assert reason.startswith("the store did not take the live log: ")
+    assert reason.endswith("(gave up after 5 attempts)")
+
+
+def test_a_checksum_mismatch_is_not_a_refusal(images_server: ImagesServerFixture) -> None:
+    """The images-server's 422 means the bytes arrived damaged: worth another attempt,
+    where a refusal (StoreRefused) made the worker drop the job for good."""
+    store = images_server.store()
+    try:
+        with pytest.raises(StoreError, match="HTTP 422") as caught:
+            store.put(f"logs/{uuid.uuid4().hex}/log", b"content", sha256="0" * 64)
+        assert not isinstance(caught.value, StoreRefused)
+    finally:
+        store.close()

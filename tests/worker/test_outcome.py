@@ -2,9 +2,10 @@
 
 import pytest
 
+from ouro.store import StoreError, StoreRefused
 from tasks.forge import Status
 from tasks.worker.checkout import ChangeError, CheckoutError, RebaseFailed
-from tasks.worker.outcome import final_status, in_progress
+from tasks.worker.outcome import JobFailedToStart, final_status, in_progress, needs_replay
 from tasks.worker.runner import CommandNotFound, RunResult, Stop
 
 URL = "http://store/logs/j/index.html"
@@ -19,7 +20,20 @@ URL = "http://store/logs/j/index.html"
         (RunResult(None, timed_out=True), None, ("failure", "Timeout after 2 minutes")),
         (RunResult(None, stopped=Stop.CANCELLED), None, ("error", "Cancelled")),
         (None, RuntimeError("boom"), ("error", "Internal error [w1]")),
-        (None, CheckoutError("fetch failed"), ("error", "Internal error [w1]")),
+        # Infrastructure: the status says why the job could not run.
+        (None, CheckoutError("fetch failed"), ("error", "Checkout failed [w1]")),
+        (
+            None,
+            JobFailedToStart("Secret 'x' not configured"),
+            ("error", "Secret 'x' not configured [w1]"),
+        ),
+        (None, StoreRefused("PUT x: HTTP 401"), ("error", "Log store refused an upload [w1]")),
+        (None, StoreError("PUT x: HTTP 503"), ("error", "Log store unavailable [w1]")),
+        (
+            None,
+            OSError(28, "No space left on device"),
+            ("error", "Worker error: No space left on device [w1]"),
+        ),
         (None, RebaseFailed("Rebase on main failed"), ("failure", "Rebase on main failed [w1]")),
         (None, ChangeError("Invalid .ci/container"), ("failure", "Invalid .ci/container [w1]")),
         (
@@ -34,6 +48,14 @@ def test_outcome_to_status(
 ) -> None:
     status = final_status("ctx", "w1", URL, 120, result=result, error=error)
     assert status == Status("ctx", *expected, URL)
+
+
+def test_only_errors_that_are_not_the_changes_are_replayed() -> None:
+    assert needs_replay(CheckoutError("fetch failed"))
+    assert needs_replay(RuntimeError("a bug"))
+    assert not needs_replay(RebaseFailed("Rebase on main failed"))
+    assert not needs_replay(CommandNotFound("No .ci/run in the repository"))
+    assert not needs_replay(None)
 
 
 def test_internal_error_keeps_the_traceback_out_of_the_status() -> None:

@@ -1,23 +1,18 @@
 """One job through `Worker.handle`, with a real git server, direct mode, and recording fakes."""
 
-import json
-import logging
 import threading
 import time
 from dataclasses import replace
 
-import pytest
-
-from ouro.amqp import Message, Outcome
-from ouro.store import StoreError, StoreRefused
+from ouro.amqp import DeadLetter, Message, Outcome, Result
 from tasks.cancel import Cancel
-from tasks.forge import ForgeRateLimited, ForgeRefused, ForgeUnavailable, Status
+from tasks.forge import Status
 from tasks.job import Job
 from tasks.worker.config import WorkerConfig
 from tasks.worker.runner import Control, JobSpec, Output, RunResult
 from tasks.worker.service import Worker
 from tests.worker.conftest import JobFactory
-from tests.worker.fakes import FakeLiveLog, FakeStatuses, FakeStore
+from tests.worker.fakes import FakeStatuses, FakeStore
 from tests.worker.gitserver import Repo
 
 URL_OF = "http://store.test/logs/{}/index.html"
@@ -87,7 +82,8 @@ def test_internal_error_traceback_in_log_only(
     statuses, store = FakeStatuses(), FakeStore()
     worker = Worker(direct_config, statuses, store, BrokenRunner())
     job = make_job()
-    assert worker.handle(message(job)) is Outcome.ACK
+    # Not the change's fault: kept for replay once the bug is fixed.
+    assert worker.handle(message(job)) == DeadLetter(f"job {job.id}: Internal error [w1]")
     assert statuses.states()[-1] == ("error", "Internal error [w1]")
     assert "Traceback" in the_log(store, job)
     assert "RuntimeError: a bug in the runner" in the_log(store, job)
@@ -103,14 +99,15 @@ def test_command_the_repository_lacks_is_a_failure(
     assert "CommandNotFound" in the_log(store, job)
 
 
-def test_secret_the_worker_lacks_is_an_error(
+def test_secret_the_worker_lacks_is_an_error_that_says_so_and_a_dead_letter(
     direct_config: WorkerConfig, make_job: JobFactory
 ) -> None:
     worker, statuses, store = setup(direct_config)
     job = make_job(secrets=["missing"])
-    assert worker.handle(message(job)) is Outcome.ACK
-    assert statuses.states()[-1] == ("error", "Internal error [w1]")
-    assert "secret 'missing' is not configured on worker w1" in the_log(store, job)
+    why = "Secret 'missing' not configured [w1]"
+    assert worker.handle(message(job)) == DeadLetter(f"job {job.id}: {why}")
+    assert statuses.states()[-1] == ("error", why)
+    assert "JobFailedToStart: Secret 'missing' not configured" in the_log(store, job)
 
 
 def test_cancel_for_its_pr_stops_the_job(direct_config: WorkerConfig, make_job: JobFactory) -> None:
@@ -172,178 +169,10 @@ def test_redelivered_job_that_already_ended_is_not_run_again(
     assert statuses.states() == [("success", "Success [w0]")]
 
 
-def test_status_that_cannot_be_posted_requeues(
-    direct_config: WorkerConfig, make_job: JobFactory
-) -> None:
+def test_malformed_job_is_dead_lettered(direct_config: WorkerConfig) -> None:
     worker, statuses, _ = setup(direct_config)
-    statuses.fail_posts = 1
-    assert worker.handle(message(make_job())) is Outcome.REQUEUE
-    assert statuses.posted == []
-
-
-def test_final_status_that_cannot_be_posted_requeues(
-    direct_config: WorkerConfig, make_job: JobFactory
-) -> None:
-    worker, statuses, _ = setup(direct_config)
-    statuses.final_error = ForgeUnavailable("GitHub is down")
-    assert worker.handle(message(make_job())) is Outcome.REQUEUE
-    assert statuses.states() == [("pending", "In progress [w1]")]
-
-
-def dropped(caplog: pytest.LogCaptureFixture, job: Job) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno == logging.ERROR and r.getMessage().startswith(f"job {job.id}:")
-    ]
-
-
-@pytest.mark.parametrize(
-    ("status", "data"),
-    [
-        (422, {"message": "This SHA and context has reached the maximum number of statuses."}),
-        (404, {"message": "Not Found"}),
-        (401, {"message": "Bad credentials"}),
-    ],
-)
-def test_final_status_that_github_refuses_drops_the_job(
-    direct_config: WorkerConfig,
-    make_job: JobFactory,
-    caplog: pytest.LogCaptureFixture,
-    status: int,
-    data: dict[str, str],
-) -> None:
-    # A long pause that the test would notice: a refusal is not waited for.
-    worker, statuses, _ = setup(replace(direct_config, requeue_delay=60))
-    refusal = ForgeRefused(status, f"{status} {json.dumps(data)}")
-    statuses.final_error = refusal
-    job = make_job()
-    started = time.monotonic()
-    assert worker.handle(message(job)) is Outcome.ACK
-    assert time.monotonic() - started < 30
-    assert statuses.states() == [("pending", "In progress [w1]")]
-    assert dropped(caplog, job) == [
-        f"job {job.id}: GitHub refused the final status ({refusal}); "
-        "dropping the job, it cannot succeed by running again"
-    ]
-
-
-def test_in_progress_status_that_github_refuses_drops_the_job(
-    direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    # A status for a commit that is no longer in the repository (a force-push).
-    worker, statuses, store = setup(direct_config)
-    statuses.fail_posts = 1
-    refusal = ForgeRefused(422, '422 {"message": "No commit found"}')
-    statuses.post_error = refusal
-    job = make_job()
-    assert worker.handle(message(job)) is Outcome.ACK
-    assert statuses.posted == []
-    assert store.files == {}
-    assert dropped(caplog, job) == [
-        f"job {job.id}: GitHub refused the In progress status ({refusal}); "
-        "dropping the job, it cannot succeed by running again"
-    ]
-
-
-def test_github_outage_requeues_after_the_pause(
-    direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    worker, statuses, _ = setup(replace(direct_config, requeue_delay=0.5))
-    # What the adapter raises once its own retries are spent.
-    statuses.final_error = ForgeUnavailable('502 {"message": "Bad Gateway"}', 502)
-    job = make_job()
-    started = time.monotonic()
-    assert worker.handle(message(job)) is Outcome.REQUEUE
-    assert time.monotonic() - started >= 0.5
-    assert statuses.states() == [("pending", "In progress [w1]")]
-    assert any("handing the job back in 0.5 s" in m for m in dropped(caplog, job))
-    assert not any("dropping" in m for m in dropped(caplog, job))
-
-
-def test_rate_limit_requeues_after_the_wait_github_asks_for(
-    direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    worker, statuses, _ = setup(replace(direct_config, requeue_delay=0))
-    statuses.final_error = ForgeRateLimited(1.0, status=403)
-    job = make_job()
-    started = time.monotonic()
-    assert worker.handle(message(job)) is Outcome.REQUEUE
-    assert time.monotonic() - started >= 1.0
-    assert statuses.states() == [("pending", "In progress [w1]")]
-    assert any("handing the job back in 1 s" in m for m in dropped(caplog, job))
-
-
-def test_drain_cuts_the_pause_short(direct_config: WorkerConfig, make_job: JobFactory) -> None:
-    worker, statuses, _ = setup(replace(direct_config, requeue_delay=60))
-    statuses.final_error = ForgeUnavailable("GitHub is down")
-
-    def drain_when_refused() -> None:
-        statuses.final_tried.wait(60)
-        time.sleep(0.2)
-        worker.begin_drain()
-
-    drainer = threading.Thread(target=drain_when_refused)
-    drainer.start()
-    started = time.monotonic()
-    assert worker.handle(message(make_job())) is Outcome.REQUEUE
-    assert time.monotonic() - started < 30
-    drainer.join()
-
-
-def fail_puts_once_the_log_started(store: FakeStore, error: StoreError) -> None:
-    original = store.live_log
-
-    def failing_live_log(job_dir: str) -> FakeLiveLog:
-        live = original(job_dir)
-        store.put_error = error
-        return live
-
-    store.live_log = failing_live_log  # type: ignore[method-assign]
-
-
-def test_log_that_cannot_be_finalised_requeues(
-    direct_config: WorkerConfig, make_job: JobFactory
-) -> None:
-    worker, statuses, store = setup(direct_config)
-    fail_puts_once_the_log_started(store, StoreError("store is down"))
-    assert worker.handle(message(make_job())) is Outcome.REQUEUE
-    assert statuses.states() == [("pending", "In progress [w1]")]
-
-
-def test_log_that_the_store_refuses_drops_the_job(
-    direct_config: WorkerConfig, make_job: JobFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    worker, statuses, store = setup(replace(direct_config, requeue_delay=60))
-    refusal = StoreRefused("PUT logs/x/log: HTTP 401 the bearer token is not valid")
-    fail_puts_once_the_log_started(store, refusal)
-    job = make_job()
-    assert worker.handle(message(job)) is Outcome.ACK
-    assert statuses.states() == [
-        ("pending", "In progress [w1]"),
-        ("error", "Log store refused the upload [w1]"),
-    ]
-    assert dropped(caplog, job)[-1] == (
-        f"job {job.id}: the store refused the log ({refusal}); "
-        "dropping the job, it cannot succeed by running again"
-    )
-
-
-def test_live_log_that_the_store_refuses_drops_the_job(
-    direct_config: WorkerConfig, make_job: JobFactory
-) -> None:
-    worker, statuses, store = setup(replace(direct_config, requeue_delay=60))
-    store.put_error = StoreRefused("PUT logs/x/index.html: HTTP 403 forbidden")
-    assert worker.handle(message(make_job())) is Outcome.ACK
-    assert statuses.states() == [
-        ("pending", "In progress [w1]"),
-        ("error", "Log store refused the upload [w1]"),
-    ]
-
-
-def test_malformed_job_is_dropped(direct_config: WorkerConfig) -> None:
-    worker, statuses, _ = setup(direct_config)
-    assert worker.handle(Message(b'{"id": "x"}', "m1", False, {}, None)) is Outcome.ACK
+    outcome = worker.handle(Message(b'{"id": "x"}', "m1", False, {}, None))
+    assert outcome == DeadLetter("malformed job: missing field env")
     assert statuses.posted == []
 
 
@@ -385,7 +214,7 @@ def test_delivery_during_a_run_waits_and_sees_the_verdict(
     # As after a lost broker connection: the same job comes again while it still runs.
     worker, statuses, _ = setup(direct_config)
     job = make_job(command=["sh", "-c", "sleep 1"])
-    outcomes: list[Outcome] = []
+    outcomes: list[Result] = []
     first = threading.Thread(target=lambda: outcomes.append(worker.handle(message(job))))
     first.start()
     while not statuses.posted:
@@ -405,10 +234,10 @@ def test_invalid_container_file_is_a_failure(
     assert statuses.states()[-1] == ("failure", "Invalid .ci/container [w1]")
 
 
-def test_job_with_an_unusable_log_folder_is_dropped(
+def test_job_with_an_unusable_log_folder_is_dead_lettered(
     direct_config: WorkerConfig, make_job: JobFactory
 ) -> None:
     worker, statuses, _ = setup(direct_config)
     body = make_job().to_json().replace(b'"log": "logs/', b'"log": "images/')
-    assert worker.handle(Message(body, "m1", False, {}, None)) is Outcome.ACK
+    assert isinstance(worker.handle(Message(body, "m1", False, {}, None)), DeadLetter)
     assert statuses.posted == []
