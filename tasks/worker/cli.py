@@ -9,7 +9,7 @@ from types import FrameType
 from ouro.store import open_store
 from tasks.github import open_statuses
 from tasks.worker import config as worker_config
-from tasks.worker import vmhost
+from tasks.worker import orphans, vmhost
 from tasks.worker.service import Worker, check_ready
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
         name=args.name, capabilities=args.capability, direct=args.direct
     )
     check_ready(config)
+    # Before taking a job: what a predecessor of this name left would run beside it.
+    orphans.reap(config)
     # Before consuming: which VM queues this worker may serve depends on the probe.
     config = vmhost.settle(config)
     store = open_store()

@@ -2,12 +2,14 @@
 
 Both stream the command's output (stdout and stderr, interleaved) to a callback, stop it
 at its timeout or when the worker says so (cancel, drain), and leave nothing running:
-the container is removed, the direct mode's process group killed.
+the container is removed, the direct mode's process group killed. Both run the command
+under the guard of `tasks.worker.orphans`, so that it dies with the worker too.
 """
 
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from tasks.job import Job
-from tasks.worker import vmhost
+from tasks.worker import orphans, vmhost
 from tasks.worker.checkout import ChangeError
 from tasks.worker.config import WorkerConfig
 
@@ -193,23 +195,22 @@ class DirectRunner:
             "TMPDIR": str(spec.scratch),
             **spec.environment(str(spec.source), str(spec.attachments), str(secrets)),
             **vmhost.job_environment(self._config, str(self._config.image_cache)),
+            # Marks every process of the job, for the start-up reaper of a successor.
+            orphans.LEASE_VARIABLE: orphans.lease(self._config.name),
         }
-        program = spec.job.command[0]
-        try:
-            process = subprocess.Popen(
-                spec.job.command,
-                cwd=spec.source,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except (FileNotFoundError, PermissionError) as error:
-            # Popen names the program when exec failed (and the folder when chdir did).
-            if error.filename != program:
-                raise
-            raise CommandNotFound(f"Cannot run {program:.60}: {error.strerror}") from error
+        check_runnable(spec.job.command[0], env["PATH"], spec.source)
+        # The guard leads the new session: the job's process group, killed as one.
+        process = subprocess.Popen(
+            orphans.guarded(spec.job.command),
+            cwd=spec.source,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # Safe with threads: it only calls prctl, looked up before the fork.
+            preexec_fn=orphans.die_with_worker,  # noqa: PLW1509
+        )
 
         def signal_group(signum: int) -> None:
             with contextlib.suppress(ProcessLookupError):
@@ -230,6 +231,19 @@ class DirectRunner:
             kill=kill,
             cleanup=lambda: signal_group(signal.SIGKILL),
         )
+
+
+def check_runnable(program: str, path: str, cwd: Path) -> None:
+    """Refuse (as the change's fault) a program that the host cannot run: the guard
+    would only find out after the worker had started it."""
+    if "/" in program:
+        target = cwd / program
+        if not target.exists():
+            raise CommandNotFound(f"Cannot run {program:.60}: No such file or directory")
+        if target.is_dir() or not os.access(target, os.X_OK):
+            raise CommandNotFound(f"Cannot run {program:.60}: Permission denied")
+    elif shutil.which(program, path=path) is None:
+        raise CommandNotFound(f"Cannot run {program:.60}: No such file or directory")
 
 
 class PodmanRunner:
@@ -263,6 +277,11 @@ class PodmanRunner:
             "--rm",
             "--name",
             self.container_name(spec.job),
+            # Found by a successor's start-up reaper should this worker die with the guard.
+            "--label",
+            f"{orphans.NAME_LABEL}={config.name}",
+            "--label",
+            f"{orphans.LEASE_LABEL}={orphans.lease(config.name)}",
             "--memory",
             config.memory,
             "--pids-limit",
@@ -294,10 +313,11 @@ class PodmanRunner:
         # A worker that died on this host may have left the same job's container behind.
         self._podman("rm", "--force", "--ignore", name)
         process = subprocess.Popen(
-            self.command(spec),
+            orphans.guarded(self.command(spec), podman=(self._config.podman, name)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=orphans.die_with_worker,  # noqa: PLW1509 (as above)
         )
         return _supervise(
             process,
