@@ -2,22 +2,28 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: check lint test bench clean
+.PHONY: check setup lint test bench clean
 
-$(VENV)/.installed: pyproject.toml
+# System packages (.ci/apt-packages), installed where missing: the first `make check` on a
+# fresh Debian/Ubuntu machine sets itself up.
+setup:
+	.ci/setup
+
+$(VENV)/.installed: pyproject.toml | setup
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-lint: $(VENV)/.installed
+lint: setup $(VENV)/.installed
+	shellcheck .ci/setup .ci/run run-local.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/actionlint
 	$(VENV)/bin/lint-imports --no-cache
 
-test: $(VENV)/.installed
+test: setup $(VENV)/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 check: lint test
