@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

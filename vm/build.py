@@ -54,14 +54,14 @@ def build(
     recipe_path: Path, output: Path, *, apt_cache: Path | None = None, mirror: str = DEFAULT_MIRROR
 ) -> ImageFiles:
     """Build the image the recipe describes as `output` (+ kernel, initrd, manifest)."""
+    recipe = load(recipe_path)
+    if not _MIRROR.fullmatch(mirror):
+        raise VmError(f"--mirror {mirror!r:.80}: expected an http://, https:// or file:// URL")
+    if output.suffix != ".qcow2":
+        raise VmError(f"{output}: the image's name must end in .qcow2")
     require("mmdebstrap", "mkfs.ext4", "qemu-img")
     if os.geteuid() != 0:
         raise VmError("ouro vm build needs root (mmdebstrap's root mode keeps file owners)")
-    if not _MIRROR.fullmatch(mirror):
-        raise VmError(f"--mirror {mirror!r:.80}: expected an http://, https:// or file:// URL")
-    recipe = load(recipe_path)
-    if output.suffix != ".qcow2":
-        raise VmError(f"{output}: the image's name must end in .qcow2")
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.vm.conftest import require_build_tools
 from vm.__main__ import main
 from vm.cli import _split_run, register
 from vm.errors import VmError
@@ -61,7 +60,6 @@ def test_errors_are_one_line_with_their_exit_codes(
 
 
 def test_an_invalid_recipe_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    require_build_tools()
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("packages: [make]\n")
     assert main(["build", str(recipe), "-o", str(tmp_path / "x.qcow2")]) == 2
