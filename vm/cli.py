@@ -125,8 +125,9 @@ class _Cancelled(Exception):
 
 
 def _print_line(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    # As bytes: a guest may print anything, and stdout's encoding may be ASCII.
+    sys.stdout.buffer.write(line.encode("utf-8", "replace") + b"\n")
+    sys.stdout.buffer.flush()
 
 
 def _assignment(item: str) -> tuple[str, str]:
