@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,18 +42,25 @@ def fake_image(folder: Path, size: int) -> ImageFiles:
     return files
 
 
+# Seconds the images-server waits before answering a GET of these paths.
+SLOW: dict[str, float] = {}
+
+
 @pytest.fixture
-def gets(images_server: ImagesServerFixture) -> list[str]:
+def gets(images_server: ImagesServerFixture) -> Iterator[list[str]]:
     """The paths of the GET requests the images-server answers from now on."""
     seen: list[str] = []
 
     class Counting(Handler):
         def do_GET(self) -> None:
-            seen.append(self.path.removeprefix("/"))
+            path = self.path.removeprefix("/")
+            seen.append(path)
+            time.sleep(SLOW.get(path, 0))
             super().do_GET()
 
     images_server.server.RequestHandlerClass = Counting
-    return seen
+    yield seen
+    SLOW.clear()
 
 
 def upload(images_server: ImagesServerFixture, files: ImageFiles, name: str) -> ImageRef:
@@ -146,7 +155,9 @@ def test_an_image_in_use_is_not_evicted(images_server: ImagesServerFixture, tmp_
 def test_two_processes_fetching_at_once_download_once(
     images_server: ImagesServerFixture, gets: list[str], tmp_path: Path
 ) -> None:
-    ref = upload(images_server, fake_image(tmp_path / "build", 48 * MiB), "concurrent")
+    ref = upload(images_server, fake_image(tmp_path / "build", 8 * MiB), "concurrent")
+    # The image's download takes a second: long enough for the other process to want it too.
+    SLOW[ref.store_path("qcow2")] = 1.0
     env = vm_env(**images_server.env)
     command = [
         sys.executable,
@@ -168,6 +179,10 @@ def test_two_processes_fetching_at_once_download_once(
     assert outputs[0][0] == outputs[1][0] == f"{tmp_path / 'cache' / ref.sha256 / 'image.qcow2'}\n"
     assert gets.count(ref.store_path("qcow2")) == 1
     assert len(gets) == 4
+    logs = sorted(error for _, error in outputs)
+    # One downloaded; the other waited on the entry's lock, then found it complete.
+    assert [f"{ref.file_name} is cached" in log for log in logs].count(True) == 1
+    assert [f"fetched {ref.file_name}" in log for log in logs].count(True) == 1
 
 
 def test_a_tampered_download_is_refused(images_server: ImagesServerFixture, tmp_path: Path) -> None:
