@@ -68,8 +68,8 @@ class ImageCache:
     def __init__(self, root: Path, max_bytes: int):
         self.root = root
         self.max_bytes = max_bytes
+        # Made on first use: a run of a local image never touches the cache.
         self._locks = root / ".locks"
-        self._locks.mkdir(parents=True, exist_ok=True)
 
     def files(self, sha256: str) -> ImageFiles:
         return ImageFiles(self.root / sha256 / "image.qcow2")
@@ -78,6 +78,7 @@ class ImageCache:
     def open(self, ref: ImageRef, source: Source) -> Iterator[ImageFiles]:
         """The image, complete and verified, fetched if need be; not evicted until the
         block ends (a shared lock on its `.use` file)."""
+        self._locks.mkdir(parents=True, exist_ok=True)
         with _flock(self._locks / f"{ref.sha256}.use", fcntl.LOCK_SH):
             with _flock(self._locks / f"{ref.sha256}.fetch", fcntl.LOCK_EX):
                 files = self._complete(ref, source)
@@ -163,6 +164,7 @@ class ImageCache:
     def evict(self, keep: str | None = None) -> list[str]:
         """Remove least recently used entries nobody uses until the cache fits its bound."""
         removed: list[str] = []
+        self._locks.mkdir(parents=True, exist_ok=True)
         with _flock(self._locks / "evict", fcntl.LOCK_EX):
             # Left by an eviction that was killed halfway; nobody can reach them.
             for trash in self.root.glob(".trash-*"):
