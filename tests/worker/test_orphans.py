@@ -7,6 +7,7 @@ the guard kills it within a second or two; and when the guard died too, the next
 the same name kills what was left at its start.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,12 +53,27 @@ def guard_of(worker: int) -> int:
     raise AssertionError(f"worker {worker} runs no guard")
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def kill_worker_and_guard(worker: "subprocess.Popen[bytes]") -> None:
-    """Both at once, as a crashed host or cgroup would: the guard cannot act."""
+    """All at once, as a crashed host or cgroup would: the guard cannot act."""
     guard = guard_of(worker.pid)
+    # In podman mode: the `podman run` client too, which could still stop its container.
+    clients = [
+        pid for pid in children(guard) if b"podman" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
     # Stopped, the worker cannot notice its child's death and clean up after it.
     os.kill(worker.pid, signal.SIGSTOP)
     os.kill(guard, signal.SIGKILL)
+    for pid in clients:
+        os.kill(pid, signal.SIGKILL)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
 
@@ -144,7 +160,7 @@ def test_container_dies_with_its_sigkilled_worker(stack: Stack) -> None:
     worker.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     worker.wait()
-    wait_until(lambda: name not in containers(stack), "the container to go", timeout=30)
+    wait_until(lambda: name not in containers(stack), "the container to go", timeout=120)
     print(f"\npodman: the job's container removed {time.monotonic() - killed:.2f} s after SIGKILL")
 
 
@@ -162,5 +178,5 @@ def test_containers_of_a_dead_worker_are_removed_at_its_successors_start(stack: 
     drain(stack.rabbitmq.url, queues.TASKS)
     started = time.monotonic()
     stack.worker("wa")
-    wait_until(lambda: name not in containers(stack), "the reaper", timeout=60)
+    wait_until(lambda: name not in containers(stack), "the reaper", timeout=120)
     print(f"\npodman: leftover container removed {time.monotonic() - started:.2f} s after restart")

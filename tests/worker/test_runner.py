@@ -1,6 +1,7 @@
 """Running commands: direct mode as processes; podman mode in a real container when possible."""
 
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -257,3 +258,15 @@ def test_podman_timeout(podman_runner: Runner, podman_env: dict[str, str], tmp_p
     )
     assert result.timed_out
     assert "ouro-job-job-1" not in containers(podman_env)
+
+
+def test_direct_job_gets_default_signal_dispositions_under_the_guard(tmp_path: Path) -> None:
+    """Python ignores SIGPIPE; the guard (tasks/worker/guard.py) must not pass that on, or
+    `producer | head` in a job would never end its producer."""
+    out = Collect()
+    command = ["sh", "-c", "grep -E '^Sig(Ign|Cgt)' /proc/$$/status; yes | head -n 1"]
+    result = DirectRunner(DIRECT).run(spec(tmp_path, job(command, timeout=20)), out, Control())
+    assert result.exit_code == 0
+    ignored = int(re.search(rb"SigIgn:\t([0-9a-f]+)", out.data).group(1), 16)  # type: ignore[union-attr]
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert out.data.endswith(b"y\n")
