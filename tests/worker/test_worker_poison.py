@@ -24,6 +24,8 @@ from tests.worker.test_acceptance import Stack
 # The acceptance tests' fixture: worker processes with a real broker, GitHub and store.
 stack = test_acceptance.stack
 
+pytestmark = pytest.mark.faults
+
 
 def publish_raw(stack: Stack, body: bytes, message_id: str, exchange: str = "") -> None:
     publisher = amqp.Publisher(stack.rabbitmq.url)
