@@ -39,7 +39,7 @@ def test_every_action_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit) as exited:
             main([action, "--help"])
         assert exited.value.code == 0
-        assert capsys.readouterr().out.startswith("usage: python -m vm ")
+        assert capsys.readouterr().out.startswith(f"usage: ouro vm {action} ")
 
 
 def test_errors_are_one_line_with_their_exit_codes(
