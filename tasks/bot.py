@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from ouro import amqp, poison, queues, validate
+from ouro import amqp, queues, validate
 from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks.botstate import BotState
 from tasks.forge import (
@@ -49,8 +49,6 @@ from tasks.trust import CachedMembership
 
 log = logging.getLogger(__name__)
 
-# Kept here for the tools that read dead letters; the header is ouro.poison's.
-REASON_HEADER = poison.REASON_HEADER
 # GitHub delivery ids are GUIDs; anything else is refused before it reaches a log or the store.
 _DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 

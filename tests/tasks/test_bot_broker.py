@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ouro import amqp, queues
+from ouro import amqp, poison, queues
 from ouro.cli import main
-from tasks.bot import REASON_HEADER, Bot
+from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.job import Job
 from tasks.queue_inspect import inspect
@@ -98,7 +98,7 @@ def test_garbage_is_dead_lettered_not_redelivered(amqp_url: str, running_bot: Ru
     running_bot.wait(3)
     running_bot.close()
     dead = drain(amqp_url, queues.WEBHOOK_DEAD)
-    assert [(p.message_id, p.headers[REASON_HEADER]) for p, _ in dead] == [
+    assert [(p.message_id, p.headers[poison.REASON_HEADER]) for p, _ in dead] == [
         ("g-1", "message is not JSON: Expecting value: line 1 column 1 (char 0)"),
         ("g-2", "push: missing field repository"),
     ]
@@ -126,7 +126,7 @@ def test_queue_inspect_shows_jobs_without_consuming_or_reordering(
         )
         publisher.publish(queues.TASKS, job.to_json(), message_id=job.id, priority=priority)
     publisher.publish(
-        queues.WEBHOOK_DEAD, b"x", message_id="dead-1", headers={REASON_HEADER: "why"}
+        queues.WEBHOOK_DEAD, b"x", message_id="dead-1", headers={poison.REASON_HEADER: "why"}
     )
     publisher.close()
     (view,) = inspect([queues.TASKS], url=amqp_url)
