@@ -181,15 +181,14 @@ class Deployment:
         return out
 
     def local_image(self, production: str) -> str:
-        """The image built here in place of a production one (`…/ouro-<name>:<tag>`)."""
-        name = production.rsplit("/", 1)[1].split(":", maxsplit=1)[0].removeprefix("ouro-")
-        return self.state.images[name]
+        """The image built here in place of a production one."""
+        return self.state.images[image_name(production)]
 
     def _render_pod(self, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
         kept = []
         for container in spec["containers"]:
-            image = container["image"].rsplit("/", 1)[1].split(":")[0]  # ouro-<name>
+            image = image_name(container["image"])
             container["image"] = self.local_image(container["image"])
             for variable in container.get("env", []):
                 if variable.get("value", "").startswith(PRODUCTION_IMAGES):
@@ -199,7 +198,7 @@ class Deployment:
                 mounts = container.get("volumeMounts", [])
                 container["volumeMounts"] = [m for m in mounts if m["name"] != "kvm"]
             args = container.get("args") or []
-            if image == "ouro-app" and args and args[0] not in self.state.components:
+            if image == "app" and args and args[0] not in self.state.components:
                 log.info(
                     "leaving out container %s: no `ouro %s` in this tree",
                     container["name"],
@@ -377,6 +376,11 @@ class Deployment:
             self.save()
         if not quiet:
             say("deployment removed")
+
+
+def image_name(production: str) -> str:
+    """`app` for `ghcr.io/ouroboros-ci/ouro-app:latest`: the name `containers` builds it by."""
+    return production.rsplit("/", 1)[1].split(":", maxsplit=1)[0].removeprefix("ouro-")
 
 
 def available_components() -> list[str]:
