@@ -38,8 +38,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("containers", "ouro.deploy.containers", "build the deployment's container images"),
     Command("secrets", "ouro.deploy.secrets", "make fake secrets, or Kubernetes Secrets"),
     Command("local", "ouro.deploy.drive", "the whole deployment on this machine (podman)"),
-    Command("tasks", "tasks.cli", "deprecated spelling of `ouro bot`"),
 )
+
+# Spellings of the previous release, still accepted for one release: the command's first
+# words, and options, each with what replaces it. `main` rewrites them before parsing.
+RENAMED_WORDS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("tasks", "run"), ("bot",)),
+    (("tasks", "scan"), ("bot", "scan")),
+    (("tasks", "redeliver"), ("bot", "redeliver")),
+    (("mock-github", "serve"), ("mock-github",)),
+)
+RENAMED_OPTIONS: dict[str, dict[str, str]] = {"images-server": {"--bind": "--host"}}
 
 
 def command_names() -> list[str]:
@@ -72,13 +81,30 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
-def deprecated(old: str, new: str) -> None:
-    """Old spellings keep working for one release, saying on stderr what replaces them."""
+def _deprecated(old: str, new: str) -> None:
     print(f"ouro: `{old}` is deprecated; use `{new}`", file=sys.stderr)
 
 
+def respell(argv: list[str]) -> list[str]:
+    """`argv` in this release's spelling, saying on stderr what was renamed."""
+    start = next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
+    flags, words = argv[:start], argv[start:]
+    for old, new in RENAMED_WORDS:
+        if tuple(words[: len(old)]) == old:
+            _deprecated(" ".join(("ouro", *old)), " ".join(("ouro", *new)))
+            words = [*new, *words[len(old) :]]
+            break
+    options = RENAMED_OPTIONS.get(words[0], {}) if words else {}
+    for i, word in enumerate(words):
+        name, equals, value = word.partition("=")
+        if name in options:
+            _deprecated(f"ouro {words[0]} {name}", options[name])
+            words[i] = options[name] + equals + value
+    return [*flags, *words]
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = respell(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -5,10 +5,9 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from types import FrameType
 
-from ouro import amqp, cli, queues
+from ouro import amqp, queues
 from tasks import queue_inspect, queue_replay, recovery, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
@@ -23,10 +22,17 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         description="Consume the webhook queue and turn events into jobs (scans open PRs "
         "first); or, with an action, repair what lost deliveries left behind.",
     )
-    _bot_actions(bot)
-    # The spelling before `ouro bot`: `ouro tasks run|scan|redeliver`, kept for one release.
-    old = subparsers.add_parser("tasks", description="deprecated: use `ouro bot`")
-    _bot_actions(old, deprecated=True)
+    bot.add_argument("--no-scan", action="store_true", help="skip the scan at start")
+    bot.set_defaults(func=run_bot)
+    sub = bot.add_subparsers(metavar="ACTION")
+    scan = sub.add_parser("scan", help="queue open PRs whose head lacks expected statuses")
+    scan.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
+    scan.add_argument("--pr", type=int, help="only this PR number (needs one --repo)")
+    scan.set_defaults(func=scan_prs)
+    redeliver = sub.add_parser("redeliver", help="redeliver failed webhook deliveries")
+    redeliver.add_argument("--since", required=True, help="e.g. 2h, 3d, 2024-05-02T10:00")
+    redeliver.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
+    redeliver.set_defaults(func=redeliver_failed)
 
     tm = subparsers.add_parser("testmap", description="the test map")
     tm_sub = tm.add_subparsers(metavar="ACTION", required=True)
@@ -56,32 +62,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--limit", type=int, metavar="N", help="replay at most N messages (default: all)"
     )
     replay.set_defaults(func=replay_queue)
-
-
-def _bot_actions(parser: argparse.ArgumentParser, *, deprecated: bool = False) -> None:
-    def said(func: Callable[[argparse.Namespace], int], new: str) -> Callable[..., int]:
-        def run(args: argparse.Namespace) -> int:
-            cli.deprecated(f"ouro tasks {args.action}", new)
-            return func(args)
-
-        return run if deprecated else func
-
-    if not deprecated:
-        parser.add_argument("--no-scan", action="store_true", help="skip the scan at start")
-        parser.set_defaults(func=run_bot)
-    sub = parser.add_subparsers(metavar="ACTION", required=deprecated)
-    if deprecated:
-        run = sub.add_parser("run", help="consume the webhook queue (scans open PRs first)")
-        run.add_argument("--no-scan", action="store_true", help="skip the scan at start")
-        run.set_defaults(func=said(run_bot, "ouro bot"), action="run")
-    scan = sub.add_parser("scan", help="queue open PRs whose head lacks expected statuses")
-    scan.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
-    scan.add_argument("--pr", type=int, help="only this PR number (needs one --repo)")
-    scan.set_defaults(func=said(scan_prs, "ouro bot scan"), action="scan")
-    redeliver = sub.add_parser("redeliver", help="redeliver failed webhook deliveries")
-    redeliver.add_argument("--since", required=True, help="e.g. 2h, 3d, 2024-05-02T10:00")
-    redeliver.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
-    redeliver.set_defaults(func=said(redeliver_failed, "ouro bot redeliver"), action="redeliver")
 
 
 def _bot(

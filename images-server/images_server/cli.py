@@ -5,7 +5,6 @@ import logging
 from pathlib import Path
 
 from images_server.server import make_server
-from ouro import cli
 from ouro.serving import serve_until_terminated
 
 log = logging.getLogger("images_server")
@@ -25,18 +24,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _DeprecatedBind(argparse.Action):
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: object,
-        option_string: str | None = None,
-    ) -> None:
-        cli.deprecated("ouro images-server --bind", "--host")
-        setattr(namespace, self.dest, values)
-
-
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "images-server",
@@ -45,8 +32,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (%(default)s)")  # noqa: S104
     parser.add_argument("--port", type=int, default=8080, help="TCP port (%(default)s)")
-    # The spelling before `--host`, kept for one release.
-    parser.add_argument("--bind", dest="host", action=_DeprecatedBind, help=argparse.SUPPRESS)
     parser.add_argument("--dir", required=True, help="the store directory")
     parser.add_argument(
         "--private-reads", action="store_true", help="require the token for reads too"

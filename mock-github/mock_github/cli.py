@@ -9,7 +9,6 @@ from pathlib import Path
 
 from mock_github.control import ControlError, MockGitHubControl
 from mock_github.server import MockGitHub
-from ouro import cli
 from ouro.config import ConfigError, read_secret_file, setting
 from ouro.serving import serve_until_terminated
 
@@ -93,7 +92,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_options(parser: argparse.ArgumentParser) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "mock-github",
+        description="Serve the REST API, the control API and git over HTTP (with --data); "
+        "or, with an action, drive a running mock as a person would on github.com.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (%(default)s)")
     parser.add_argument("--data", help="directory for the git repositories (to serve)")
@@ -106,27 +110,8 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
-
-
-def _deprecated_serve(args: argparse.Namespace) -> int:
-    cli.deprecated("ouro mock-github serve", "ouro mock-github")
-    return serve(args)
-
-
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser(
-        "mock-github",
-        description="Serve the REST API, the control API and git over HTTP (with --data); "
-        "or, with an action, drive a running mock as a person would on github.com.",
-    )
-    _serve_options(parser)
     parser.set_defaults(func=serve)
     verbs = parser.add_subparsers(title="actions", metavar="ACTION")
-
-    # The spelling before `ouro mock-github --data …`, kept for one release.
-    p = verbs.add_parser("serve", help="deprecated: `ouro mock-github --data DIR …` serves")
-    _serve_options(p)
-    p.set_defaults(func=_deprecated_serve)
 
     def client_parser(name: str, help: str) -> argparse.ArgumentParser:
         sub = verbs.add_parser(name, help=help)

@@ -81,8 +81,12 @@ def test_images_server_bind_is_the_old_spelling_of_host(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     parser = cli.build_parser(["images-server"])
-    args = parser.parse_args(["images-server", "--bind", "127.0.0.2", "--dir", "/nowhere"])
-    assert args.host == "127.0.0.2"
+    old = cli.respell(["images-server", "--bind", "127.0.0.2", "--dir", "/nowhere"])
+    assert parser.parse_args(old).host == "127.0.0.2"
     assert "`ouro images-server --bind` is deprecated; use `--host`" in capsys.readouterr().err
-    args = parser.parse_args(["images-server", "--host", "127.0.0.3", "--dir", "/nowhere"])
-    assert args.host == "127.0.0.3"
+    joined = cli.respell(["images-server", "--bind=127.0.0.4", "--dir", "/nowhere"])
+    assert parser.parse_args(joined).host == "127.0.0.4"
+    capsys.readouterr()
+    new = cli.respell(["images-server", "--host", "127.0.0.3", "--dir", "/nowhere"])
+    assert parser.parse_args(new).host == "127.0.0.3"
+    assert "deprecated" not in capsys.readouterr().err
