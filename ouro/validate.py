@@ -9,8 +9,10 @@ import re
 
 _REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 _SHA = re.compile(r"[0-9a-f]{40}")
-# Contexts appear in status names and log paths: `fedora-41/networking`, `unit-tests`.
-_CONTEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*(?:/[A-Za-z0-9._@+-]+)*")
+# Contexts appear in status names and log headers: `fedora-41/networking`, `unit-tests`,
+# `vm@infra#12` (a run against another revision of the tooling). Job ids and log folders
+# are slugs of them, never the context itself.
+_CONTEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+#-]*(?:/[A-Za-z0-9._@+#-]+)*")
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CAPABILITY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # GitHub logins and organisation names: ASCII letters, digits and hyphens, no leading
@@ -75,6 +77,16 @@ def ref(value: str) -> str:
 def context(value: str) -> str:
     if len(value) > 100 or not _CONTEXT.fullmatch(value) or ".." in value:
         raise InvalidValue(f"invalid test context {value!r:.80}")
+    return value
+
+
+# VM image names (`images/NAME.yaml`, `images/NAME`), as `ouro vm` takes them.
+_IMAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def image_name(value: str) -> str:
+    if not isinstance(value, str) or not _IMAGE_NAME.fullmatch(value) or ".." in value:
+        raise InvalidValue(f"invalid image name {value!r:.80}")
     return value
 
 

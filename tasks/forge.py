@@ -1,8 +1,9 @@
 """The forge port: what the bot and the worker need of GitHub, in our own terms.
 
-Value types (a commit status, a pull request, a hook delivery), the two interfaces
+Value types (a commit status, a pull request, an issue, a hook delivery), the interfaces
 (`Statuses` to post and read commit statuses, `Reader` for the bot's reads and
-redeliveries) and the errors an adapter raises once its own retries are spent:
+redeliveries, `Conversation` for descriptions and comments) and the errors an adapter
+raises once its own retries are spent:
 
 - `ForgeUnavailable`: the network or a 5xx — the same request may succeed later;
 - `ForgeRateLimited`: the request is right but must wait `retry_after` seconds;
@@ -47,6 +48,21 @@ class PullInfo:
     author: str
     author_association: str
     clone_url: str
+    # Where the head branch lives (`owner/name`, the base repository unless a fork) and its
+    # name: an image refresh pushes there. The description, for task lines.
+    head_repo: str = ""
+    head_ref: str = ""
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class IssueInfo:
+    """An open issue or pull request, as listed (GitHub lists both as issues)."""
+
+    number: int
+    title: str
+    body: str
+    is_pull: bool
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,31 @@ class Reader(Protocol):
         """Recent deliveries of every hook of `repo`, newest first per hook."""
 
     def redeliver(self, repo: str, delivery: HookDelivery) -> None: ...
+
+    def default_branch(self, repo: str) -> str: ...
+
+    def branch_head(self, repo: str, branch: str) -> str:
+        """The sha the branch points at now."""
+
+    def file_text(self, repo: str, ref: str, path: str) -> str | None:
+        """A file's text at `ref` (a branch or sha); None if there is no such file."""
+
+
+class Conversation(Protocol):
+    """What is written on pull requests and issues: descriptions and comments (GitHub's
+    issues API serves both, by number)."""
+
+    def body(self, repo: str, number: int) -> str: ...
+
+    def set_body(self, repo: str, number: int, body: str) -> None: ...
+
+    def comment(self, repo: str, number: int, text: str) -> None: ...
+
+    def open_issues(self, repo: str) -> list[IssueInfo]:
+        """Open issues and pull requests of `repo`."""
+
+    def create_issue(self, repo: str, title: str, body: str) -> int:
+        """The new issue's number."""
 
 
 class ForgeError(Exception):

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from ouro import queues, validate
 from ouro.jsonutil import (
+    JsonDict,
     PayloadError,
     get_dict,
     get_int,
@@ -54,6 +55,18 @@ class Job:
     # Store path of the log folder, e.g. `logs/<id>/`; the log is `<log>log`.
     log: str = ""
     created: float = field(default_factory=time.time)
+    # What to check out when it is not what the statuses are posted on (`repo`@`sha`):
+    # a product's revision tested on an infrastructure PR (`vm@owner/product`).
+    source_url: str | None = None
+    source_sha: str | None = None
+    # Another revision of the tooling (`ouro vm`, the job helpers) for the job: the
+    # infrastructure repository at this sha (`vm@infra#12`).
+    tooling_url: str | None = None
+    tooling_sha: str | None = None
+    # An image refresh (`image-refresh/NAME`): the image's name, and the branch of the
+    # PR head that the worker pushes the new reference to.
+    refresh: str | None = None
+    push_branch: str | None = None
 
     def __post_init__(self) -> None:
         validate.job_id(self.id)
@@ -72,8 +85,7 @@ class Job:
             raise validate.InvalidValue("command must be a non-empty list of strings")
         if not IMAGE_PATTERN.fullmatch(self.image):
             raise validate.InvalidValue(f"invalid container image {self.image!r:.80}")
-        if not _URL.fullmatch(self.clone_url):
-            raise validate.InvalidValue(f"invalid clone URL {self.clone_url!r:.80}")
+        self._check_url(self.clone_url)
         for name, value in self.env.items():
             if not _ENV_NAME.fullmatch(name) or "\x00" in value:
                 raise validate.InvalidValue(f"invalid environment variable {name!r:.80}")
@@ -86,10 +98,35 @@ class Job:
             raise validate.InvalidValue(f"invalid timeout {self.timeout}")
         if not 0 <= self.priority <= queues.MAX_PRIORITY:
             raise validate.InvalidValue(f"priority must be 0..{queues.MAX_PRIORITY}")
+        for url, sha in ((self.source_url, self.source_sha), (self.tooling_url, self.tooling_sha)):
+            if (url is None) != (sha is None):
+                raise validate.InvalidValue("a revision needs both a URL and a sha")
+            if url is not None and sha is not None:
+                self._check_url(url)
+                validate.sha(sha)
+        if self.refresh is not None:
+            validate.image_name(self.refresh)
+            if self.push_branch is None:
+                raise validate.InvalidValue("an image refresh needs the branch to push to")
+        if self.push_branch is not None:
+            validate.ref(self.push_branch)
         if not self.log:
             object.__setattr__(self, "log", f"logs/{self.id}/")
         elif not _LOG_DIR.fullmatch(self.log) or ".." in self.log:
             raise validate.InvalidValue(f"invalid log folder {self.log!r:.80}")
+
+    @staticmethod
+    def _check_url(url: str) -> None:
+        if not _URL.fullmatch(url):
+            raise validate.InvalidValue(f"invalid clone URL {url!r:.80}")
+
+    @property
+    def checkout_url(self) -> str:
+        return self.source_url or self.clone_url
+
+    @property
+    def checkout_sha(self) -> str:
+        return self.source_sha or self.sha
 
     @property
     def queue(self) -> str:
@@ -123,4 +160,15 @@ class Job:
             log=get_str(data, "log"),
             # Absent in jobs of older bots; present, it must be a time (not "soon", not null).
             created=get_number(data, "created") if has(data, "created") else time.time(),
+            source_url=_optional_str(data, "source_url"),
+            source_sha=_optional_str(data, "source_sha"),
+            tooling_url=_optional_str(data, "tooling_url"),
+            tooling_sha=_optional_str(data, "tooling_sha"),
+            refresh=_optional_str(data, "refresh"),
+            push_branch=_optional_str(data, "push_branch"),
         )
+
+
+def _optional_str(data: JsonDict, key: str) -> str | None:
+    """Absent or null in jobs of older bots, and where unused; else a string."""
+    return get_str(data, key) if data.get(key) is not None else None
