@@ -47,10 +47,34 @@ class Trusted:
 
 
 @dataclass(frozen=True)
+class ImageSpec:
+    """A VM image a repository keeps (`images/NAME.yaml`, its reference `images/NAME`)."""
+
+    name: str
+    # The daily scan asks for a refresh once the image is this old (docs/tasks-bot.md).
+    refresh_days: int
+
+
+@dataclass(frozen=True)
+class Infra:
+    """This project's own repository, whose unmerged revisions jobs may use
+    (`CONTEXT@infra#N`), and the product contexts its PRs try by default."""
+
+    repo: str
+    # product repository → contexts run on every infrastructure PR as `CONTEXT@product`.
+    tries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TestMap:
     # repo → base branch → contexts, in file order.
     repos: dict[str, dict[str, tuple[ContextSpec, ...]]]
     trusted: Trusted = field(default_factory=Trusted)
+    # repo → image name → spec: the images an `image-refresh` may rebuild.
+    images: dict[str, dict[str, ImageSpec]] = field(default_factory=dict)
+    infra: Infra | None = None
+    # What image-refresh jobs run in and how long they may take.
+    refresh: ContextSpec | None = None
 
     def contexts(self, repo: str, branch: str) -> tuple[ContextSpec, ...]:
         return self.repos.get(repo, {}).get(branch, ())
@@ -58,6 +82,8 @@ class TestMap:
     def capabilities(self) -> tuple[str | None, ...]:
         """Every queue capability the map can publish to (None: the plain `tasks` queue)."""
         found: set[str | None] = {None}
+        if self.refresh is not None:
+            found.add(self.refresh.capability)
         for branches in self.repos.values():
             for specs in branches.values():
                 found.update(spec.capability for spec in specs)
@@ -225,7 +251,7 @@ def parse(text: str, filename: str = "<testmap>") -> TestMap:
         problem = getattr(error, "problem", None) or str(error)
         raise TestMapError([f"{filename}:{where}: not valid YAML: {problem}"]) from None
     top = c.mapping(c.plain(node, ()) if node is not None else {}, ())
-    c.unknown_keys(top, (), {"defaults", "trusted", "repos"})
+    c.unknown_keys(top, (), {"defaults", "trusted", "repos", "images", "infra"})
 
     defaults = _settings(c, top.get("defaults"), ("defaults",))
 
@@ -266,9 +292,77 @@ def parse(text: str, filename: str = "<testmap>") -> TestMap:
                     specs.append(spec)
             branches[branch] = tuple(specs)
         repos[repo] = branches
+    images = _images(c, top.get("images"))
+    infra = _infra(c, top.get("infra"), repos)
+    refresh = (
+        _context(c, REFRESH_CONTEXT, {}, ("images",), {**defaults, **REFRESH_SETTINGS})
+        if images
+        else None
+    )
     if c.errors:
         raise TestMapError([message for _, _, message in sorted(c.errors)])
-    return TestMap(repos=repos, trusted=trusted)
+    return TestMap(repos=repos, trusted=trusted, images=images, infra=infra, refresh=refresh)
+
+
+# Image refreshes build VMs: a worker that runs QEMU takes them. Their command is fixed
+# (`ouro vm refresh NAME`, completed by the bot); the image and timeout are the defaults'.
+REFRESH_CONTEXT = "image-refresh"
+REFRESH_SETTINGS = {"capability": "vm", "secrets": ("images-upload",)}
+DEFAULT_REFRESH_DAYS = 7
+
+
+def _images(c: _Checker, raw: Any) -> dict[str, dict[str, ImageSpec]]:
+    images: dict[str, dict[str, ImageSpec]] = {}
+    for repo, names in c.mapping(raw, ("images",)).items():
+        rpath = ("images", repo)
+        try:
+            validate.repo(repo)
+        except validate.InvalidValue as error:
+            c.error(rpath, str(error))
+            continue
+        specs = {}
+        for name, settings_raw in c.mapping(names, rpath).items():
+            path = (*rpath, name)
+            try:
+                validate.image_name(name)
+            except validate.InvalidValue as error:
+                c.error(path, str(error))
+                continue
+            settings = c.mapping(settings_raw, path)
+            c.unknown_keys(settings, path, {"refresh_days"})
+            days = c.integer(
+                settings.get("refresh_days"), (*path, "refresh_days"), 1, 3650,
+                DEFAULT_REFRESH_DAYS,
+            )  # fmt: skip
+            specs[name] = ImageSpec(name, days)
+        images[repo] = specs
+    return images
+
+
+def _infra(c: _Checker, raw: Any, repos: dict[str, Any]) -> Infra | None:
+    if raw is None:
+        return None
+    settings = c.mapping(raw, ("infra",))
+    c.unknown_keys(settings, ("infra",), {"repo", "tries"})
+    repo = settings.get("repo")
+    try:
+        validate.repo(repo if isinstance(repo, str) else "")
+    except validate.InvalidValue as error:
+        c.error(("infra", "repo"), str(error))
+        return None
+    tries: dict[str, tuple[str, ...]] = {}
+    for product, contexts_raw in c.mapping(settings.get("tries"), ("infra", "tries")).items():
+        path = ("infra", "tries", product)
+        if product not in repos:
+            c.error(path, "not a repository of this map (under repos)")
+            continue
+        known = {spec.name for specs in repos[product].values() for spec in specs}
+        names = c.strings(contexts_raw, path)
+        for i, name in enumerate(names):
+            if name not in known:
+                c.error((*path, str(i)), f"{product} has no context {name!r:.80}")
+        tries[product] = tuple(names)
+    return Infra(repo=str(repo), tries=tries)
 
 
 def bundled_path() -> Path:
