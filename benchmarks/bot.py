@@ -51,6 +51,7 @@ def main() -> int:
                 tmap,
                 statuses=DryRunStatuses(),
                 reader=gh,
+                conversation=gh,
                 publisher=publisher,
                 state=state,
                 wait=stop.wait,

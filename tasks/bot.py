@@ -24,7 +24,9 @@ from typing import Protocol
 from ouro import amqp, queues, validate
 from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks.botstate import BotState
+from tasks.decision import MANUAL_TESTING, NOT_YET_TESTED, Decision, StartJob
 from tasks.forge import (
+    Conversation,
     ForgeRateLimited,
     ForgeRefused,
     ForgeUnavailable,
@@ -33,17 +35,8 @@ from tasks.forge import (
     Status,
     Statuses,
 )
-from tasks.interpret import (
-    MANUAL_TESTING,
-    NOT_YET_TESTED,
-    Decision,
-    NewId,
-    StartJob,
-    interpret,
-    new_job_id,
-    pull_decision,
-)
-from tasks.job import Job
+from tasks.interpret import interpret, pull_decision
+from tasks.job import Job, NewId, new_job_id
 from tasks.testmap import TestMap
 from tasks.trust import CachedMembership
 
@@ -92,6 +85,12 @@ class _Lookups:
     def statuses(self, repo: str, sha: str) -> dict[str, Status]:
         return self._statuses.latest(repo, sha)
 
+    def default_branch(self, repo: str) -> str:
+        return self._reader.default_branch(repo)
+
+    def branch_head(self, repo: str, branch: str) -> str:
+        return self._reader.branch_head(repo, branch)
+
 
 class Bot:
     def __init__(
@@ -100,6 +99,7 @@ class Bot:
         *,
         statuses: Statuses,
         reader: Reader,
+        conversation: Conversation,
         publisher: Publisher,
         state: BotState,
         wait: Callable[[float], bool],
@@ -110,6 +110,7 @@ class Bot:
         self.testmap = testmap
         self._statuses = statuses
         self._reader = reader
+        self._conversation = conversation
         self._publisher = publisher
         self._state = state
         self._new_id = new_id
@@ -204,10 +205,34 @@ class Bot:
                 self._statuses.post(post.repo, post.sha, post.status)
         started = 0
         for start in decision.starts:
-            if self._should_start(start, statuses_of, scan=scan):
-                self._start(start.job)
-                started += 1
+            if start.exclusive:
+                # Asked for by a person, so started again even after a result; never twice.
+                if self._running(start.job, statuses_of):
+                    continue
+            elif not self._should_start(start, statuses_of, scan=scan):
+                continue
+            self._start(start.job)
+            started += 1
+        for comment in decision.comments:
+            self._conversation.comment(comment.repo, comment.number, comment.text)
         return started
+
+    def _running(self, job: Job, statuses_of: Callable[[str, str], dict[str, Status]]) -> bool:
+        """Whether a run of the job's context is queued or running on its sha; if so, the
+        person who asked for another is told so, with the running one's log."""
+        existing = statuses_of(job.repo, job.sha).get(job.context)
+        if (
+            existing is None
+            or existing.state != "pending"
+            or existing.description == MANUAL_TESTING
+        ):
+            return False
+        if job.pr is not None:
+            where = f" (log: {existing.target_url})" if existing.target_url else ""
+            text = f"{job.context} is already queued or running on {job.sha[:12]}{where}"
+            self._conversation.comment(job.repo, job.pr, text)
+        log.info("%s@%s %s: already queued or running", job.repo, job.sha[:12], job.context)
+        return True
 
     def _should_start(
         self, start: StartJob, statuses_of: Callable[[str, str], dict[str, Status]], *, scan: bool

@@ -11,7 +11,7 @@ from ouro import amqp, queues
 from tasks import queue_inspect, queue_replay, recovery, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
-from tasks.github import open_reader, open_statuses
+from tasks.github import open_conversation, open_reader, open_statuses
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def _bot(
         # A stop (SIGTERM) ends the GitHub adapter's backoff too, not only the bot's waits.
         statuses=open_statuses(sleep=stop.wait),
         reader=open_reader(sleep=stop.wait),
+        conversation=open_conversation(sleep=stop.wait),
         publisher=publisher,
         state=state,
         wait=stop.wait,

@@ -10,98 +10,25 @@ raises `PayloadError`/`InvalidValue` with a one-line reason. Payload text
 (titles, bodies, branch names of forks) never enters a job's command.
 """
 
-import re
-import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Protocol
-
 from ouro import validate
 from ouro.jsonutil import JsonDict, get_bool, get_dict, get_int, get_str, has
+from tasks import commands, refresh, revisions
 from tasks.cancel import Cancel
-from tasks.forge import PullInfo, Status
-from tasks.job import Job
-from tasks.testmap import ContextSpec, TestMap
-from tasks.trust import is_trusted
+from tasks.decision import (
+    Decision,
+    Lookups,
+    StartJob,
+    build_job,
+    manual_testing,
+    start_contexts,
+    trusted_author,
+)
+from tasks.forge import PullInfo
+from tasks.job import NewId, new_job_id
+from tasks.testmap import TestMap
 
-NOT_YET_TESTED = "Not yet tested"
-MANUAL_TESTING = "Manual testing required"
 NO_TEST_MARKER = "[no-test]"
 START_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
-RETEST_STATES = frozenset({"failure", "error"})
-# A comment may name many contexts; beyond this it is noise, not a request.
-MAX_COMMAND_ARGS = 50
-
-
-class Lookups(Protocol):
-    def is_member(self, org: str, login: str) -> bool: ...
-
-    def pull(self, repo: str, number: int) -> PullInfo: ...
-
-    def statuses(self, repo: str, sha: str) -> dict[str, Status]: ...
-
-
-@dataclass(frozen=True)
-class PostStatus:
-    repo: str
-    sha: str
-    status: Status
-
-
-@dataclass(frozen=True)
-class StartJob:
-    job: Job
-    # A person asked for this run (`/test`, `/retest`) or the base branch changed: start it
-    # even though the sha already has a status for the context.
-    force: bool = False
-
-
-@dataclass(frozen=True)
-class Decision:
-    starts: tuple[StartJob, ...] = ()
-    # Posted only where the context has no status on the sha yet: never hides a result.
-    statuses: tuple[PostStatus, ...] = ()
-    cancels: tuple[Cancel, ...] = ()
-    # One line for the log: what was decided and why.
-    reason: str = ""
-
-
-NewId = Callable[[str, str], str]
-
-
-def new_job_id(context: str, sha: str) -> str:
-    """`<context slug>-<sha[:12]>-<random>`: readable in logs, unique, safe in paths."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", context).strip("-.")[:80] or "job"
-    return f"{slug}-{sha[:12]}-{secrets.token_hex(4)}"
-
-
-def build_job(
-    spec: ContextSpec,
-    *,
-    repo: str,
-    sha: str,
-    clone_url: str,
-    pr: int | None,
-    base_ref: str,
-    new_id: NewId = new_job_id,
-) -> Job:
-    """The job for one context. Only validated identifiers come from the event; the
-    command, image and secrets come from the test map."""
-    return Job(
-        id=new_id(spec.name, sha),
-        repo=repo,
-        sha=sha,
-        context=spec.name,
-        command=list(spec.command),
-        image=spec.image,
-        clone_url=clone_url,
-        capability=spec.capability,
-        pr=pr,
-        base_ref=base_ref,
-        secrets=list(spec.secrets),
-        timeout=spec.timeout,
-        priority=spec.priority,
-    )
 
 
 def interpret(
@@ -116,7 +43,7 @@ def interpret(
     if event == "pull_request":
         return _pull_request(payload, testmap, lookups, new_id)
     if event == "issue_comment":
-        return _issue_comment(payload, testmap, lookups, new_id)
+        return commands.issue_comment(payload, testmap, lookups, new_id)
     if event == "push":
         return _push(payload, testmap, new_id)
     return Decision(reason=f"{event} events are not used")
@@ -136,6 +63,14 @@ def _pull_from_payload(payload: JsonDict) -> PullInfo:
         author=get_str(payload, "pull_request.user.login"),
         author_association=get_str(payload, "pull_request.author_association"),
         clone_url=get_str(payload, "repository.clone_url"),
+        # Null for a fork that was deleted: then nothing can be pushed there.
+        head_repo=get_str(payload, "pull_request.head.repo.full_name")
+        if get_dict(payload, "pull_request.head").get("repo") is not None
+        else "",
+        head_ref=get_str(payload, "pull_request.head.ref"),
+        body=get_str(payload, "pull_request.body")
+        if get_dict(payload, "pull_request").get("body") is not None
+        else "",
     )
 
 
@@ -149,23 +84,22 @@ def _pull_request(payload: JsonDict, testmap: TestMap, lookups: Lookups, new_id:
     if action == "closed":
         cancel = Cancel(pull.repo, pull.number, keep_sha=None, reason="pull request closed")
         return Decision(cancels=(cancel,), reason=f"{where} closed: cancel its jobs")
+    # Task lines ask when the description is written (opened, edited), not on every push:
+    # an image refresh's own push must not ask for it again.
+    tasks = refresh.from_description(pull, testmap=testmap, lookups=lookups, new_id=new_id)
     if action == "edited":
-        if not has(payload, "changes.base"):
-            return Decision(reason=f"{where} edited without a base change")
-        # The old results tested the old base: run again even where statuses exist.
-        return pull_decision(pull, testmap, lookups, force=True, new_id=new_id)
+        decision = tasks if has(payload, "changes.body") else Decision()
+        if has(payload, "changes.base"):
+            # The old results tested the old base: run again even where statuses exist.
+            decision += pull_decision(pull, testmap, lookups, force=True, new_id=new_id)
+        return decision if decision.reason else Decision(reason=f"{where} edited: nothing to do")
     if action not in START_ACTIONS:
         return Decision(reason=f"{where} {action[:40]!r} does not start tests")
     decision = pull_decision(pull, testmap, lookups, new_id=new_id)
     if action == "synchronize":
         cancel = Cancel(pull.repo, pull.number, keep_sha=pull.head_sha, reason="new push")
-        return Decision(
-            starts=decision.starts,
-            statuses=decision.statuses,
-            cancels=(cancel,),
-            reason=decision.reason,
-        )
-    return decision
+        return decision + Decision(cancels=(cancel,))
+    return decision + tasks
 
 
 def pull_decision(
@@ -188,137 +122,13 @@ def pull_decision(
         return Decision(reason=f"{where} is a draft: waiting until it is ready")
     if NO_TEST_MARKER in pull.title.lower():
         return Decision(reason=f"{where} has {NO_TEST_MARKER} in its title")
-    # The login becomes a path segment of the membership call: checked before any use.
-    validate.login(pull.author)
-    owner = pull.repo.split("/")[0]
-    orgs = {owner, *testmap.trusted.orgs}
-    if not is_trusted(
-        pull.author, pull.author_association, orgs, testmap.trusted, lookups.is_member
-    ):
-        statuses = tuple(
-            PostStatus(pull.repo, pull.head_sha, Status(spec.name, "pending", MANUAL_TESTING))
-            for spec in specs
-        )
+    if not trusted_author(pull, testmap, lookups):
         return Decision(
-            statuses=statuses,
+            statuses=manual_testing(pull, [spec.name for spec in specs]),
             reason=f"{where} by untrusted {pull.author[:40]!r}: manual testing required",
         )
-    return _starts(pull, specs, force=force, new_id=new_id, why="")
-
-
-def _starts(
-    pull: PullInfo,
-    specs: tuple[ContextSpec, ...],
-    *,
-    force: bool,
-    new_id: NewId,
-    why: str,
-) -> Decision:
-    starts = tuple(
-        StartJob(
-            build_job(
-                spec,
-                repo=pull.repo,
-                sha=pull.head_sha,
-                clone_url=pull.clone_url,
-                pr=pull.number,
-                base_ref=pull.base_ref,
-                new_id=new_id,
-            ),
-            force=force,
-        )
-        for spec in specs
-    )
-    names = ", ".join(spec.name for spec in specs)
-    return Decision(
-        starts=starts,
-        reason=f"{pull.repo}#{pull.number} at {pull.head_sha[:12]}: {names}{why}",
-    )
-
-
-def parse_command(body: str) -> tuple[str, list[str]] | None:
-    """The first `/test [context…]` or `/retest` line of a comment: (command, arguments).
-
-    Commands stand on a line of their own, so quoting a command in prose does not run it;
-    arguments are separated by spaces or commas.
-    """
-    for line in body.splitlines():
-        match = re.fullmatch(r"\s*/(test|retest)(?:\s+(.*?))?\s*", line, re.IGNORECASE)
-        if match:
-            args = [a for a in re.split(r"[\s,]+", match.group(2) or "") if a]
-            return match.group(1).lower(), args[:MAX_COMMAND_ARGS]
-    return None
-
-
-def _issue_comment(
-    payload: JsonDict, testmap: TestMap, lookups: Lookups, new_id: NewId
-) -> Decision:
-    action = get_str(payload, "action")
-    repo = validate.repo(get_str(payload, "repository.full_name"))
-    number = validate.pr_number(get_int(payload, "issue.number"))
-    where = f"{repo}#{number}"
-    if action != "created":
-        return Decision(reason=f"{where}: comment {action[:40]!r} is not a command")
-    if not has(payload, "issue.pull_request"):
-        return Decision(reason=f"{where} is an issue, not a pull request")
-    command = parse_command(get_str(payload, "comment.body"))
-    if command is None:
-        return Decision(reason=f"{where}: comment without a command")
-    name, args = command
-    login = validate.login(get_str(payload, "comment.user.login"))
-    association = get_str(payload, "comment.author_association")
-    if not testmap.repos.get(repo):
-        return Decision(reason=f"{where}: repository not in the test map")
-    orgs = {repo.split("/")[0], *testmap.trusted.orgs}
-    # Trust is the commenter's, for /retest as for /test: nobody can rerun their own
-    # untrusted code by asking.
-    if not is_trusted(login, association, orgs, testmap.trusted, lookups.is_member):
-        return Decision(reason=f"{where}: /{name} by untrusted {login[:40]!r} ignored")
-    # The API knows the head and base; the clone URL is the event's, as for other events.
-    pull = replace(
-        lookups.pull(repo, number),
-        repo=repo,
-        number=number,
-        clone_url=get_str(payload, "repository.clone_url"),
-    )
-    return _command(pull, name, args, testmap=testmap, lookups=lookups, new_id=new_id)
-
-
-def _command(
-    pull: PullInfo,
-    name: str,
-    args: list[str],
-    *,
-    testmap: TestMap,
-    lookups: Lookups,
-    new_id: NewId,
-) -> Decision:
-    """The contexts a trusted `/test` or `/retest` starts on the PR's current head."""
-    where = f"{pull.repo}#{pull.number}"
-    validate.sha(pull.head_sha)
-    if pull.state != "open":
-        return Decision(reason=f"{where} is {pull.state[:20]}: /{name} ignored")
-    available = testmap.contexts(pull.repo, pull.base_ref)
-    if not available:
-        return Decision(reason=f"{where}: no contexts for base {pull.base_ref[:100]!r}")
-    validate.ref(pull.base_ref)
-    note = ""
-    if name == "retest":
-        latest = lookups.statuses(pull.repo, pull.head_sha)
-        chosen = tuple(
-            s for s in available if s.name in latest and latest[s.name].state in RETEST_STATES
-        )
-    elif args:
-        by_name = {s.name: s for s in available}
-        chosen = tuple(by_name[a] for a in dict.fromkeys(args) if a in by_name)
-        unknown = [a for a in args if a not in by_name]
-        if unknown:
-            note = f"; unknown contexts {', '.join(repr(u[:40]) for u in unknown[:5])}"
-    else:
-        chosen = available
-    if not chosen:
-        return Decision(reason=f"{where}: /{name} selects no context of {pull.base_ref}{note}")
-    return _starts(pull, chosen, force=True, new_id=new_id, why=f" (/{name}){note}")
+    decision = start_contexts(pull, specs, force=force, new_id=new_id, why="")
+    return decision + revisions.tries(pull, testmap, lookups, new_id)
 
 
 def _push(payload: JsonDict, testmap: TestMap, new_id: NewId) -> Decision:

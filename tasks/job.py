@@ -9,7 +9,9 @@ reason, which the worker dead-letters.
 import json
 import math
 import re
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from ouro import queues, validate
@@ -31,6 +33,15 @@ IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:@-]{0,254}")
 _URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
 # The store keeps a job's live log only in a folder of this shape (ouro.store.live).
 _LOG_DIR = re.compile(r"logs/[A-Za-z0-9][A-Za-z0-9._-]{0,127}/")
+
+
+NewId = Callable[[str, str], str]
+
+
+def new_job_id(context: str, sha: str) -> str:
+    """`<context slug>-<sha[:12]>-<random>`: readable in logs, unique, safe in paths."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", context).strip("-.")[:80] or "job"
+    return f"{slug}-{sha[:12]}-{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,8 @@ def context_request(arg: str) -> ContextRequest:
         if infra is not None:
             number = validate.pr_number(int(infra["number"]))
             return ContextRequest(validate.context(base), InfraPull(number))
+        if suffix.startswith("infra#"):
+            raise validate.InvalidValue(f"invalid revision {suffix!r:.40}: expected infra#N")
         if suffix.count("/") == 1:
             return ContextRequest(validate.context(base), Product(validate.repo(suffix)))
     return ContextRequest(validate.context(arg))

@@ -25,7 +25,7 @@ from ouro.deploy import local, podman, vmimage
 from ouro.deploy.local import Deployment, RealGitHub
 from ouro.deploy.progress import say
 from tasks import testmap
-from tasks.interpret import MANUAL_TESTING
+from tasks.decision import MANUAL_TESTING
 
 REPO = "ouro-demo/sample"
 CONTEXT = "unit-tests"

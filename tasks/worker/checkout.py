@@ -14,8 +14,8 @@ from tasks.job import IMAGE_PATTERN, Job
 
 Output = Callable[[bytes], None]
 
-# Fixed identity for the rebase commits; nothing is ever pushed.
-_IDENTITY = ["-c", "user.name=Ouroboros", "-c", "user.email=ouroboros@localhost"]
+# Fixed identity for the rebase commits, and the commits of image refreshes.
+IDENTITY = ["-c", "user.name=Ouroboros", "-c", "user.email=ouroboros@localhost"]
 _ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -50,13 +50,23 @@ def container_image(source: Path, default: str) -> str:
     return names[0]
 
 
-def _git(args: list[str], cwd: Path, output: Output, timeout: float, *, check: bool = True) -> bool:
+def git(
+    args: list[str],
+    cwd: Path,
+    output: Output,
+    timeout: float,
+    *,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> bool:
+    """Run git, its output to the job's log; `env` adds settings that must not be shown
+    (a push token's header goes there, never into `args`, which are logged)."""
     output(f"+ git {' '.join(args)}\n".encode())
     try:
         result = subprocess.run(
             ["git", *args],
             cwd=cwd,
-            env=_ENV,
+            env={**_ENV, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -74,14 +84,28 @@ def _git(args: list[str], cwd: Path, output: Output, timeout: float, *, check: b
     return result.returncode == 0
 
 
-def _fetch(target: Path, job: Job, output: Output, timeout: float) -> None:
+def git_text(args: list[str], cwd: Path, timeout: float = 60.0) -> str:
+    """git's output, for the worker to read rather than for the log."""
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, env=_ENV, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise CheckoutError(f"git {args[0]} timed out") from None
+    if result.returncode != 0:
+        raise CheckoutError(f"git {args[0]} failed: {result.stderr.strip()[:200]}")
+    return result.stdout
+
+
+def _fetch(target: Path, sha: str, output: Output, timeout: float) -> None:
     # Servers speaking protocol v2 (GitHub, git http-backend) serve any reachable sha;
     # others only advertised refs, so fall back to every branch and PR head.
-    if _git(["fetch", "--no-tags", "origin", job.sha], target, output, timeout, check=False):
+    if git(["fetch", "--no-tags", "origin", sha], target, output, timeout, check=False):
         return
     refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/pull/*/head:refs/remotes/origin/pr/*"]
-    _git(["fetch", "--no-tags", "origin", *refspecs], target, output, timeout)
-    _git(["cat-file", "-e", f"{job.sha}^{{commit}}"], target, output, timeout)
+    git(["fetch", "--no-tags", "origin", *refspecs], target, output, timeout)
+    git(["cat-file", "-e", f"{sha}^{{commit}}"], target, output, timeout)
 
 
 def _retried(
@@ -103,6 +127,24 @@ def _retried(
             sleep(delay)
 
 
+def fetch_revision(
+    url: str,
+    sha: str,
+    target: Path,
+    output: Output,
+    *,
+    retries: int = 3,
+    timeout: float = 600.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Leave `target` (created) with `sha` of the repository at `url` checked out."""
+    target.mkdir(parents=True)
+    git(["init", "--quiet"], target, output, timeout)
+    git(["remote", "add", "origin", url], target, output, timeout)
+    _retried(lambda: _fetch(target, sha, output, timeout), "fetching", output, retries, sleep)
+    git(["-c", "advice.detachedHead=false", "checkout", "--quiet", sha], target, output, 60)
+
+
 def checkout(
     job: Job,
     target: Path,
@@ -113,21 +155,21 @@ def checkout(
     rebase: bool = True,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Leave `target` (created) with `job.sha` checked out, rebased on `job.base_ref` for PRs."""
-    target.mkdir(parents=True)
-    _git(["init", "--quiet"], target, output, timeout)
-    _git(["remote", "add", "origin", job.clone_url], target, output, timeout)
-    _retried(lambda: _fetch(target, job, output, timeout), "fetching", output, retries, sleep)
-    _git(["-c", "advice.detachedHead=false", "checkout", "--quiet", job.sha], target, output, 60)
-    if not (rebase and job.pr is not None and job.base_ref):
+    """Leave `target` (created) with the job's revision checked out, rebased on `job.base_ref`
+    for PRs. Not rebased: another repository's revision (`job.source_url`), and an image
+    refresh, whose commit goes on top of the PR's head as it is."""
+    fetch_revision(job.checkout_url, job.checkout_sha, target, output,
+                   retries=retries, timeout=timeout, sleep=sleep)  # fmt: skip
+    own = job.source_url is None and job.refresh is None
+    if not (rebase and own and job.pr is not None and job.base_ref):
         return
     base = f"refs/remotes/origin/{job.base_ref}"
     refspec = f"+refs/heads/{job.base_ref}:{base}"
 
     def fetch_base() -> None:
-        _git(["fetch", "--no-tags", "origin", refspec], target, output, timeout)
+        git(["fetch", "--no-tags", "origin", refspec], target, output, timeout)
 
     _retried(fetch_base, f"fetching {job.base_ref}", output, retries, sleep)
-    if not _git([*_IDENTITY, "rebase", "--quiet", base], target, output, timeout, check=False):
-        _git(["rebase", "--abort"], target, output, 60, check=False)
+    if not git([*IDENTITY, "rebase", "--quiet", base], target, output, timeout, check=False):
+        git(["rebase", "--abort"], target, output, 60, check=False)
         raise RebaseFailed(f"Rebase on {job.base_ref} failed")

@@ -7,7 +7,7 @@ import threading
 from types import FrameType
 
 from ouro.store import open_store
-from tasks.github import open_statuses
+from tasks.github import open_conversation, open_statuses
 from tasks.worker import config as worker_config
 from tasks.worker import orphans, vmhost
 from tasks.worker.service import Worker, check_ready
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     # Before consuming: which VM queues this worker may serve depends on the probe.
     config = vmhost.settle(config)
     store = open_store()
-    worker = Worker(config, open_statuses(), store)
+    worker = Worker(config, open_statuses(), store, conversation=open_conversation())
     stop = threading.Event()
     timers: list[threading.Timer] = []
 

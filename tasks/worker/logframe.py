@@ -24,6 +24,8 @@ def header(
     joblog.line(f"Worker: {config.name} ({config.mode} mode)")
     joblog.line(f"Started: {started}")
     joblog.line(f"Command: {job.command}")
+    if job.source_url is not None:
+        joblog.line(f"Testing: {job.source_url} at {job.source_sha}")
     if previous is not None and previous.description.startswith("In progress"):
         joblog.line(
             f"Note: this job was started before ({previous.description!r}) by a "

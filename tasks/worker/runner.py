@@ -33,6 +33,7 @@ Output = Callable[[bytes], None]
 SOURCE = "/source"
 ATTACHMENTS = "/attachments"
 SECRETS = "/run/secrets"
+TOOLING = "/tooling"
 # How long a stopped job gets between SIGTERM and SIGKILL.
 STOP_GRACE = 2
 # Bound on every podman housekeeping call, so a hung podman cannot hang the worker.
@@ -76,11 +77,18 @@ class JobSpec:
     secrets: dict[str, Path] = field(default_factory=dict)
     # The repository's `.ci/container` if it has one, else the job's image.
     image: str = ""
+    # A checkout of another revision of the tooling (`job.tooling_sha`), put first on the
+    # job's PYTHONPATH so that `ouro` and the job helpers are that revision's.
+    tooling: Path | None = None
 
-    def environment(self, source: str, attachments: str, secrets: str) -> dict[str, str]:
+    def environment(
+        self, source: str, attachments: str, secrets: str, tooling: str | None = None
+    ) -> dict[str, str]:
         job = self.job
+        revision = {"PYTHONPATH": tooling, "OURO_TOOLING_SHA": job.tooling_sha or ""}
         return {
             **job.env,
+            **(revision if tooling is not None else {}),
             "OURO_JOB_ID": job.id,
             "OURO_REPO": job.repo,
             "OURO_SHA": job.sha,
@@ -193,7 +201,12 @@ class DirectRunner:
             "LANG": "C.UTF-8",
             "HOME": str(spec.scratch),
             "TMPDIR": str(spec.scratch),
-            **spec.environment(str(spec.source), str(spec.attachments), str(secrets)),
+            **spec.environment(
+                str(spec.source),
+                str(spec.attachments),
+                str(secrets),
+                str(spec.tooling) if spec.tooling else None,
+            ),
             **vmhost.job_environment(self._config, str(self._config.image_cache)),
             # Marks every process of the job, for the start-up reaper of a successor.
             orphans.LEASE_VARIABLE: orphans.lease(self._config.name),
@@ -298,10 +311,12 @@ class PodmanRunner:
             argv += ["--device", str(vmhost.KVM)]
         if config.image_cache is not None:
             argv += ["--volume", f"{config.image_cache}:{vmhost.CACHE_IN_JOB}:z"]
+        if spec.tooling is not None:
+            argv += ["--volume", f"{spec.tooling}:{TOOLING}:ro,Z"]
         for name, path in spec.secrets.items():
             argv += ["--volume", f"{path}:{SECRETS}/{name}:ro,z"]
         environment = {
-            **spec.environment(SOURCE, ATTACHMENTS, SECRETS),
+            **spec.environment(SOURCE, ATTACHMENTS, SECRETS, TOOLING if spec.tooling else None),
             **vmhost.job_environment(config, vmhost.CACHE_IN_JOB),
         }
         for name, value in environment.items():

@@ -34,11 +34,11 @@ from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreRefused
 from ouro.validate import InvalidValue
 from tasks.cancel import Cancel
-from tasks.forge import ForgeRateLimited, ForgeRefused, Status, Statuses
+from tasks.forge import Conversation, ForgeRateLimited, ForgeRefused, Status, Statuses
 from tasks.job import Job
-from tasks.worker import attachments, logframe, outcome
+from tasks.worker import attachments, logframe, outcome, refresh
 from tasks.worker.cancels import CancelQueue
-from tasks.worker.checkout import checkout, container_image
+from tasks.worker.checkout import checkout, container_image, fetch_revision
 from tasks.worker.config import WorkerConfig
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
 from tasks.worker.outcome import JobFailedToStart
@@ -75,10 +75,13 @@ class Worker:
         store: Store,
         runner: Runner | None = None,
         *,
+        conversation: Conversation | None = None,
         clock: Callable[[], float] = time.time,
     ):
+        """`conversation` ticks image refresh task lines; without it they are not ticked."""
         self.config = config
         self._statuses = statuses
+        self._conversation = conversation
         self._store = store
         self._runner = runner or make_runner(config)
         self._clock = clock
@@ -309,6 +312,8 @@ class Worker:
             job.context, config.name, url, job.timeout, result=result, error=error
         )
         logframe.footer(joblog, result, time.monotonic() - start, status)
+        if job.refresh is not None and status is not None:
+            self._report_refresh(job, status, url)
         finished = self._finish(job, joblog, status, url, last)
         if finished is amqp.Outcome.ACK and status is not None and outcome.needs_replay(error):
             # Posted, so the PR says why; kept for `ouro queue replay` once that is fixed.
@@ -332,10 +337,22 @@ class Worker:
         log.info("job %s: %s %s", job.id, status.state, status.description)
         return amqp.Outcome.ACK
 
+    def _report_refresh(self, job: Job, status: Status, url: str) -> None:
+        """Tick (or mark FAIL:) the task line; best effort: the status says it all too."""
+        if self._conversation is None or job.pr is None:
+            return
+        try:
+            refresh.report(self._conversation, job, status, url)
+        except Exception as error:
+            log.warning("job %s: cannot update the task line (%r)", job.id, error)
+
     def _execute(
         self, job: Job, control: Control, scratch: Path, secrets: dict[str, Path], joblog: JobLog
     ) -> RunResult:
-        spec = JobSpec(job, scratch / "source", scratch / "attachments", scratch, secrets)
+        tooling = scratch / "tooling" if job.tooling_url else None
+        spec = JobSpec(
+            job, scratch / "source", scratch / "attachments", scratch, secrets, tooling=tooling
+        )
         spec.attachments.mkdir()
         if control.reason is None:
             checkout(
@@ -346,6 +363,12 @@ class Worker:
                 timeout=self.config.clone_timeout,
                 rebase=self.config.rebase,
             )
+            if tooling is not None and job.tooling_url and job.tooling_sha:
+                joblog.line(f"\nTooling: {job.tooling_url} at {job.tooling_sha}")
+                fetch_revision(
+                    job.tooling_url, job.tooling_sha, tooling, joblog.write,
+                    retries=self.config.clone_retries, timeout=self.config.clone_timeout,
+                )  # fmt: skip
             joblog.line("")
         if control.reason is not None:
             return RunResult(None, stopped=control.reason)
@@ -353,7 +376,11 @@ class Worker:
         image = container_image(spec.source, job.image)
         if self.config.mode == "podman":
             joblog.line(f"Image: {image}\n")
-        return self._runner.run(replace(spec, image=image), joblog.write, control)
+        result = self._runner.run(replace(spec, image=image), joblog.write, control)
+        if job.refresh is not None and result.exit_code == 0:
+            joblog.line("")
+            refresh.publish(job, spec.source, self.config.secrets_dir, joblog.write)
+        return result
 
 
 def check_ready(config: WorkerConfig) -> None:

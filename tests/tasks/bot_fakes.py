@@ -1,12 +1,13 @@
 """Fakes for unit tests of interpretation and the bot: stateful, and they record calls."""
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tasks import testmap
-from tasks.forge import ForgeNotFound, HookDelivery, PullInfo, Status
+from tasks.forge import ForgeNotFound, HookDelivery, IssueInfo, PullInfo, Status
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -23,7 +24,7 @@ def load_map() -> testmap.TestMap:
 def counter_ids() -> Any:
     """Job ids `<context>-<n>`: deterministic, so tests compare whole jobs."""
     count = iter(range(1, 10**6))
-    return lambda context, sha: f"{context.replace('/', '-')}-{next(count)}"
+    return lambda context, sha: f"{re.sub(r'[^A-Za-z0-9._-]', '-', context)}-{next(count)}"
 
 
 @dataclass
@@ -37,6 +38,11 @@ class FakeGitHub:
     pull_calls: list[tuple[str, int]] = field(default_factory=list)
     deliveries: dict[str, list[HookDelivery]] = field(default_factory=dict)
     redelivered: list[tuple[str, HookDelivery]] = field(default_factory=list)
+    # repo → (default branch, {branch: sha})
+    branches: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    comments: list[tuple[str, int, str]] = field(default_factory=list)
+    bodies: dict[tuple[str, int], str] = field(default_factory=dict)
+    issues: list[tuple[str, IssueInfo]] = field(default_factory=list)
 
     def is_member(self, org: str, login: str) -> bool:
         self.membership_calls.append((org, login))
@@ -56,6 +62,37 @@ class FakeGitHub:
 
     def redeliver(self, repo: str, delivery: HookDelivery) -> None:
         self.redelivered.append((repo, delivery))
+
+    def default_branch(self, repo: str) -> str:
+        if repo not in self.branches:
+            raise ForgeNotFound(repo)
+        return self.branches[repo][0]
+
+    def branch_head(self, repo: str, branch: str) -> str:
+        heads = self.branches.get(repo, ("", {}))[1]
+        if branch not in heads:
+            raise ForgeNotFound(f"{repo} {branch}")
+        return heads[branch]
+
+    def file_text(self, repo: str, ref: str, path: str) -> str | None:
+        return None
+
+    def body(self, repo: str, number: int) -> str:
+        return self.bodies.get((repo, number), "")
+
+    def set_body(self, repo: str, number: int, body: str) -> None:
+        self.bodies[repo, number] = body
+
+    def comment(self, repo: str, number: int, text: str) -> None:
+        self.comments.append((repo, number, text))
+
+    def open_issues(self, repo: str) -> list[IssueInfo]:
+        return [i for r, i in self.issues if r == repo]
+
+    def create_issue(self, repo: str, title: str, body: str) -> int:
+        number = 1000 + len(self.issues)
+        self.issues.append((repo, IssueInfo(number, title, body, is_pull=False)))
+        return number
 
     def statuses(self, repo: str, sha: str) -> dict[str, Status]:
         return self.latest(repo, sha)

@@ -23,7 +23,7 @@ from tasks import testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.cancel import Cancel
-from tasks.github import open_reader, open_statuses
+from tasks.github import open_conversation, open_reader, open_statuses
 from tasks.job import Job
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.fixtures_webhook import RunningReceiver
@@ -82,6 +82,7 @@ class Stack:
             tmap,
             statuses=open_statuses(),
             reader=open_reader(),
+            conversation=open_conversation(),
             publisher=self.publisher,
             state=self.state,
             wait=self.stop.wait,

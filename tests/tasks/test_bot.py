@@ -13,8 +13,8 @@ from ouro import amqp, queues
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.cancel import Cancel
+from tasks.decision import MANUAL_TESTING, NOT_YET_TESTED
 from tasks.forge import ForgeNotFound, ForgeRateLimited, ForgeRefused, ForgeUnavailable, Status
-from tasks.interpret import MANUAL_TESTING, NOT_YET_TESTED
 from tasks.job import Job
 from tests.tasks.bot_fakes import FakeGitHub, counter_ids, load_map, payload, pull_info
 
@@ -77,6 +77,7 @@ def make_bot(
         load_map(),
         statuses=gh,
         reader=gh,
+        conversation=gh,
         publisher=publisher,
         state=state,
         wait=wait,

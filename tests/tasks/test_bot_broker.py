@@ -38,6 +38,7 @@ class RunningBot:
             tmap,
             statuses=self.github,
             reader=self.github,
+            conversation=self.github,
             publisher=self.publisher,
             state=self.state,
             wait=self.stop.wait,

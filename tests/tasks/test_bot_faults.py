@@ -43,7 +43,13 @@ def test_github_outage_is_retried_a_bounded_number_of_times_then_dead_lettered(
     state = BotState(tmp_path / "state.sqlite")
     stop = threading.Event()
     bot = Bot(
-        tmap, statuses=github, reader=github, publisher=publisher, state=state, wait=stop.wait
+        tmap,
+        statuses=github,
+        reader=github,
+        conversation=github,
+        publisher=publisher,
+        state=state,
+        wait=stop.wait,
     )
     attempts: list[int] = []
 

@@ -20,7 +20,7 @@ import pytest
 from ouro import amqp
 from ouro.validate import InvalidValue
 from tasks.botstate import BotState
-from tasks.interpret import build_job
+from tasks.decision import build_job
 from tasks.testmap import ContextSpec
 from tests.tasks.bot_fakes import FakeGitHub, load_map, payload, pull_info
 from tests.tasks.test_bot import FakePublisher, make_bot, message

@@ -8,15 +8,11 @@ import pytest
 from ouro.jsonutil import PayloadError
 from ouro.validate import InvalidValue
 from tasks.cancel import Cancel
+from tasks.commands import parse_command
+from tasks.decision import MANUAL_TESTING, Decision, PostStatus
 from tasks.forge import Status
-from tasks.interpret import (
-    MANUAL_TESTING,
-    Decision,
-    PostStatus,
-    interpret,
-    new_job_id,
-    parse_command,
-)
+from tasks.interpret import interpret
+from tasks.job import new_job_id
 from tests.tasks.bot_fakes import FakeGitHub, counter_ids, load_map, payload, pull_info
 
 REPO = "example-org/product"

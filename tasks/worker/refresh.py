@@ -1,0 +1,105 @@
+"""After an image refresh job (docs/worker.md, "Image refresh"): commit the new reference,
+push it to the PR's branch, and tell the person who asked.
+
+The job (`ouro vm refresh NAME`, run on the PR's head without a rebase) built and uploaded
+the image and wrote its reference into `images/NAME`; it never sees a GitHub credential.
+The worker then checks that the reference file is *all* the job changed, commits it as
+"images: Update NAME image" and pushes to the PR's branch with the repository's own push
+token (`<secrets>/push-tokens/OWNER/NAME`), sent as an HTTP header through git's
+environment: never on a command line, never in the log. A push that is not a fast-forward
+(someone pushed meanwhile) is refused by the server and fails the job; nothing is forced.
+
+The task line in the PR's description is ticked with the log link, or left unticked with a
+`FAIL:` note; a refresh asked for by a comment gets a reply instead.
+"""
+
+import base64
+import logging
+from pathlib import Path
+
+from tasks import tasklines
+from tasks.forge import Conversation, Status
+from tasks.job import Job
+from tasks.worker.checkout import IDENTITY, ChangeError, CheckoutError, Output, git, git_text
+
+log = logging.getLogger(__name__)
+
+PUSH_TIMEOUT = 300.0
+
+
+class RefreshFailed(ChangeError):
+    """The refresh did not produce a reference to push: the change's (or recipe's) fault."""
+
+
+def reference_path(name: str) -> str:
+    return f"images/{name}"
+
+
+def token_file(secrets_dir: Path, repo: str) -> Path:
+    """The push token of `repo` (validated OWNER/NAME: two safe path segments)."""
+    owner, name = repo.split("/")
+    return secrets_dir / "push-tokens" / owner / name
+
+
+def _changed(source: Path) -> list[str]:
+    """Paths the job changed or added in the checkout (`git status --porcelain` lines)."""
+    status = git_text(["status", "--porcelain", "--untracked-files=all"], source)
+    return [line[3:] for line in status.splitlines() if line.strip()]
+
+
+def publish(job: Job, source: Path, secrets_dir: Path, output: Output) -> str | None:
+    """Commit and push the refreshed reference; the new head's sha, or None if the image
+    did not change. `RefreshFailed` if the job changed anything else or nothing sensible,
+    `CheckoutError` if the push did not go through."""
+    if job.refresh is None or job.push_branch is None:
+        raise ValueError(f"job {job.id} is not an image refresh")
+    path = reference_path(job.refresh)
+    changed = _changed(source)
+    others = [c for c in changed if c != path]
+    if others:
+        raise RefreshFailed(f"The refresh changed more than {path}: {', '.join(others[:3])}")
+    if not changed:
+        output(f"{path} is unchanged: nothing to push\n".encode())
+        return None
+    token_path = token_file(secrets_dir, job.repo)
+    try:
+        token = token_path.read_text().strip()
+    except OSError:
+        raise CheckoutError(f"No push token for {job.repo}") from None
+    message = f"images: Update {job.refresh} image"
+    git(["add", "--", path], source, output, 60)
+    git([*IDENTITY, "commit", "--quiet", "-m", message], source, output, 60)
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    secret_env = {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
+    target = f"HEAD:refs/heads/{job.push_branch}"
+    pushed = git(
+        ["push", "--porcelain", "origin", target], source, output, PUSH_TIMEOUT,
+        check=False, env=secret_env,
+    )  # fmt: skip
+    if not pushed:
+        raise RefreshFailed(f"Push to {job.push_branch} refused (did the branch move?)")
+    sha = git_text(["rev-parse", "HEAD"], source).strip()
+    output(f"Pushed {sha} to {job.push_branch}\n".encode())
+    log.info("job %s: pushed %s to %s of %s", job.id, sha[:12], job.push_branch, job.repo)
+    return sha
+
+
+def report(conversation: Conversation, job: Job, status: Status, log_url: str) -> None:
+    """Tick the task line (success) or mark it `FAIL:`; a reply if there is no line."""
+    if job.refresh is None or job.pr is None:
+        raise ValueError(f"job {job.id} is not an image refresh of a pull request")
+    done = status.state == "success"
+    note = f"log: {log_url}" if done else f"FAIL: {status.description} log: {log_url}"
+    body = conversation.body(job.repo, job.pr)
+    lines = [t for t in tasklines.task_lines(body) if t.name == job.refresh]
+    if lines:
+        marked = tasklines.mark(body, job.refresh, done=done, note=note)
+        conversation.set_body(job.repo, job.pr, marked)
+    else:
+        outcome = "done" if done else "failed"
+        text = f"image-refresh {job.refresh} {outcome}: {status.description} (log: {log_url})"
+        conversation.comment(job.repo, job.pr, text)
