@@ -37,7 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("vm", "vm.cli", "build VM images and run commands in throw-away VMs"),
     Command("containers", "ouro.deploy.containers", "build the deployment's container images"),
     Command("secrets", "ouro.deploy.secrets", "make fake secrets, or Kubernetes Secrets"),
-    Command("local", "ouro.deploy.drive", "the whole deployment on this machine (podman)"),
+    Command("local", "ouro.deploy.localrun", "the whole deployment on this machine (podman)"),
 )
 
 # Spellings of the previous release, still accepted for one release: the command's first

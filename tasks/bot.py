@@ -211,7 +211,8 @@ class Bot:
                     continue
             elif not self._should_start(start, statuses_of, scan=scan):
                 continue
-            self._start(start.job)
+            # A person asked for it and waits for its own "In progress": no "Not yet tested".
+            self._start(start.job, announce=not start.exclusive)
             started += 1
         for comment in decision.comments:
             self._conversation.comment(comment.repo, comment.number, comment.text)
@@ -221,14 +222,15 @@ class Bot:
         """Whether a run of the job's context is queued or running on its sha; if so, the
         person who asked for another is told so, with the running one's log."""
         existing = statuses_of(job.repo, job.sha).get(job.context)
-        if (
-            existing is None
-            or existing.state != "pending"
-            or existing.description == MANUAL_TESTING
-        ):
+        if existing is None:
+            # Queued by this bot and not started yet, or never asked for.
+            if not self._state.job_published(job.repo, job.sha, job.context):
+                return False
+        elif existing.state != "pending" or existing.description == MANUAL_TESTING:
             return False
         if job.pr is not None:
-            where = f" (log: {existing.target_url})" if existing.target_url else ""
+            url = existing.target_url if existing is not None else None
+            where = f" (log: {url})" if url else ""
             text = f"{job.context} is already queued or running on {job.sha[:12]}{where}"
             self._conversation.comment(job.repo, job.pr, text)
         log.info("%s@%s %s: already queued or running", job.repo, job.sha[:12], job.context)
@@ -256,8 +258,9 @@ class Bot:
         log.debug("%s@%s %s has a status already", job.repo, job.sha[:12], job.context)
         return False
 
-    def _start(self, job: Job) -> None:
-        self._statuses.post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
+    def _start(self, job: Job, *, announce: bool = True) -> None:
+        if announce:
+            self._statuses.post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
         self._publisher.publish(job.queue, job.to_json(), message_id=job.id, priority=job.priority)
         self._state.remember_job(job.repo, job.sha, job.context, job.id)
         log.info(

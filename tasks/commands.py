@@ -75,7 +75,7 @@ def _trusted_request(
         return Decision(reason=f"{where} is an issue, not a pull request: /{name} ignored")
     login = validate.login(get_str(payload, "comment.user.login"))
     association = get_str(payload, "comment.author_association")
-    if not testmap.repos.get(repo) and repo not in testmap.images:
+    if not testmap.repos.get(repo) and repo not in testmap.images and not testmap.is_infra(repo):
         return Decision(reason=f"{where}: repository not in the test map")
     orgs = {repo.split("/")[0], *testmap.trusted.orgs}
     if not is_trusted(login, association, orgs, testmap.trusted, lookups.is_member):
@@ -105,7 +105,7 @@ def _test(
     """The contexts a trusted `/test` or `/retest` starts on the PR's current head."""
     where = f"{pull.repo}#{pull.number}"
     available = testmap.contexts(pull.repo, pull.base_ref)
-    if not available:
+    if not available and not testmap.is_infra(pull.repo):
         return Decision(reason=f"{where}: no contexts for base {pull.base_ref[:100]!r}")
     validate.ref(pull.base_ref)
     by_name = {s.name: s for s in available}

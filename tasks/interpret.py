@@ -115,7 +115,8 @@ def pull_decision(
     validate.repo(pull.repo)
     validate.sha(pull.head_sha)
     specs = testmap.contexts(pull.repo, pull.base_ref)
-    if not specs:
+    # The infrastructure repository may have no contexts of its own, only products to try.
+    if not specs and not testmap.is_infra(pull.repo):
         return Decision(reason=f"{where}: no contexts for base {pull.base_ref[:100]!r}")
     validate.ref(pull.base_ref)
     if pull.draft:

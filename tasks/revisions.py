@@ -44,7 +44,7 @@ def on_infra_pull(
 ) -> Job:  # fmt: skip
     """The product's context `name` on its default branch, with the infrastructure PR's
     tooling, reported on the infrastructure PR."""
-    if testmap.infra is None or testmap.infra.repo != pull.repo:
+    if not testmap.is_infra(pull.repo):
         raise Unavailable(f"{pull.repo} is not the infrastructure repository of the test map")
     branch = validate.ref(lookups.default_branch(product))
     specs = {spec.name: spec for spec in testmap.contexts(product, branch)}
@@ -62,7 +62,7 @@ def on_infra_pull(
 def tries(pull: PullInfo, testmap: TestMap, lookups: Lookups, new_id: NewId) -> Decision:
     """The product contexts every push to an infrastructure PR tries (`infra.tries`); one
     that cannot run now (the product's default branch lacks it) is named in the reason."""
-    if testmap.infra is None or testmap.infra.repo != pull.repo:
+    if testmap.infra is None or not testmap.is_infra(pull.repo):
         return Decision()
     starts, skipped = [], []
     for product, names in testmap.infra.tries.items():

@@ -79,6 +79,9 @@ class TestMap:
     def contexts(self, repo: str, branch: str) -> tuple[ContextSpec, ...]:
         return self.repos.get(repo, {}).get(branch, ())
 
+    def is_infra(self, repo: str) -> bool:
+        return self.infra is not None and self.infra.repo == repo
+
     def capabilities(self) -> tuple[str | None, ...]:
         """Every queue capability the map can publish to (None: the plain `tasks` queue)."""
         found: set[str | None] = {None}

@@ -1,4 +1,4 @@
-"""Driving PRs through a running deployment, and the whole local run.
+"""Driving PRs through a running deployment.
 
 `drive` pushes the sample repository (containers/sample-repo/) into the mock GitHub and
 opens one PR that keeps its tests passing and one that breaks them; `drive_pr` has the
@@ -6,13 +6,8 @@ bot queue one real PR (its recovery scan, no webhook). Both print each status as
 appears (`follow`) and return what happened, for the summary and the deployment tests.
 """
 
-import argparse
 import os
-import shlex
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +16,7 @@ import requests
 
 from mock_github.control import MockGitHubControl
 from ouro.config import ConfigError, setting
-from ouro.deploy import local, podman, vmimage
+from ouro.deploy import local, vmimage
 from ouro.deploy.local import Deployment, RealGitHub
 from ouro.deploy.progress import say
 from tasks import testmap
@@ -95,6 +90,14 @@ def sample_files(image_ref: str | None = None) -> dict[str, str | None]:
     return files
 
 
+def ensure_sample(control: MockGitHubControl, deploy: Deployment) -> None:
+    """The sample repository in the mock, unless a scenario before made it."""
+    if requests.get(f"{deploy.url('mock-github')}/repos/{REPO}", timeout=30).ok:
+        return
+    control.create_repo(REPO, files=sample_files(deploy.state.sample_image), user="ouro-demo")
+    say(f"mock GitHub: created {REPO} from {local.SAMPLE_REPO}")
+
+
 def statuses(
     api: str,
     sha: str,
@@ -144,9 +147,7 @@ def drive(
     api = deploy.url("mock-github")
     outcomes: list[Outcome] = []
     with MockGitHubControl(api) as control:
-        files = sample_files(deploy.state.sample_image)
-        control.create_repo(REPO, files=files, user="ouro-demo")
-        say(f"mock GitHub: created {REPO} from {local.SAMPLE_REPO}")
+        ensure_sample(control, deploy)
         for s in SCENARIOS:
             pr = control.open_pr(REPO, s.branch, files=s.files, title=s.title, user="ouro-demo")
             number, sha = int(pr["number"]), str(pr["head"]["sha"])
@@ -223,8 +224,12 @@ def drive_pr(
         )
 
 
-def summary(outcomes: list[Outcome], started: float) -> bool:
-    ok = all(o.state == o.expected for o in outcomes)
+def summary(
+    outcomes: list[Outcome], started: float, checks: list[tuple[str, bool]] | None = None
+) -> bool:
+    """Print each outcome (and each check of a scenario); True if all are as expected."""
+    checks = checks or []
+    ok = all(o.state == o.expected for o in outcomes) and all(good for _, good in checks)
     print("\nSummary")
     for o in outcomes:
         mark = "ok " if o.state == o.expected else "BAD"
@@ -233,129 +238,10 @@ def summary(outcomes: list[Outcome], started: float) -> bool:
         print(f" (expected {o.expected}), {len(o.statuses)} statuses, {final}")
         if o.statuses and o.statuses[-1].get("target_url"):
             print(f"      log: {o.statuses[-1]['target_url']}")
+    for what, good in checks:
+        print(f"  {'ok ' if good else 'BAD'} {what}")
     greens = [o.final_at for o in outcomes if o.state == "success" and o.final_at]
     if greens:
         print(f"  first green status after {min(greens):.0f}s")
     print(f"  total {time.monotonic() - started:.0f}s: {'PASSED' if ok else 'FAILED'}")
     return ok
-
-
-def shell(deploy: Deployment) -> int:
-    """An interactive shell with the deployment's settings and the project's tools."""
-    env = {**os.environ, **deploy.client_env()}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PS1"] = r"(ouroboros) \w\$ "
-    where = f"$MOCK_GITHUB_URL/repos/{REPO}" if deploy.mocked else "$IMAGES_SERVER_URL/"
-    print(f"Deployment is up. Try: ouro queue inspect; curl {where}")
-    print("Leave the shell to tear it down.")
-    return subprocess.run(["bash", "--norc", "-i"], env=env, check=False).returncode
-
-
-def run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    if args.repo is None and args.pr is None:
-        return run_deployment(
-            Deployment(), lambda d: drive(d, started=started), started, args.interactive
-        )
-    if args.repo is None or args.pr is None:
-        raise ConfigError("--repo and --pr go together")
-    command = shlex.split(args.command) if args.command else None
-    pr = real_pr(
-        args.repo, args.pr, context=args.context, command=command, testmap_file=args.testmap
-    )
-    return run_deployment(
-        Deployment(),
-        lambda d: drive_pr(d, pr, timeout=args.timeout, started=started),
-        started,
-        args.interactive,
-        github=pr.github,
-    )
-
-
-def run_deployment(
-    deploy: Deployment,
-    driver: Callable[[Deployment], list[Outcome]],
-    started: float,
-    interactive: bool = False,
-    *,
-    github: RealGitHub | None = None,
-) -> int:
-    """Up, drive, summary, (shell), down; 0 only if every outcome was as expected."""
-    ok = False
-    try:
-        deploy.up(github=github)
-        say(f"deployment up after {time.monotonic() - started:.0f}s")
-        ok = summary(driver(deploy), started)
-        if interactive:
-            shell(deploy)
-    except (TimeoutError, requests.RequestException, podman.PodmanError) as error:
-        say(f"FAILED: {error}")
-    finally:
-        if not ok:
-            deploy.dump_logs()
-        deploy.down()
-    return 0 if ok else 1
-
-
-def _cmd_drive(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    return 0 if summary(drive(Deployment(), started=started), started) else 1
-
-
-def _simple(action: str) -> Callable[[argparse.Namespace], int]:
-    def command(args: argparse.Namespace) -> int:
-        deploy = Deployment()
-        if action == "up":
-            deploy.up()
-        elif action == "down":
-            deploy.down()
-        elif action == "logs":
-            deploy.dump_logs()
-        elif action == "shell":
-            return shell(deploy)
-        else:
-            for key, value in deploy.client_env().items():
-                print(f"export {key}={value}")
-        return 0
-
-    return command
-
-
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser(
-        "local", description="the whole deployment on this machine (podman)"
-    )
-    sub = parser.add_subparsers(metavar="ACTION", required=True)
-    run_parser = sub.add_parser("run", help="up, drive the sample PRs (or a real one), down")
-    run_parser.add_argument(
-        "-i", "--interactive", action="store_true",
-        help="open a shell with the deployment's settings before tearing down",
-    )  # fmt: skip
-    run_parser.add_argument(
-        "--repo", help="OWNER/NAME: with --pr and $GITHUB_TOKEN, a real PR on $GITHUB_API_URL"
-    )
-    run_parser.add_argument("--pr", type=int, help="the real PR's number")
-    run_parser.add_argument(
-        "--context", default=CONTEXT, help=f"real PR: the context to test (default {CONTEXT})"
-    )
-    run_parser.add_argument(
-        "--command", help="real PR: the context's command (default: the repo's .ci/run)"
-    )
-    run_parser.add_argument(
-        "--testmap", type=Path, help="real PR: this test map instead of one naming the repo"
-    )
-    run_parser.add_argument(
-        "--timeout", type=float, default=1800, help="real PR: seconds to wait for final statuses"
-    )
-    run_parser.set_defaults(func=run)
-    sub.add_parser(
-        "drive", help="drive the sample PRs through the running deployment"
-    ).set_defaults(func=_cmd_drive)
-    for name, text in (
-        ("up", "build what changed, make fake secrets, start the pods, wait until ready"),
-        ("down", "remove the pods, their volumes and the podman service"),
-        ("logs", "print the containers' logs"),
-        ("shell", "a shell with the running deployment's settings and tools"),
-        ("env", "print the settings that reach the running deployment"),
-    ):
-        sub.add_parser(name, help=text).set_defaults(func=_simple(name))

@@ -35,6 +35,8 @@ YAMLS = (containers.CONTAINERS / "ouroboros.yaml", containers.CONTAINERS / "mock
 LOCAL_TESTMAP = containers.CONTAINERS / "local-testmap.yaml"
 SAMPLE_REPO = containers.CONTAINERS / "sample-repo"
 PODS = ("ouroboros", "ouro-mock-github")
+# Repositories of the mock whose branches image refreshes push to (a token each).
+PUSH_REPOS = ("ouro-demo/sample",)
 # The registry prefix the production YAML names images by; replaced by local builds.
 PRODUCTION_IMAGES = "ghcr.io/ouroboros-ci/ouro-"
 # The `ouro` subcommand each app container runs; a container whose component is not part
@@ -273,6 +275,13 @@ class Deployment:
         upload = self.job_secrets_dir / "images-upload"
         upload.write_bytes((self.secrets / "images" / "job-token").read_bytes())
         upload.chmod(0o600)
+        if self.mocked:
+            # The sample's push token, for image refreshes: the mock accepts its own token.
+            for repo in PUSH_REPOS:
+                token = self.job_secrets_dir / "push-tokens" / repo
+                token.parent.mkdir(parents=True, exist_ok=True)
+                token.write_bytes((self.secrets / "github" / "token").read_bytes())
+                token.chmod(0o600)
         self.save()
         testmap = self.testmap_for(github)
         (self.root / "testmap.yaml").write_text(testmap)

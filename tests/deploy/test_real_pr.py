@@ -12,7 +12,7 @@ import pytest
 
 from mock_github.control import MockGitHubControl
 from mock_github.server import MockGitHub
-from ouro.deploy import drive
+from ouro.deploy import drive, localrun
 from ouro.deploy import host as deploy_host
 from ouro.deploy.local import Deployment
 from tests.rabbitmq import free_port
@@ -56,9 +56,9 @@ def test_a_real_pr_is_queued_by_the_scan_and_gets_its_statuses_at_the_real_api(
 
     real = drive.real_pr(REPO, int(pr["number"]))
     assert "GITHUB_TOKEN" not in os.environ  # so no child process inherits it
-    code = drive.run_deployment(
+    code = localrun.run_deployment(
         own_deployment,
-        lambda d: drive.drive_pr(d, real, timeout=240),
+        lambda d: (drive.drive_pr(d, real, timeout=240), []),
         time.monotonic(),
         github=real.github,
     )

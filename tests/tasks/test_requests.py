@@ -9,7 +9,7 @@ import pytest
 from tasks import testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
-from tasks.decision import MANUAL_TESTING, NOT_YET_TESTED, Decision, PostComment
+from tasks.decision import MANUAL_TESTING, Decision, PostComment
 from tasks.forge import Status
 from tasks.interpret import interpret
 from tasks.job import Job
@@ -231,10 +231,17 @@ def test_the_bot_refuses_a_second_refresh_while_one_runs(state: BotState) -> Non
               state=state, wait=lambda _: False, new_id=counter_ids())  # fmt: skip
     request = decide("issue_comment", comment("/image-refresh debian-12"), gh)
     assert bot.apply(request) == 1
-    assert gh.latest(PRODUCT, SHA)["image-refresh/debian-12"].description == NOT_YET_TESTED
+    # No "Not yet tested": the refresh's statuses are its worker's, In progress and the end.
+    assert "image-refresh/debian-12" not in gh.latest(PRODUCT, SHA)
     assert bot.apply(request) == 0
-    assert gh.comments[-1][:2] == (PRODUCT, 42)
-    assert "already queued or running" in gh.comments[-1][2]
+    assert gh.comments[-1] == (
+        PRODUCT,
+        42,
+        "image-refresh/debian-12 is already queued or running on 8d3c1a0b7e5f",
+    )
+    gh.post(PRODUCT, SHA, Status("image-refresh/debian-12", "pending", "In progress", "http://l"))
+    assert bot.apply(request) == 0
+    assert gh.comments[-1][2].endswith("(log: http://l)")
     # Once it has ended, asking again runs it again.
     gh.post(PRODUCT, SHA, Status("image-refresh/debian-12", "failure", "Tests failed"))
     assert bot.apply(request) == 1
