@@ -168,13 +168,13 @@ class ControlApi(Handlers):
 
     def open_issue(self, request: Request) -> Response:
         repo = self.repo_of(request)
-        issue = self.state.open_issue(
+        issue, events = self.state.create_issue(
             repo,
             request.field("title", str),
             request.field("body", str, None),
             request.field("user", str, repo.owner),
         )
-        return Response(201, self.shapes(request).issue(repo, issue))
+        return Response(201, self.shapes(request).issue(repo, issue), events=events)
 
     def comment(self, request: Request) -> Response:
         repo = self.repo_of(request)

@@ -220,11 +220,14 @@ class BareRepo:
         """(name, type, sha, size) of the entries of directory `path` at `sha`, or None."""
         spec = f"{sha}:{path}" if path else f"{sha}^{{tree}}"
         try:
-            out = self.git("ls-tree", "-l", spec).decode()
+            # -z: names as they are (without it, git quotes names that are not plain ASCII).
+            out = self.git("ls-tree", "-l", "-z", spec).decode()
         except GitError:
             return None
         entries = []
-        for line in out.splitlines():
+        for line in out.split("\0"):
+            if not line:
+                continue
             meta, _, name = line.partition("\t")
             _, kind, obj, size = meta.split()
             entries.append(

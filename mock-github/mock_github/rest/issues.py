@@ -20,6 +20,8 @@ def edit(state: State, request: Request, issue: Issue, repo: Repo) -> list[Event
 
 class IssueRoutes(Handlers):
     def register(self, router: Router) -> None:
+        router.add("GET", REPO + "/issues", self.list_issues)
+        router.add("POST", REPO + "/issues", self.create_issue)
         router.add("GET", REPO + "/issues/comments/{id}", self.get_comment)
         router.add("GET", REPO + "/issues/{number}", self.get_issue)
         router.add("PATCH", REPO + "/issues/{number}", self.update_issue)
@@ -31,6 +33,45 @@ class IssueRoutes(Handlers):
         router.add("GET", REPO + "/labels", self.repo_labels)
         router.add("POST", REPO + "/labels", self.create_label)
         router.add("GET", REPO + "/labels/{name}", self.get_label)
+
+    def list_issues(self, request: Request) -> Response:
+        """Issues and pull requests (GitHub lists both; a pull request has `pull_request`),
+        filtered by `state` (default open) and ordered by `sort` (created, updated or
+        comments) in `direction` (default desc), as GitHub does."""
+        repo = self.repo_of(request)
+        wanted = request.query.get("state", "open")
+        sort = request.query.get("sort", "created")
+        direction = request.query.get("direction", "desc")
+        for name, value, allowed in (
+            ("state", wanted, ("open", "closed", "all")),
+            ("sort", sort, ("created", "updated", "comments")),
+            ("direction", direction, ("asc", "desc")),
+        ):
+            if value not in allowed:
+                raise ApiError(
+                    422,
+                    "Validation Failed",
+                    [{"resource": "Issue", "field": name, "code": "invalid"}],
+                )
+        found = [i for i in repo.issues.values() if wanted in ("all", i.state)]
+        # Numbers follow creation; the second-resolution stamps alone would tie.
+        keys = {
+            "created": lambda i: (i.number,),
+            "updated": lambda i: (i.updated_at, i.number),
+            "comments": lambda i: (len(i.comments), i.number),
+        }
+        found.sort(key=keys[sort], reverse=direction == "desc")
+        return paginate(request, [self.shapes(request).issue(repo, i) for i in found])
+
+    def create_issue(self, request: Request) -> Response:
+        repo = self.repo_of(request)
+        issue, events = self.state.create_issue(
+            repo,
+            request.field("title", str),
+            request.field("body", (str, type(None)), None),
+            request.user(),
+        )
+        return Response(201, self.shapes(request).issue(repo, issue), events=events)
 
     def get_issue(self, request: Request) -> Response:
         repo = self.repo_of(request)

@@ -1,6 +1,7 @@
 """Git data shapes: commits, file contents, directory entries and refs."""
 
 import base64
+import urllib.parse
 
 from mock_github.gitstore import CommitInfo
 from mock_github.records import Repo
@@ -64,8 +65,13 @@ class GitShapes(ShapesBase):
             "files": files,
         }
 
+    def _contents_url(self, repo: Repo, path: str, ref: str) -> str:
+        """The contents API's URL of `path` at `ref`, percent-encoded as GitHub writes it."""
+        query = urllib.parse.urlencode({"ref": ref})
+        return f"{self.urls.repo(repo)}/contents/{urllib.parse.quote(path)}?{query}"
+
     def content(self, repo: Repo, path: str, ref: str, blob: str, data: bytes) -> JsonDict:
-        api = f"{self.urls.repo(repo)}/contents/{path}?ref={ref}"
+        api = self._contents_url(repo, path, ref)
         return {
             "type": "file",
             "encoding": "base64",
@@ -76,7 +82,7 @@ class GitShapes(ShapesBase):
             "sha": blob,
             "url": api,
             "git_url": f"{self.urls.repo(repo)}/git/blobs/{blob}",
-            "html_url": f"{self.urls.web}/{repo.full_name}/blob/{ref}/{path}",
+            "html_url": f"{self.urls.web}/{repo.full_name}/blob/{ref}/{urllib.parse.quote(path)}",
             "download_url": None,
             "_links": {
                 "self": api,
@@ -90,7 +96,7 @@ class GitShapes(ShapesBase):
     ) -> JsonDict:
         name, kind, sha, size = entry
         full = f"{path}/{name}" if path else name
-        api = f"{self.urls.repo(repo)}/contents/{full}?ref={ref}"
+        api = self._contents_url(repo, full, ref)
         return {
             "type": kind,
             "size": size,

@@ -24,6 +24,14 @@ class IssueState(AccountState):
         repo.issues[number] = issue
         return issue
 
+    def create_issue(
+        self, repo: Repo, title: str, body: str | None, user: str
+    ) -> tuple[Issue, list[Event]]:
+        """A plain issue, with the `issues` `opened` event GitHub sends."""
+        issue = self.open_issue(repo, title, body, user)
+        fields = {"number": issue.number, "sender": issue.user}
+        return issue, [Event(repo.full_name, "issues", "opened", fields)]
+
     def edit_issue(
         self, repo: Repo, issue: Issue, changes: Mapping[str, Any], sender: str
     ) -> list[Event]:
@@ -36,7 +44,9 @@ class IssueState(AccountState):
                 value = changes[key]
                 if not isinstance(value, str | None) or (key == "title" and not value):
                     raise validation_failed("Issue", key, f"{key} must be a non-empty string")
-                previous[key] = {"from": getattr(issue, key)}
+                # GitHub's `changes.body.from` is a string: "" for a description that was
+                # empty (null in the REST answers), never null.
+                previous[key] = {"from": getattr(issue, key) or ""}
                 setattr(issue, key, value)
         if issue.pull and "base" in changes and changes["base"] != issue.pull.base_ref:
             if repo.git.resolve(f"refs/heads/{changes['base']}") is None:
