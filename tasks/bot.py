@@ -228,11 +228,12 @@ class Bot:
                 return False
         elif existing.state != "pending" or existing.description == MANUAL_TESTING:
             return False
-        if job.pr is not None:
+        asked_on = job.pr if job.pr is not None else job.issue
+        if asked_on is not None:
             url = existing.target_url if existing is not None else None
             where = f" (log: {url})" if url else ""
             text = f"{job.context} is already queued or running on {job.sha[:12]}{where}"
-            self._conversation.comment(job.repo, job.pr, text)
+            self._conversation.comment(job.repo, asked_on, text)
         log.info("%s@%s %s: already queued or running", job.repo, job.sha[:12], job.context)
         return True
 

@@ -43,25 +43,43 @@ def parse_command(body: str) -> tuple[str, list[str]] | None:
 
 
 def issue_comment(payload: JsonDict, testmap: TestMap, lookups: Lookups, new_id: NewId) -> Decision:
-    found = _trusted_request(payload, testmap, lookups)
+    found = _trusted_command(payload, testmap, lookups)
     if isinstance(found, Decision):
         return found
-    pull, name, args = found
-    if name == "image-refresh":
-        image = tasklines.command(get_str(payload, "comment.body"))
+    repo, number, name, args = found
+    image = tasklines.command(get_str(payload, "comment.body"))
+    if name == "image-refresh" and image is None:
+        return Decision(reason=f"{repo}#{number}: /image-refresh without a valid image name")
+    clone_url = get_str(payload, "repository.clone_url")
+    if not has(payload, "issue.pull_request"):
         if image is None:
-            return Decision(reason=f"{pull.repo}#{pull.number}: /image-refresh without an image")
-        return refresh.refresh_decision(
-            pull, [image], testmap=testmap, lookups=lookups, new_id=new_id, trusted=True
-        )
-    return _test(pull, name, args, testmap=testmap, lookups=lookups, new_id=new_id)
+            return Decision(reason=f"{repo}#{number} is an issue: /{name} ignored")
+        target = refresh.on_issue(repo, number, clone_url, lookups)
+        return refresh.jobs(target, [image], testmap=testmap, new_id=new_id)
+    # The API knows the head and base; the clone URL is the event's, as for other events.
+    pull = replace(lookups.pull(repo, number), repo=repo, number=number, clone_url=clone_url)
+    return _on_pull(pull, name, args, image, testmap=testmap, lookups=lookups, new_id=new_id)
 
 
-def _trusted_request(
+def _on_pull(
+    pull: PullInfo, name: str, args: list[str], image: str | None, *, testmap: TestMap,
+    lookups: Lookups, new_id: NewId,
+) -> Decision:  # fmt: skip
+    validate.sha(pull.head_sha)
+    if pull.state != "open":
+        return Decision(reason=f"{pull.repo}#{pull.number} is {pull.state[:20]}: /{name} ignored")
+    if image is None:
+        return _test(pull, name, args, testmap=testmap, lookups=lookups, new_id=new_id)
+    return refresh.on_pull_decision(
+        pull, [image], testmap=testmap, lookups=lookups, new_id=new_id, trusted=True
+    )
+
+
+def _trusted_command(
     payload: JsonDict, testmap: TestMap, lookups: Lookups
-) -> tuple[PullInfo, str, list[str]] | Decision:
-    """(the open PR, command, arguments) of a trusted person's command; else the decision
-    to do nothing, with why."""
+) -> tuple[str, int, str, list[str]] | Decision:
+    """(repository, PR or issue number, command, arguments) of a trusted person's new
+    comment; else the decision to do nothing, with why."""
     action = get_str(payload, "action")
     repo = validate.repo(get_str(payload, "repository.full_name"))
     number = validate.pr_number(get_int(payload, "issue.number"))
@@ -70,9 +88,6 @@ def _trusted_request(
     if command is None:
         return Decision(reason=f"{where}: comment {action[:40]!r} without a command")
     name, args = command
-    if not has(payload, "issue.pull_request"):
-        # An issue has no branch to test, nor one to push a refreshed image to.
-        return Decision(reason=f"{where} is an issue, not a pull request: /{name} ignored")
     login = validate.login(get_str(payload, "comment.user.login"))
     association = get_str(payload, "comment.author_association")
     if not testmap.repos.get(repo) and repo not in testmap.images and not testmap.is_infra(repo):
@@ -80,17 +95,7 @@ def _trusted_request(
     orgs = {repo.split("/")[0], *testmap.trusted.orgs}
     if not is_trusted(login, association, orgs, testmap.trusted, lookups.is_member):
         return Decision(reason=f"{where}: /{name} by untrusted {login[:40]!r} ignored")
-    # The API knows the head and base; the clone URL is the event's, as for other events.
-    pull = replace(
-        lookups.pull(repo, number),
-        repo=repo,
-        number=number,
-        clone_url=get_str(payload, "repository.clone_url"),
-    )
-    validate.sha(pull.head_sha)
-    if pull.state != "open":
-        return Decision(reason=f"{where} is {pull.state[:20]}: /{name} ignored")
-    return pull, name, args
+    return repo, number, name, args
 
 
 def _test(

@@ -12,7 +12,7 @@ raises `PayloadError`/`InvalidValue` with a one-line reason. Payload text
 
 from ouro import validate
 from ouro.jsonutil import JsonDict, get_bool, get_dict, get_int, get_str, has
-from tasks import commands, refresh, revisions
+from tasks import commands, refresh, revisions, tasklines
 from tasks.cancel import Cancel
 from tasks.decision import (
     Decision,
@@ -26,6 +26,7 @@ from tasks.decision import (
 from tasks.forge import PullInfo
 from tasks.job import NewId, new_job_id
 from tasks.testmap import TestMap
+from tasks.trust import is_trusted
 
 NO_TEST_MARKER = "[no-test]"
 START_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
@@ -46,6 +47,8 @@ def interpret(
         return commands.issue_comment(payload, testmap, lookups, new_id)
     if event == "push":
         return _push(payload, testmap, new_id)
+    if event == "issues":
+        return _issue(payload, testmap, lookups, new_id)
     return Decision(reason=f"{event} events are not used")
 
 
@@ -163,3 +166,26 @@ def _push(payload: JsonDict, testmap: TestMap, new_id: NewId) -> Decision:
     )
     names = ", ".join(spec.name for spec in specs)
     return Decision(starts=starts, reason=f"{repo} {branch} at {sha[:12]}: {names}")
+
+
+def _issue(payload: JsonDict, testmap: TestMap, lookups: Lookups, new_id: NewId) -> Decision:
+    """Image refresh task lines in an issue (the daily scan opens such issues): refreshed
+    from the default branch's head, for a trusted author."""
+    action = get_str(payload, "action")
+    repo = validate.repo(get_str(payload, "repository.full_name"))
+    number = validate.pr_number(get_int(payload, "issue.number"))
+    where = f"{repo}#{number}"
+    asks = action in {"opened", "reopened"} or (action == "edited" and has(payload, "changes.body"))
+    if not asks or repo not in testmap.images:
+        return Decision(reason=f"{where}: issue {action[:40]!r} asks for no image refresh")
+    body = get_dict(payload, "issue").get("body")
+    names = tasklines.wanted(body if isinstance(body, str) else "")
+    if not names:
+        return Decision(reason=f"{where}: no image refresh asked")
+    login = validate.login(get_str(payload, "issue.user.login"))
+    association = get_str(payload, "issue.author_association")
+    orgs = {repo.split("/")[0], *testmap.trusted.orgs}
+    if not is_trusted(login, association, orgs, testmap.trusted, lookups.is_member):
+        return Decision(reason=f"{where}: image refresh by untrusted {login[:40]!r} ignored")
+    target = refresh.on_issue(repo, number, get_str(payload, "repository.clone_url"), lookups)
+    return refresh.jobs(target, names, testmap=testmap, new_id=new_id)

@@ -74,10 +74,12 @@ class Job:
     # infrastructure repository at this sha (`vm@infra#12`).
     tooling_url: str | None = None
     tooling_sha: str | None = None
-    # An image refresh (`image-refresh/NAME`): the image's name, and the branch of the
-    # PR head that the worker pushes the new reference to.
+    # An image refresh (`image-refresh/NAME`): the image's name, and the branch that the
+    # worker pushes the new reference to: the PR's head branch, or for a refresh asked for
+    # on an issue (`issue`), a new branch that the worker opens a PR from.
     refresh: str | None = None
     push_branch: str | None = None
+    issue: int | None = None
 
     def __post_init__(self) -> None:
         validate.job_id(self.id)
@@ -121,6 +123,8 @@ class Job:
                 raise validate.InvalidValue("an image refresh needs the branch to push to")
         if self.push_branch is not None:
             validate.ref(self.push_branch)
+        if self.issue is not None:
+            validate.pr_number(self.issue)
         if not self.log:
             object.__setattr__(self, "log", f"logs/{self.id}/")
         elif not _LOG_DIR.fullmatch(self.log) or ".." in self.log:
@@ -177,6 +181,7 @@ class Job:
             tooling_sha=_optional_str(data, "tooling_sha"),
             refresh=_optional_str(data, "refresh"),
             push_branch=_optional_str(data, "push_branch"),
+            issue=get_int(data, "issue") if data.get("issue") is not None else None,
         )
 
 

@@ -158,9 +158,40 @@ def test_the_image_refresh_command() -> None:
         decide("issue_comment", comment("/image-refresh debian-12", login="mallory")).starts == ()
     )
     assert decide("issue_comment", comment("/image-refresh $(id)")).starts == ()
-    on_issue = decide("issue_comment", comment("/image-refresh debian-12", on_issue=True))
-    assert on_issue.starts == ()
-    assert "is an issue" in on_issue.reason
+    # On an issue: from the default branch's head, resolved now, to a branch of its own.
+    [on_issue] = refreshes(
+        decide("issue_comment", comment("/image-refresh debian-12", on_issue=True))
+    )
+    assert (on_issue.sha, on_issue.pr, on_issue.issue) == (PRODUCT_MAIN, None, 42)
+    assert on_issue.base_ref == "main"
+    assert on_issue.push_branch == f"image-refresh/debian-12-{PRODUCT_MAIN[:12]}"
+    assert decide("issue_comment", comment("/test", on_issue=True)).starts == ()
+
+
+def issue(body: str, *, action: str = "opened", login: str = "carol") -> Any:
+    return {
+        "action": action,
+        "issue": {
+            "number": 7,
+            "body": body,
+            "user": {"login": login},
+            "author_association": "NONE",
+        },
+        "repository": {"full_name": PRODUCT, "clone_url": f"https://github.com/{PRODUCT}.git"},
+    }
+
+
+def test_an_issue_with_task_lines_refreshes_from_the_default_branch() -> None:
+    body = "- [ ] image-refresh fedora-41\n- [x] image-refresh debian-12\n"
+    [job] = refreshes(decide("issues", issue(body)))
+    assert (job.refresh, job.issue, job.sha, job.pr) == ("fedora-41", 7, PRODUCT_MAIN, None)
+    assert decide("issues", issue(body, login="mallory")).starts == ()
+    assert decide("issues", issue(body, action="closed")).starts == ()
+    edited = issue(body, action="edited")
+    assert decide("issues", edited).starts == ()
+    edited["changes"] = {"body": {"from": ""}}
+    assert len(decide("issues", edited).starts) == 1
+    assert decide("issues", issue("- [ ] image-refresh `reboot`")).starts == ()
 
 
 def test_test_with_infra_revision_resolves_the_sha_when_queued() -> None:
