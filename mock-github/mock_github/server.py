@@ -275,6 +275,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        if self.close_connection:
+            # Said, so that a keep-alive client does not send its next request into a
+            # connection closed after this answer (a 500, a body of unknown length).
+            self.send_header("Connection", "close")
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()

@@ -110,6 +110,22 @@ def test_garbage_on_the_socket_does_not_kill_the_server(
     assert http.get(f"{mock_github.url}/repos/{REPO}", timeout=10).status_code == 200
 
 
+def test_a_failing_handler_answers_500_and_says_it_closes(
+    mock_github: MockGitHubFixture, http: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(full_name: str) -> None:
+        raise RuntimeError("a bug of the mock")
+
+    monkeypatch.setattr(mock_github.server.state, "repo", broken)
+    failed = http.get(f"{mock_github.url}/repos/{REPO}", timeout=10)
+    assert failed.status_code == 500
+    # Without the header a keep-alive client sends its next request into the closed socket.
+    assert failed.headers["Connection"] == "close"
+    monkeypatch.undo()
+    for _ in range(3):
+        assert http.get(f"{mock_github.url}/repos/{REPO}", timeout=10).status_code == 200
+
+
 def test_status_validation(mock_github: MockGitHubFixture, http: requests.Session) -> None:
     sha = http.get(f"{mock_github.url}/repos/{REPO}/commits/main", timeout=10).json()["sha"]
     url = f"{mock_github.url}/repos/{REPO}/statuses/{sha}"
