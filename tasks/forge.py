@@ -12,12 +12,13 @@ raises once its own retries are spent:
 
 `tasks.github` is the adapter over PyGithub; callers see only these errors, never the
 client library's. This module imports no third-party code, so pure code (interpretation,
-recovery) can use the value types without loading an HTTP client. `DryRunStatuses` is
-here for the same reason: posting is opt-in, and a dry run needs no client at all.
+recovery) can use the value types without loading an HTTP client. `DryRunStatuses` and
+`DryRunConversation` are here for the same reason: writing is opt-in, and a dry run needs
+no client at all.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -181,3 +182,37 @@ class DryRunStatuses:
 
     def latest(self, repo: str, sha: str) -> dict[str, Status]:
         return dict(self._posted.get((repo, sha), {}))
+
+
+class DryRunConversation:
+    """Logs what it would write (texts cut at 80 characters) and remembers it, so that a dry
+    run reads back its own descriptions and issues. It reads nothing from the forge: a
+    description it did not set is "", and its issues, numbered from 1, are the only ones."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[tuple[str, int], str] = {}
+        self._issues: dict[str, list[IssueInfo]] = {}
+
+    def body(self, repo: str, number: int) -> str:
+        return self._bodies.get((repo, number), "")
+
+    def set_body(self, repo: str, number: int, body: str) -> None:
+        log.info("would set the description of %s#%d to %.80r", repo, number, body)
+        self._bodies[(repo, number)] = body
+
+    def comment(self, repo: str, number: int, text: str) -> None:
+        log.info("would comment on %s#%d: %.80r", repo, number, text)
+
+    def open_issues(self, repo: str) -> list[IssueInfo]:
+        return [
+            replace(issue, body=self.body(repo, issue.number))
+            for issue in reversed(self._issues.get(repo, []))
+        ]
+
+    def create_issue(self, repo: str, title: str, body: str) -> int:
+        issues = self._issues.setdefault(repo, [])
+        number = len(issues) + 1
+        log.info("would open issue %s#%d %.80r", repo, number, title)
+        issues.append(IssueInfo(number, title, body, is_pull=False))
+        self._bodies[(repo, number)] = body
+        return number

@@ -1,14 +1,16 @@
 """The forge port's GitHub adapter (`tasks.forge`): commit statuses and the bot's reads
-(pull requests, org membership, hook deliveries) through PyGithub, to `GITHUB_API_URL`
-(mock-github locally). The only module that imports PyGithub.
+(pull requests, branches, files, org membership, hook deliveries) through PyGithub, to
+`GITHUB_API_URL` (mock-github locally). The only module that imports PyGithub;
+`tasks.github_conversation` (descriptions, comments, issues) builds on its helpers.
 
 Transient failures (network, 5xx) are retried here with `ouro.retry`'s backoff; what
 still fails leaves as a forge error (`forge_error`), so callers never see PyGithub's or
-requests' exceptions. Posting is opt-in: without a token `open_statuses` returns the
-dry run, and `redeliver` only logs. Reads work without a token, as far as GitHub allows
-anonymous reads.
+requests' exceptions. Posting is opt-in: without a token `open_statuses` and
+`open_conversation` return dry runs, and `redeliver` only logs. Reads work without a
+token, as far as GitHub allows anonymous reads.
 """
 
+import base64
 import logging
 import math
 import time
@@ -19,10 +21,12 @@ from typing import Any, TypeVar
 import github
 import requests
 
-from ouro import validate
+from ouro import jsonutil, validate
 from ouro.config import ConfigError, optional_secret, setting
 from ouro.retry import Sleep, with_retries
 from tasks.forge import (
+    Conversation,
+    DryRunConversation,
     DryRunStatuses,
     ForgeError,
     ForgeNotFound,
@@ -124,6 +128,29 @@ def repo_path(repo: str) -> str:
     """`owner/name` for `/repos/{owner}/{name}`, validated and each part quoted."""
     owner, name = validate.repo(repo).split("/")
     return f"{segment(owner)}/{segment(name)}"
+
+
+def segments(value: str) -> str:
+    """A validated path (a branch, a file's path) for the end of an API URL: each part
+    quoted as a `segment`, the slashes between them kept."""
+    return "/".join(segment(part) for part in value.split("/"))
+
+
+def file_path(value: str) -> str:
+    """A file's path in a repository, for `/contents/{path}`; `InvalidValue` for one that is
+    empty, absolute, or has empty, `.` or `..` parts (another endpoint, or the root)."""
+    if len(value) > 4096 or "\0" in value or {"", ".", ".."} & set(value.split("/")):
+        raise validate.InvalidValue(f"invalid file path {value!r:.80}")
+    return segments(value)
+
+
+def answer(read: Callable[[], T], what: str) -> T:
+    """`read()` of GitHub's JSON answer (`ouro.jsonutil` getters); an answer without the
+    fields every answer has is GitHub failing, not a bug of ours."""
+    try:
+        return read()
+    except jsonutil.PayloadError as error:
+        raise ForgeUnavailable(f"unexpected answer {what}: {error}") from None
 
 
 def retried(
@@ -324,6 +351,48 @@ class GitHubReader:
         self._retry(call, f"redelivering {what}")
         log.info("redelivered %s", what)
 
+    def _read_str(self, path: str, field: str, what: str) -> str:
+        """The string at `field` (dotted) of GitHub's answer to `GET path`."""
+
+        def call() -> str:
+            _, data = self._client.requester.requestJsonAndCheck("GET", path)
+            return answer(lambda: jsonutil.get_str(data, field), f"for {what}")
+
+        return self._retry(call, f"reading {what}")
+
+    def default_branch(self, repo: str) -> str:
+        path = f"/repos/{repo_path(repo)}"
+        return self._read_str(path, "default_branch", f"the default branch of {repo}")
+
+    def branch_head(self, repo: str, branch: str) -> str:
+        path = f"/repos/{repo_path(repo)}/branches/{segments(validate.ref(branch))}"
+        return self._read_str(path, "commit.sha", f"branch {branch} of {repo}")
+
+    def file_text(self, repo: str, ref: str, path: str) -> str | None:
+        """The file's text (UTF-8, undecodable bytes replaced); None when GitHub answers 404
+        (no such file, ref or repository) or the path is not a file (a directory, a
+        submodule). A file over 1 MB is refused: the contents API leaves those out."""
+        url = f"/repos/{repo_path(repo)}/contents/{file_path(path)}"
+        where = f"{repo}@{validate.ref(ref)}:{path}"
+
+        def call() -> str | None:
+            try:
+                _, data = self._client.requester.requestJsonAndCheck(
+                    "GET", url, parameters={"ref": ref}
+                )
+            except github.GithubException as error:
+                if error.status == 404:
+                    return None
+                raise
+            if not isinstance(data, dict) or data.get("type") != "file":
+                return None
+            if data.get("encoding") != "base64":  # "none": over 1 MB
+                raise ForgeRefused(403, f"{where} is too large for the contents API")
+            content = answer(lambda: jsonutil.get_str(data, "content"), f"about {where}")
+            return base64.b64decode(content).decode("utf-8", errors="replace")
+
+        return self._retry(call, f"reading {where}")
+
 
 def _pull_info(repo: str, pull: Any) -> PullInfo:
     return PullInfo(
@@ -337,9 +406,23 @@ def _pull_info(repo: str, pull: Any) -> PullInfo:
         author=pull.user.login,
         author_association=pull.raw_data.get("author_association", "NONE"),
         clone_url=pull.base.repo.clone_url,
+        # A fork's repository may be gone (GitHub then sends `head.repo: null`).
+        head_repo=pull.head.repo.full_name if pull.head.repo else "",
+        head_ref=pull.head.ref,
+        body=pull.body or "",
     )
 
 
 def open_reader(sleep: Sleep = time.sleep) -> Reader:
     token = github_token()
     return GitHubReader(github_client(token), can_write=token is not None, sleep=sleep)
+
+
+def open_conversation(sleep: Sleep = time.sleep) -> Conversation:
+    token = github_token()
+    if token is None:
+        log.warning("no GitHub token configured: comments and descriptions are logged (dry run)")
+        return DryRunConversation()
+    from tasks.github_conversation import GitHubConversation  # noqa: PLC0415 (it imports us)
+
+    return GitHubConversation(github_client(token), sleep=sleep)
