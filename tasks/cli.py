@@ -5,10 +5,12 @@ import logging
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 
 from ouro import amqp, queues
-from tasks import queue_inspect, queue_replay, recovery, testmap
+from ouro.store import open_store
+from tasks import imagescan, queue_inspect, queue_replay, recovery, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.github import open_conversation, open_reader, open_statuses
@@ -29,6 +31,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     scan.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
     scan.add_argument("--pr", type=int, help="only this PR number (needs one --repo)")
     scan.set_defaults(func=scan_prs)
+    image_scan = sub.add_parser(
+        "image-scan", help="open an image-refresh issue for each VM image older than its period"
+    )
+    image_scan.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
+    image_scan.set_defaults(func=scan_images)
     redeliver = sub.add_parser("redeliver", help="redeliver failed webhook deliveries")
     redeliver.add_argument("--since", required=True, help="e.g. 2h, 3d, 2024-05-02T10:00")
     redeliver.add_argument("--repo", action="append", help="only this OWNER/NAME (repeatable)")
@@ -146,6 +153,26 @@ def redeliver_failed(args: argparse.Namespace) -> int:
             count += 1
     print(f"{count} failed deliveries redelivered")
     return 0
+
+
+def scan_images(args: argparse.Namespace) -> int:
+    """The daily scan (docs/tasks-bot.md, "The daily scan"): one line per image; exit 1 if
+    a repository could not be scanned."""
+    tmap = testmap.load()
+    store = open_store()
+    try:
+        outcomes = imagescan.scan(
+            tmap, open_reader(), open_conversation(), imagescan.built_at_from_store(store),
+            time.time(), repos=args.repo,
+        )  # fmt: skip
+    finally:
+        store.close()
+    for o in outcomes:
+        age = f", {o.age_days:.1f} days old" if o.age_days is not None else ""
+        where = f" #{o.number}" if o.number is not None else ""
+        detail = f": {o.detail}" if o.detail else ""
+        print(f"{o.repo} {o.name}: {o.action}{where}{age}{detail}")
+    return 1 if any(o.action == "failed" for o in outcomes) else 0
 
 
 def check_testmap(args: argparse.Namespace) -> int:

@@ -122,6 +122,9 @@ class Conversation(Protocol):
     def create_issue(self, repo: str, title: str, body: str) -> int:
         """The new issue's number."""
 
+    def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> int:
+        """A pull request from branch `head` of `repo` into `base`; its number."""
+
 
 class ForgeError(Exception):
     """The forge did not do what was asked (after the adapter's own retries)."""
@@ -214,5 +217,15 @@ class DryRunConversation:
         number = len(issues) + 1
         log.info("would open issue %s#%d %.80r", repo, number, title)
         issues.append(IssueInfo(number, title, body, is_pull=False))
+        self._bodies[(repo, number)] = body
+        return number
+
+    def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> int:
+        issues = self._issues.setdefault(repo, [])
+        number = len(issues) + 1
+        log.info(
+            "would open PR %s#%d from %.80r into %.80r: %.80r", repo, number, head, base, title
+        )
+        issues.append(IssueInfo(number, title, body, is_pull=True))
         self._bodies[(repo, number)] = body
         return number

@@ -6,9 +6,9 @@ Writes are opt-in: without a token `tasks.github.open_conversation` returns the 
 (`tasks.forge.DryRunConversation`) instead. Texts are never logged whole, at most their first
 80 characters.
 
-`comment` and `create_issue` are retried like every call after a network error or a 5xx,
-but are not idempotent: if GitHub did the work and only its answer was lost, the retry
-writes a second comment or issue.
+`comment`, `create_issue` and `create_pull` are retried like every call after a network
+error or a 5xx, but are not idempotent: if GitHub did the work and only its answer was lost,
+the retry writes a second comment or issue (a second PR from the same branch is refused).
 """
 
 import functools
@@ -120,6 +120,18 @@ class GitHubConversation:
 
         number = self._retry(call, f"opening an issue in {repo}")
         log.info("opened %s#%d %.80r", repo, number, title)
+        return number
+
+    def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> int:
+        path = f"/repos/{repo_path(repo)}/pulls"
+        fields = {"head": validate.ref(head), "base": validate.ref(base), "title": title}
+
+        def call() -> int:
+            _, data = self._request("POST", path, input={**fields, "body": body})
+            return answer(lambda: jsonutil.get_int(data, "number"), f"opening {title!r:.80}")
+
+        number = self._retry(call, f"opening a pull request in {repo}")
+        log.info("opened %s#%d from %s into %s: %.80r", repo, number, head, base, title)
         return number
 
 

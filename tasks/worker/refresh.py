@@ -10,7 +10,8 @@ environment: never on a command line, never in the log. A push that is not a fas
 (someone pushed meanwhile) is refused by the server and fails the job; nothing is forced.
 
 The task line in the PR's description is ticked with the log link, or left unticked with a
-`FAIL:` note; a refresh asked for by a comment gets a reply instead.
+`FAIL:` note; a refresh asked for by a comment gets a reply instead. A refresh asked for on
+an issue pushes a new branch; the worker opens a PR from it and names it on the issue.
 """
 
 import base64
@@ -88,18 +89,34 @@ def publish(job: Job, source: Path, secrets_dir: Path, output: Output) -> str | 
     return sha
 
 
-def report(conversation: Conversation, job: Job, status: Status, log_url: str) -> None:
-    """Tick the task line (success) or mark it `FAIL:`; a reply if there is no line."""
-    if job.refresh is None or job.pr is None:
-        raise ValueError(f"job {job.id} is not an image refresh of a pull request")
+def open_pull(conversation: Conversation, job: Job, log_url: str) -> int:
+    """For a refresh asked for on an issue: the PR of its pushed branch."""
+    if job.refresh is None or job.push_branch is None or job.issue is None or not job.base_ref:
+        raise ValueError(f"job {job.id} is not an image refresh of an issue")
+    body = f"- [x] {tasklines.TASK} {job.refresh} log: {log_url}\n\nAsked for in #{job.issue}."
+    title = f"images: Update {job.refresh} image"
+    return conversation.create_pull(job.repo, job.push_branch, job.base_ref, title, body)
+
+
+def report(
+    conversation: Conversation, job: Job, status: Status, log_url: str, pull: int | None = None
+) -> None:
+    """Tick the task line (success) or mark it `FAIL:`; a reply if there is no line. `pull`:
+    the PR opened for a refresh asked for on an issue."""
+    number = job.pr if job.pr is not None else job.issue
+    if job.refresh is None or number is None:
+        raise ValueError(f"job {job.id} is not an image refresh of a PR or an issue")
     done = status.state == "success"
-    note = f"log: {log_url}" if done else f"FAIL: {status.description} log: {log_url}"
-    body = conversation.body(job.repo, job.pr)
-    lines = [t for t in tasklines.task_lines(body) if t.name == job.refresh]
-    if lines:
-        marked = tasklines.mark(body, job.refresh, done=done, note=note)
-        conversation.set_body(job.repo, job.pr, marked)
+    opened = f" PR #{pull}" if pull is not None else ""
+    note = f"log: {log_url}{opened}" if done else f"FAIL: {status.description} log: {log_url}"
+    body = conversation.body(job.repo, number)
+    if any(t.name == job.refresh for t in tasklines.task_lines(body)):
+        conversation.set_body(
+            job.repo, number, tasklines.mark(body, job.refresh, done=done, note=note)
+        )
     else:
         outcome = "done" if done else "failed"
-        text = f"image-refresh {job.refresh} {outcome}: {status.description} (log: {log_url})"
-        conversation.comment(job.repo, job.pr, text)
+        text = (
+            f"image-refresh {job.refresh} {outcome}: {status.description} (log: {log_url}{opened})"
+        )
+        conversation.comment(job.repo, number, text)

@@ -85,10 +85,12 @@ class JobSpec:
         self, source: str, attachments: str, secrets: str, tooling: str | None = None
     ) -> dict[str, str]:
         job = self.job
-        revision = {"PYTHONPATH": tooling, "OURO_TOOLING_SHA": job.tooling_sha or ""}
+        revision = {}
+        if tooling is not None:
+            revision = {"PYTHONPATH": tooling, "OURO_TOOLING_SHA": job.tooling_sha or ""}
         return {
             **job.env,
-            **(revision if tooling is not None else {}),
+            **revision,
             "OURO_JOB_ID": job.id,
             "OURO_REPO": job.repo,
             "OURO_SHA": job.sha,

@@ -290,11 +290,13 @@ class Worker:
         start = time.monotonic()
         logframe.header(joblog, job, config, previous, short)
         result: RunResult | None = None
+        # The sha an image refresh pushed, if it did.
+        pushed: str | None = None
         error: BaseException | None = setup_error
         scratch = Path(tempfile.mkdtemp(prefix=f"ouro-job-{job.id}-", dir=config.work_dir))
         try:
             if error is None:
-                result = self._execute(job, control, scratch, secrets, joblog)
+                result, pushed = self._execute(job, control, scratch, secrets, joblog)
         except Exception as raised:
             error = raised
         finally:
@@ -313,7 +315,7 @@ class Worker:
         )
         logframe.footer(joblog, result, time.monotonic() - start, status)
         if job.refresh is not None and status is not None:
-            self._report_refresh(job, status, url)
+            self._report_refresh(job, status, url, pushed is not None)
         finished = self._finish(job, joblog, status, url, last)
         if finished is amqp.Outcome.ACK and status is not None and outcome.needs_replay(error):
             # Posted, so the PR says why; kept for `ouro queue replay` once that is fixed.
@@ -337,18 +339,24 @@ class Worker:
         log.info("job %s: %s %s", job.id, status.state, status.description)
         return amqp.Outcome.ACK
 
-    def _report_refresh(self, job: Job, status: Status, url: str) -> None:
-        """Tick (or mark FAIL:) the task line; best effort: the status says it all too."""
-        if self._conversation is None or job.pr is None:
+    def _report_refresh(self, job: Job, status: Status, url: str, pushed: bool) -> None:
+        """Open the PR of a refresh asked for on an issue, then tick (or mark FAIL:) the
+        task line; best effort: the status says it all too."""
+        if self._conversation is None:
+            log.warning("job %s: no GitHub conversation configured: task line not updated", job.id)
             return
         try:
-            refresh.report(self._conversation, job, status, url)
+            pull = None
+            if pushed and job.issue is not None and status.state == "success":
+                pull = refresh.open_pull(self._conversation, job, url)
+            refresh.report(self._conversation, job, status, url, pull)
         except Exception as error:
             log.warning("job %s: cannot update the task line (%r)", job.id, error)
 
     def _execute(
         self, job: Job, control: Control, scratch: Path, secrets: dict[str, Path], joblog: JobLog
-    ) -> RunResult:
+    ) -> tuple[RunResult, str | None]:
+        """How the command ended, and the sha an image refresh pushed (if any)."""
         tooling = scratch / "tooling" if job.tooling_url else None
         spec = JobSpec(
             job, scratch / "source", scratch / "attachments", scratch, secrets, tooling=tooling
@@ -371,16 +379,16 @@ class Worker:
                 )  # fmt: skip
             joblog.line("")
         if control.reason is not None:
-            return RunResult(None, stopped=control.reason)
+            return RunResult(None, stopped=control.reason), None
         check_command(spec)
         image = container_image(spec.source, job.image)
         if self.config.mode == "podman":
             joblog.line(f"Image: {image}\n")
         result = self._runner.run(replace(spec, image=image), joblog.write, control)
-        if job.refresh is not None and result.exit_code == 0:
-            joblog.line("")
-            refresh.publish(job, spec.source, self.config.secrets_dir, joblog.write)
-        return result
+        if job.refresh is None or result.exit_code != 0:
+            return result, None
+        joblog.line("")
+        return result, refresh.publish(job, spec.source, self.config.secrets_dir, joblog.write)
 
 
 def check_ready(config: WorkerConfig) -> None:

@@ -94,6 +94,11 @@ class FakeGitHub:
         self.issues.append((repo, IssueInfo(number, title, body, is_pull=False)))
         return number
 
+    def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> int:
+        number = 1000 + len(self.issues)
+        self.issues.append((repo, IssueInfo(number, title, body, is_pull=True)))
+        return number
+
     def statuses(self, repo: str, sha: str) -> dict[str, Status]:
         return self.latest(repo, sha)
 

@@ -48,6 +48,11 @@ def expected_jobs(stack: Stack, sha: str, pr: int | None, base: str = "main") ->
         "clone_url": f"{stack.mock.url}/{REPO}.git",
         "image": "localhost/ouro-tasks:latest",
         "env": {},
+        # An ordinary test: no other revision, no image refresh.
+        **dict.fromkeys(
+            ("source_url", "source_sha", "tooling_url", "tooling_sha", "refresh"), None
+        ),
+        **dict.fromkeys(("push_branch", "issue"), None),
     }
     return {
         queues.TASKS: [
@@ -212,6 +217,8 @@ def test_job_messages_are_the_documented_json(stack: Stack) -> None:
     assert set(data) == {
         *("id", "repo", "sha", "context", "command", "image", "clone_url", "capability"),
         *("pr", "base_ref", "env", "secrets", "timeout", "priority", "log", "created"),
+        *("source_url", "source_sha", "tooling_url", "tooling_sha", "refresh", "push_branch"),
+        "issue",
     }
     assert (data["sha"], data["command"], props.content_type) == (
         sha,

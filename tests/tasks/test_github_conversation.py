@@ -190,6 +190,21 @@ def test_comment(mock_github: MockGitHubFixture, conversation: GitHubConversatio
     assert created["comment"]["user"]["login"] == "ouro-bot"
 
 
+def test_create_pull(mock_github: MockGitHubFixture, conversation: GitHubConversation) -> None:
+    mock_github.control.push(REPO, {"images/sample": "sample-new\n"}, branch="image-refresh/x")
+    number = conversation.create_pull(
+        REPO, "image-refresh/x", "trunk", "images: Update x image", "- [x] image-refresh x"
+    )
+    [opened] = payloads(mock_github, "pull_request", "opened")
+    assert opened["number"] == number
+    assert opened["pull_request"]["head"]["ref"] == "image-refresh/x"
+    assert opened["pull_request"]["base"]["ref"] == "trunk"
+    assert opened["pull_request"]["body"] == "- [x] image-refresh x"
+    assert opened["pull_request"]["user"]["login"] == "ouro-bot"
+    with pytest.raises(ForgeRefused):
+        conversation.create_pull(REPO, "no-such-branch", "trunk", "t", "")
+
+
 def test_create_issue_then_open_issues(
     mock_github: MockGitHubFixture, conversation: GitHubConversation
 ) -> None:

@@ -62,7 +62,9 @@ def test_a_huge_body_is_bounded() -> None:
 def test_mark_ticks_only_that_line_and_keeps_the_rest() -> None:
     body = "Intro\r\n- [ ] image-refresh a\r\n- [ ] image-refresh b\r\nOutro"
     ticked = tasklines.mark(body, "b", done=True, note="log: http://l/b")
-    assert ticked == "Intro\r\n- [ ] image-refresh a\r\n- [x] image-refresh b log: http://l/b\r\nOutro"
+    assert (
+        ticked == "Intro\r\n- [ ] image-refresh a\r\n- [x] image-refresh b log: http://l/b\r\nOutro"
+    )
     failed = tasklines.mark(ticked, "a", done=False, note="FAIL: log: http://l/a")
     assert tasklines.task_lines(failed) == [
         TaskLine("a", ticked=False, note="FAIL: log: http://l/a"),

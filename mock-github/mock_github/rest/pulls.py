@@ -1,4 +1,5 @@
-"""REST routes for pull requests: listing, reading, editing, merging, and their commits."""
+"""REST routes for pull requests: listing, opening, reading, editing, merging, and their
+commits."""
 
 from mock_github.errors import ApiError
 from mock_github.records import pull_of
@@ -10,6 +11,7 @@ from mock_github.routing import Request, Response, Router, paginate
 class PullRoutes(Handlers):
     def register(self, router: Router) -> None:
         router.add("GET", REPO + "/pulls", self.list_pulls)
+        router.add("POST", REPO + "/pulls", self.create_pull)
         router.add("GET", REPO + "/pulls/{number}", self.get_pull)
         router.add("PATCH", REPO + "/pulls/{number}", self.update_pull)
         router.add("PUT", REPO + "/pulls/{number}/merge", self.merge_pull)
@@ -40,6 +42,29 @@ class PullRoutes(Handlers):
                 continue
             pulls.append(self.shapes(request).pull(repo, issue))
         return paginate(request, pulls)
+
+    def create_pull(self, request: Request) -> Response:
+        """GitHub's "create a pull request": `head` is a branch of the repository (or
+        `OWNER:BRANCH` of it); a fork's branch is not supported here."""
+        repo = self.repo_of(request)
+        owner, _, branch = request.field("head", str).rpartition(":")
+        if owner and owner != repo.owner:
+            raise ApiError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+            )
+        issue, events = self.state.open_pull(
+            repo,
+            head=branch,
+            base=request.field("base", str),
+            title=request.field("title", str),
+            body=request.field("body", str, None),
+            user=request.user(),
+            head_repo=None,
+            draft=request.field("draft", bool, False),
+        )
+        return Response(201, self.shapes(request).pull(repo, issue), events=events)
 
     def get_pull(self, request: Request) -> Response:
         repo = self.repo_of(request)
