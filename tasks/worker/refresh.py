@@ -21,7 +21,8 @@ from pathlib import Path
 from tasks import tasklines
 from tasks.forge import Conversation, Status
 from tasks.job import Job
-from tasks.worker.checkout import IDENTITY, ChangeError, CheckoutError, Output, git, git_text
+from tasks.worker.checkout import IDENTITY, ChangeError, Output, git, git_text
+from tasks.worker.outcome import JobFailedToStart
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def _changed(source: Path) -> list[str]:
 def publish(job: Job, source: Path, secrets_dir: Path, output: Output) -> str | None:
     """Commit and push the refreshed reference; the new head's sha, or None if the image
     did not change. `RefreshFailed` if the job changed anything else or nothing sensible,
-    `CheckoutError` if the push did not go through."""
+    `JobFailedToStart` without a push token."""
     if job.refresh is None or job.push_branch is None:
         raise ValueError(f"job {job.id} is not an image refresh")
     path = reference_path(job.refresh)
@@ -66,7 +67,7 @@ def publish(job: Job, source: Path, secrets_dir: Path, output: Output) -> str | 
     try:
         token = token_path.read_text().strip()
     except OSError:
-        raise CheckoutError(f"No push token for {job.repo}") from None
+        raise JobFailedToStart(f"No push token for {job.repo}") from None
     message = f"images: Update {job.refresh} image"
     git(["add", "--", path], source, output, 60)
     git([*IDENTITY, "commit", "--quiet", "-m", message], source, output, 60)

@@ -254,6 +254,12 @@ class Worker:
     def _secrets(self, job: Job) -> tuple[dict[str, Path], list[bytes], list[str]]:
         """The files of the secrets `job` names, what to mask, and which are too short to."""
         paths, masked, short = {}, [], []
+        if (
+            job.refresh is not None
+            and not refresh.token_file(self.config.secrets_dir, job.repo).is_file()
+        ):
+            # Known before a build of minutes, rather than after it.
+            raise JobFailedToStart(f"No push token for {job.repo}")
         for name in job.secrets:
             path = self.config.secrets_dir / name
             if not path.is_file():
