@@ -10,7 +10,14 @@ from tasks import testmap
 
 def test_bundled_example_is_valid() -> None:
     tmap = testmap.load(testmap.bundled_path())
-    assert tmap.capabilities() == (None, "kvm")
+    # Image refreshes go to tasks.vm.
+    assert tmap.capabilities() == (None, "kvm", "vm")
+    assert tmap.images == {"example-org/product": {"fedora-41": testmap.ImageSpec("fedora-41", 7)}}
+    assert tmap.infra == testmap.Infra(
+        "example-org/ouroboros", {"example-org/product": ("fedora-41/networking",)}
+    )
+    assert tmap.refresh is not None
+    assert (tmap.refresh.capability, tmap.refresh.secrets) == ("vm", ("images-upload",))
     net = {s.name: s for s in tmap.contexts("example-org/product", "main")}["fedora-41/networking"]
     assert (net.capability, net.priority, net.timeout, net.secrets) == (
         "kvm",
@@ -105,3 +112,30 @@ def test_ouro_testmap_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     own.write_text("repos: {o/r: {main: {c: {image: i}}}}")
     monkeypatch.setenv("OURO_TESTMAP", str(own))
     assert list(testmap.load().repos) == ["o/r"]
+
+
+def test_images_and_infra_are_checked_with_every_error_at_once() -> None:
+    text = (
+        "defaults: {image: img}\n"
+        "repos:\n  o/r:\n    main:\n      vm: {}\n"
+        "images:\n  o/r:\n    ../x: {}\n    ok: {refresh_days: 0}\n    other: {every: 3}\n"
+        "  bad repo: {}\n"
+        "infra:\n  repo: o/infra\n  tries:\n    o/r: [vm, nope]\n    o/unknown: [vm]\n"
+    )
+    with pytest.raises(testmap.TestMapError) as raised:
+        testmap.parse(text, "m.yaml")
+    problems = [e.split(": ", 2)[1:] for e in raised.value.errors]
+    assert problems == [
+        ["images.o/r.../x", "invalid image name '../x'"],
+        ["images.o/r.ok.refresh_days", "must be an integer from 1 to 3650"],
+        ["images.o/r.other.every", "unknown key (expected one of refresh_days)"],
+        ["images.bad repo", "invalid repository 'bad repo': expected OWNER/NAME"],
+        ["infra.tries.o/r.1", "o/r has no context 'nope'"],
+        ["infra.tries.o/unknown", "not a repository of this map (under repos)"],
+    ]
+
+
+def test_a_map_without_images_has_no_refresh_settings() -> None:
+    tmap = testmap.parse("repos:\n  o/r:\n    main:\n      a: {image: i}\n")
+    assert (tmap.images, tmap.infra, tmap.refresh) == ({}, None, None)
+    assert not tmap.is_infra("o/r")
