@@ -13,7 +13,9 @@ from ouro.store import open_store
 from tasks import imagescan, queue_inspect, queue_replay, recovery, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
-from tasks.github import open_conversation, open_reader, open_statuses
+from tasks.github import open_statuses
+from tasks.github_conversation import open_conversation
+from tasks.github_reader import open_reader
 
 log = logging.getLogger(__name__)
 

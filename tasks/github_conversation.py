@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ouro import jsonutil, validate
 from ouro.retry import Sleep
-from tasks.forge import IssueInfo
-from tasks.github import answer, repo_path, retried, segment
+from tasks.forge import Conversation, DryRunConversation, IssueInfo
+from tasks.github import answer, github_client, github_token, repo_path, retried, segment
 
 if TYPE_CHECKING:
     import github
@@ -162,3 +162,11 @@ def _next_page(headers: dict[str, Any]) -> str | None:
             # PyGithub sends only the path and query of a URL, to its own host.
             return url.strip().removeprefix("<").removesuffix(">")
     return None
+
+
+def open_conversation(sleep: Sleep = time.sleep) -> Conversation:
+    token = github_token()
+    if token is None:
+        log.warning("no GitHub token configured: comments and descriptions are logged (dry run)")
+        return DryRunConversation()
+    return GitHubConversation(github_client(token), sleep=sleep)

@@ -7,7 +7,8 @@ import threading
 from types import FrameType
 
 from ouro.store import open_store
-from tasks.github import open_conversation, open_statuses
+from tasks.github import open_statuses
+from tasks.github_conversation import open_conversation
 from tasks.worker import config as worker_config
 from tasks.worker import orphans, vmhost
 from tasks.worker.service import Worker, check_ready

@@ -23,7 +23,9 @@ from tasks import testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.cancel import Cancel
-from tasks.github import open_conversation, open_reader, open_statuses
+from tasks.github import open_statuses
+from tasks.github_conversation import open_conversation
+from tasks.github_reader import open_reader
 from tasks.job import Job
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.fixtures_webhook import RunningReceiver

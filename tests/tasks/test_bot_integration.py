@@ -24,7 +24,7 @@ import pytest
 from ouro import queues
 from ouro.cli import main
 from tasks.cancel import Cancel
-from tasks.github import open_reader
+from tasks.github_reader import open_reader
 from tasks.job import Job
 from tasks.queue_inspect import inspect
 from tests.fixtures_mock_github import MockGitHubFixture

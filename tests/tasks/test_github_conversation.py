@@ -23,8 +23,8 @@ from tasks.forge import (
     ForgeUnavailable,
     IssueInfo,
 )
-from tasks.github import GitHubReader, open_conversation
-from tasks.github_conversation import GitHubConversation
+from tasks.github_conversation import GitHubConversation, open_conversation
+from tasks.github_reader import GitHubReader
 from tests.fixtures_mock_github import HookRecorder, MockGitHubFixture
 
 REPO = "acme/widget"

@@ -22,7 +22,8 @@ from tasks.forge import (
     HookDelivery,
     Status,
 )
-from tasks.github import GitHubReader, GitHubStatuses, repo_path, segment
+from tasks.github import GitHubStatuses, repo_path, segment
+from tasks.github_reader import GitHubReader
 
 
 class Scripted(ThreadingHTTPServer):

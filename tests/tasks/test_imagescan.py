@@ -156,6 +156,12 @@ class FakeForge:
         self.issues.setdefault(repo, []).append(IssueInfo(number, title, body, is_pull=False))
         return number
 
+    def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> int:
+        number = 100 + len(self.created)
+        self.created.append((repo, title, body))
+        self.issues.setdefault(repo, []).append(IssueInfo(number, title, body, is_pull=True))
+        return number
+
 
 MAP = tm.TestMap(
     repos={},
