@@ -11,6 +11,8 @@ line `NAME-<sha256>.qcow2`; a change of image is then a reviewed commit like any
 
 import contextlib
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,9 +64,17 @@ def upload(store: Store, image: Path, name: str) -> ImageRef:
 
 def write_reference(path: Path, ref: ImageRef) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(ref.file_name + "\n")
-    temporary.replace(path)
+    # A new file of a fresh name (O_EXCL): a checkout may hold a symbolic link at any
+    # fixed temporary name, and writing through it would write outside the checkout.
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(ref.file_name + "\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     log.info("wrote the reference %s to %s", ref.file_name, path)
 
 
