@@ -48,6 +48,13 @@ _CHATTY = re.compile(
     rb"Get:\d|Selecting previously|Preparing to unpack|Unpacking |Setting up |Processing trigger"
     rb"|\(Reading database|Reading package lists|Building dependency tree|Reading state inf"
 )
+# Without CAP_SYS_ADMIN (an ordinary container) mmdebstrap skips mounting /proc, /sys and
+# /dev into the image: enough for most packages, not for those whose scripts need /proc.
+_CANNOT_MOUNT = re.compile(rb"W: cannot mount because ")
+NO_MOUNTS_HINT = (
+    "mmdebstrap could not mount /proc, /sys and /dev in the image (no CAP_SYS_ADMIN here), "
+    "and some package may need them (a container: --cap-add SYS_ADMIN; docs/vm.md)"
+)
 
 
 def build(
@@ -96,7 +103,7 @@ def build(
             started=started,
         )
     finally:
-        _remove_tree(work)
+        remove_tree(work)
     log.info(
         "built %s (%s) in %.1f s", output, human(output.stat().st_size), time.monotonic() - started
     )
@@ -161,8 +168,10 @@ def _run_mmdebstrap(argv: list[str]) -> None:
     watchdog = threading.Timer(MMDEBSTRAP_TIMEOUT, process.terminate)
     watchdog.start()
     hidden: collections.deque[bytes] = collections.deque(maxlen=40)
+    unmounted = False
     try:
         for line in process.stdout:
+            unmounted = unmounted or bool(_CANNOT_MOUNT.match(line))
             if _CHATTY.match(line):
                 hidden.append(line)
             else:
@@ -178,7 +187,8 @@ def _run_mmdebstrap(argv: list[str]) -> None:
         process.stdout.close()
     if code != 0:
         sys.stderr.buffer.write(b"".join(hidden))
-        raise VmError(f"mmdebstrap failed (exit code {code}); its output is above")
+        hint = f"; {NO_MOUNTS_HINT}" if unmounted else ""
+        raise VmError(f"mmdebstrap failed (exit code {code}); its output is above{hint}")
 
 
 def _essential_files(work: Path, files: list[tuple[str, str, str, int]]) -> list[str]:
@@ -357,7 +367,7 @@ def _mounts_under(path: Path) -> list[str]:
     return [point for point in points if point.startswith(prefix)]
 
 
-def _remove_tree(path: Path) -> None:
+def remove_tree(path: Path) -> None:
     # In root mode mmdebstrap bind-mounts the host's /dev and /sys into the chroot; if one
     # were left mounted, deleting the tree would delete the host's device files.
     mounts = _mounts_under(path)

@@ -3,8 +3,12 @@
 import json
 import stat
 
+import pytest
+
 from ouro.store import file_sha256
 from tests.vm.conftest import BuiltImage
+from vm.build import NO_MOUNTS_HINT, _run_mmdebstrap
+from vm.errors import VmError
 from vm.guest import INIT_PATH
 from vm.manifest import FORMAT
 
@@ -64,3 +68,32 @@ def test_the_apt_cache_keeps_the_debs(vm_image: BuiltImage) -> None:
     debs = sorted(path.name for path in vm_image.apt_cache.glob("*.deb"))
     assert any(name.startswith("linux-image-") for name in debs)
     assert len(debs) > 50
+
+
+# What mmdebstrap 1.3.5 prints in a container without CAP_SYS_ADMIN (podman's default), then
+# what a package whose script needs /proc prints (openjdk-17-jre-headless in bookworm).
+NO_MOUNTS = """\
+W: cannot mount because CAP_SYS_ADMIN is not in the effective set
+W: skipping mount proc
+Setting up openjdk-17-jre-headless:amd64 (17.0.17+10-1~deb12u1) ...
+the java command requires a mounted proc fs (/proc).
+"""
+
+
+def test_a_failure_without_mounts_says_why(capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    script = f"printf '%s' '{NO_MOUNTS}'; exit 25"
+    with pytest.raises(VmError) as caught:
+        _run_mmdebstrap(["sh", "-c", script])
+    assert str(caught.value) == (
+        f"mmdebstrap failed (exit code 25); its output is above; {NO_MOUNTS_HINT}"
+    )
+    # Its lines on stderr, the hidden per-package line after them.
+    assert capfdbinary.readouterr().err.decode().splitlines() == [
+        "W: cannot mount because CAP_SYS_ADMIN is not in the effective set",
+        "W: skipping mount proc",
+        "the java command requires a mounted proc fs (/proc).",
+        "Setting up openjdk-17-jre-headless:amd64 (17.0.17+10-1~deb12u1) ...",
+    ]
+    with pytest.raises(VmError) as caught:
+        _run_mmdebstrap(["sh", "-c", "echo 'E: some other failure'; exit 1"])
+    assert str(caught.value) == "mmdebstrap failed (exit code 1); its output is above"
