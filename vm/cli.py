@@ -1,4 +1,4 @@
-"""`ouro vm build|run|probe|upload|fetch`: VM images for jobs, and jobs in VMs (docs/vm.md)."""
+"""`ouro vm build|run|probe|upload|fetch|refresh`: VM images and jobs in VMs (docs/vm.md)."""
 
 import argparse
 import logging
@@ -12,9 +12,10 @@ from types import FrameType
 from ouro.store import StoreError, open_store
 from vm import build as build_module
 from vm import probe as probe_module
+from vm import refresh as refresh_module
 from vm import remote
 from vm import run as run_module
-from vm.errors import RecipeError, VmError
+from vm.errors import InputError, VmError
 from vm.imagefiles import read_reference
 from vm.units import parse_size
 
@@ -53,6 +54,20 @@ def _fetch(args: argparse.Namespace) -> int:
     cache = remote.cache_from(args.cache, args.cache_size)
     with remote.resolve(args.reference, cache) as files:
         print(files.qcow2)
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    # The name and the checkout first: bad input is refused before the store is opened.
+    refresh_module.paths(args.source, args.name)
+    store = refresh_module.open_upload_store()
+    try:
+        result = refresh_module.refresh(
+            args.name, args.source, store, apt_cache=args.apt_cache, mirror=args.mirror
+        )
+    finally:
+        store.close()
+    print(result.line())
     return 0
 
 
@@ -150,13 +165,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "probe": _probe,
     "upload": _upload,
     "fetch": _fetch,
+    "refresh": _refresh,
 }
 
 
 def dispatch(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.vm_command](args)
-    except RecipeError as error:
+    except InputError as error:
         print(f"ouro vm {args.vm_command}: {error}", file=sys.stderr)
         return 2
     except (VmError, StoreError) as error:
@@ -203,6 +219,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     fetch = actions.add_parser("fetch", help="download an image into the host's cache")
     fetch.add_argument("reference", help="NAME-<sha256>.qcow2, or a file holding it")
     _cache_options(fetch)
+
+    refresh = actions.add_parser(
+        "refresh",
+        help="in a product repository: build images/NAME.yaml, store it, update images/NAME",
+    )
+    refresh.add_argument("name", help="the image: recipe images/NAME.yaml, reference images/NAME")
+    refresh.add_argument(
+        "--source",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="the repository's checkout (default: the current folder)",
+    )
+    refresh.add_argument("--apt-cache", type=Path, help="keep downloaded .debs in this folder")
+    refresh.add_argument("--mirror", default=build_module.DEFAULT_MIRROR, help="(%(default)s)")
     parser.set_defaults(func=dispatch)
 
 

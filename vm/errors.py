@@ -5,5 +5,9 @@ class VmError(Exception):
     """Something the operator must fix or retry; `ouro vm` prints it as one line, exits 1."""
 
 
-class RecipeError(VmError):
+class InputError(VmError):
+    """What `ouro vm` was given cannot be used (a name, a path, a recipe); exit code 2."""
+
+
+class RecipeError(InputError):
     """The recipe is not valid; the message names the file and the field."""

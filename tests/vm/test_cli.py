@@ -35,7 +35,7 @@ def test_run_needs_a_command() -> None:
 
 
 def test_every_action_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for action in ("build", "run", "probe", "upload", "fetch"):
+    for action in ("build", "run", "probe", "upload", "fetch", "refresh"):
         with pytest.raises(SystemExit) as exited:
             main([action, "--help"])
         assert exited.value.code == 0
