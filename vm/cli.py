@@ -169,7 +169,15 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+# Actions whose logs a job shows; `probe` prints one answer line that the worker reads.
+ANNOUNCED = ("build", "run", "refresh")
+
+
 def dispatch(args: argparse.Namespace) -> int:
+    if args.vm_command in ANNOUNCED:
+        # Which revision of the tooling ran: a job with another revision (`CONTEXT@infra#N`)
+        # gets it first on PYTHONPATH, and its log shows that it was used.
+        log.info("ouro vm from %s", Path(__file__).resolve().parent)
     try:
         return COMMANDS[args.vm_command](args)
     except InputError as error:
