@@ -9,6 +9,7 @@ import time
 from types import FrameType
 
 from ouro import amqp, queues
+from ouro.retry import Sleep
 from ouro.store import open_store
 from tasks import imagescan, queue_inspect, queue_replay, recovery, testmap
 from tasks.bot import Bot
@@ -27,6 +28,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "first); or, with an action, repair what lost deliveries left behind.",
     )
     bot.add_argument("--no-scan", action="store_true", help="skip the scan at start")
+    bot.add_argument(
+        "--image-scan-hours", type=float, default=24.0, metavar="H",
+        help="scan for stale VM images at start and every H hours (0: never; default 24)",
+    )  # fmt: skip
     bot.set_defaults(func=run_bot)
     sub = bot.add_subparsers(metavar="ACTION")
     scan = sub.add_parser("scan", help="queue open PRs whose head lacks expected statuses")
@@ -112,6 +117,11 @@ def run_bot(args: argparse.Namespace) -> int:
         except Exception:
             # A scan is a repair; GitHub being down must not keep the bot from its queue.
             log.exception("scan at start failed; consuming anyway")
+    if tmap.images and args.image_scan_hours > 0:
+        threading.Thread(
+            target=_scan_images_every, args=(tmap, args.image_scan_hours, stop),
+            name="image-scan", daemon=True,
+        ).start()  # fmt: skip
     log.info("consuming %s", queues.WEBHOOK)
     try:
         amqp.consume([queues.WEBHOOK], bot.handle, capabilities=capabilities, stop=stop)
@@ -157,24 +167,45 @@ def redeliver_failed(args: argparse.Namespace) -> int:
     return 0
 
 
-def scan_images(args: argparse.Namespace) -> int:
-    """The daily scan (docs/tasks-bot.md, "The daily scan"): one line per image; exit 1 if
-    a repository could not be scanned."""
-    tmap = testmap.load()
+def _image_scan(
+    tmap: testmap.TestMap, repos: list[str] | None = None, sleep: Sleep = time.sleep
+) -> list[str]:
+    """One scan for stale VM images: a line per image (docs/tasks-bot.md, "The daily scan");
+    a repository that could not be scanned says `failed`."""
     store = open_store()
     try:
         outcomes = imagescan.scan(
-            tmap, open_reader(), open_conversation(), imagescan.built_at_from_store(store),
-            time.time(), repos=args.repo,
+            tmap, open_reader(sleep), open_conversation(sleep),
+            imagescan.built_at_from_store(store), time.time(), repos=repos,
         )  # fmt: skip
     finally:
         store.close()
+    lines = []
     for o in outcomes:
         age = f", {o.age_days:.1f} days old" if o.age_days is not None else ""
         where = f" #{o.number}" if o.number is not None else ""
         detail = f": {o.detail}" if o.detail else ""
-        print(f"{o.repo} {o.name}: {o.action}{where}{age}{detail}")
-    return 1 if any(o.action == "failed" for o in outcomes) else 0
+        lines.append(f"{o.repo} {o.name}: {o.action}{where}{age}{detail}")
+    return lines
+
+
+def scan_images(args: argparse.Namespace) -> int:
+    lines = _image_scan(testmap.load(), args.repo)
+    for line in lines:
+        print(line)
+    return 1 if any(": failed" in line for line in lines) else 0
+
+
+def _scan_images_every(tmap: testmap.TestMap, hours: float, stop: threading.Event) -> None:
+    """The bot's own schedule of the image scan: at start, then every `hours`."""
+    while not stop.is_set():
+        try:
+            for line in _image_scan(tmap, sleep=stop.wait):
+                log.info("image scan: %s", line)
+        except Exception as error:
+            # Like the PR scan, a repair: the store or GitHub being down waits for next time.
+            log.warning("image scan failed (%s); next one in %g h", error, hours)
+        stop.wait(hours * 3600)
 
 
 def check_testmap(args: argparse.Namespace) -> int:
