@@ -122,6 +122,22 @@ def build_job(
     )
 
 
+def pull_job(
+    pull: PullInfo, spec: ContextSpec, new_id: NewId, revisions: Revisions | None = None
+) -> Job:
+    """The job of `spec` reported on the PR's head."""
+    return build_job(
+        spec,
+        repo=pull.repo,
+        sha=pull.head_sha,
+        clone_url=pull.clone_url,
+        pr=pull.number,
+        base_ref=pull.base_ref,
+        new_id=new_id,
+        revisions=revisions,
+    )
+
+
 def trusted_author(pull: PullInfo, testmap: TestMap, lookups: Lookups) -> bool:
     # The login becomes a path segment of the membership call: checked before any use.
     validate.login(pull.author)
@@ -145,21 +161,7 @@ def start_contexts(
     why: str,
 ) -> Decision:
     """Jobs for `specs` on the PR's head."""
-    starts = tuple(
-        StartJob(
-            build_job(
-                spec,
-                repo=pull.repo,
-                sha=pull.head_sha,
-                clone_url=pull.clone_url,
-                pr=pull.number,
-                base_ref=pull.base_ref,
-                new_id=new_id,
-            ),
-            force=force,
-        )
-        for spec in specs
-    )
+    starts = tuple(StartJob(pull_job(pull, spec, new_id), force=force) for spec in specs)
     names = ", ".join(spec.name for spec in specs)
     return Decision(
         starts=starts,

@@ -10,7 +10,7 @@ queued, never when it runs, so a job tests what was asked even if the branch mov
 """
 
 from ouro import validate
-from tasks.decision import Decision, Lookups, Revisions, StartJob, build_job
+from tasks.decision import Decision, Lookups, Revisions, StartJob, pull_job
 from tasks.forge import PullInfo
 from tasks.job import Job, NewId
 from tasks.tasklines import InfraPull, Product, suffixed
@@ -35,7 +35,7 @@ def with_infra_tooling(
         tooling=(infra.clone_url, validate.sha(infra.head_sha)),
         context=suffixed(spec.name, InfraPull(number)),
     )
-    return _job(pull, spec, revisions, new_id)
+    return pull_job(pull, spec, new_id, revisions)
 
 
 def on_infra_pull(
@@ -56,7 +56,7 @@ def on_infra_pull(
         tooling=(pull.clone_url, pull.head_sha),
         context=suffixed(name, Product(product)),
     )
-    return _job(pull, specs[name], revisions, new_id)
+    return pull_job(pull, specs[name], new_id, revisions)
 
 
 def tries(pull: PullInfo, testmap: TestMap, lookups: Lookups, new_id: NewId) -> Decision:
@@ -77,19 +77,6 @@ def tries(pull: PullInfo, testmap: TestMap, lookups: Lookups, new_id: NewId) -> 
             starts.append(StartJob(job))
     note = f"not tried: {'; '.join(skipped)}" if skipped else ""
     return Decision(starts=tuple(starts), reason=note)
-
-
-def _job(pull: PullInfo, spec: ContextSpec, revisions: Revisions, new_id: NewId) -> Job:
-    return build_job(
-        spec,
-        repo=pull.repo,
-        sha=pull.head_sha,
-        clone_url=pull.clone_url,
-        pr=pull.number,
-        base_ref=pull.base_ref,
-        new_id=new_id,
-        revisions=revisions,
-    )
 
 
 def sibling_url(clone_url: str, repo: str, other: str) -> str:

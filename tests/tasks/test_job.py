@@ -40,6 +40,21 @@ def test_round_trip_keeps_every_field() -> None:
     assert original.log == "logs/unit-tests-0123456789ab-x1/"
 
 
+def test_revisions_and_refreshes_round_trip() -> None:
+    other = "c" * 40
+    tried = job(
+        context="vm@infra#12", source_url="http://127.0.0.1:8000/octo/product.git",
+        source_sha=other, tooling_url="http://127.0.0.1:8000/octo/infra.git", tooling_sha=SHA,
+    )  # fmt: skip
+    assert Job.from_json(tried.to_json()) == tried
+    assert (tried.checkout_url, tried.checkout_sha) == (tried.source_url, other)
+    refresh = job(context="image-refresh/fedora-41", refresh="fedora-41", push_branch="img")
+    assert Job.from_json(refresh.to_json()) == refresh
+    assert (refresh.checkout_url, refresh.checkout_sha) == (refresh.clone_url, SHA)
+    on_issue = job(pr=None, refresh="a", push_branch="image-refresh/a-0123", issue=3)
+    assert Job.from_json(on_issue.to_json()) == on_issue
+
+
 def test_jobs_without_capability_go_to_the_shared_queue() -> None:
     assert job().queue == queues.TASKS
 
@@ -58,6 +73,15 @@ def test_jobs_without_capability_go_to_the_shared_queue() -> None:
         ({"priority": 10}, "priority"),
         ({"base_ref": "a..b"}, "ref"),
         ({"sha": "HEAD"}, "sha"),
+        ({"context": "vm@infra#1;x"}, "context"),
+        ({"source_url": "http://x/r.git"}, "both a URL and a sha"),
+        ({"tooling_sha": SHA}, "both a URL and a sha"),
+        ({"tooling_url": "file:///etc", "tooling_sha": SHA}, "clone URL"),
+        ({"source_url": "http://x/r.git", "source_sha": "main"}, "sha"),
+        ({"refresh": "../x", "push_branch": "b"}, "image name"),
+        ({"refresh": "x"}, "branch to push to"),
+        ({"refresh": "x", "push_branch": "-f"}, "ref"),
+        ({"issue": 0}, "pull request number"),
     ],
 )
 def test_invalid_fields_are_refused(changes: dict[str, Any], message: str) -> None:
