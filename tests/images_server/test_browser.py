@@ -216,3 +216,37 @@ def test_log_page_follows_a_running_job(browser: Browser, store: Store) -> None:
     again = browser.open(store.url("logs/browser-job/index.html"))
     again.wait_for("document.body.dataset.state === 'done'", "the finished job")
     assert again.text() == "first line\nsecond line ✓\nthird line\nlast line\n"
+
+
+def test_log_page_numbers_lines_highlights_failures_and_opens_at_a_line(
+    browser: Browser, images_server: ImagesServerFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images_server.configure(monkeypatch)
+    store = open_store()
+    live = ChunkedLiveLog(store, "logs/anchors/", interval=3600)
+    try:
+        # Opened at line 3 before line 3 exists: the page goes there once it arrives.
+        page = browser.open(store.url("logs/anchors/index.html") + "#L3")
+        live.write(b"setting up\nrunning 2 tests\n")
+        live.flush()
+        page.wait_for("document.getElementById('L2') !== null", "line 2")
+        live.write(b"FAILED (failures=1)\nTraceback (most recent call last):\nthe end")
+    finally:
+        live.close()
+        store.close()
+    page.wait_for("document.body.dataset.state === 'done'", "the end of the job")
+    # The text is the log as it was written: numbers are drawn by CSS, not part of it.
+    assert page.text() == (
+        "setting up\nrunning 2 tests\nFAILED (failures=1)\n"
+        "Traceback (most recent call last):\nthe end"
+    )
+    assert page.evaluate("[...document.querySelectorAll('.line')].map(l => l.id)") == [
+        "L1",
+        "L2",
+        "L3",
+        "L4",
+        "L5",
+    ]
+    assert page.evaluate("document.querySelector('#L4 a.n').getAttribute('href')") == "#L4"
+    assert page.evaluate("[...document.querySelectorAll('.bad')].map(l => l.id)") == ["L3", "L4"]
+    assert page.evaluate("document.querySelector('.line.target').id") == "L3"
