@@ -19,6 +19,7 @@ DEFAULTS = {
     "AMQP_CERT_FILE": "/run/secrets/amqp/client.pem",
     "AMQP_KEY_FILE": "/run/secrets/amqp/client.key",
     "OURO_STATE_DIR": "/var/lib/ouro",
+    "OURO_METRICS_PORT": "0",
 }
 
 

@@ -18,11 +18,13 @@ too. A GitHub rate limit is neither: the bot waits it out, then requeues the mes
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from ouro import amqp, queues, validate
 from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
+from tasks import botmetrics
 from tasks.botstate import BotState
 from tasks.decision import MANUAL_TESTING, NOT_YET_TESTED, Decision, StartJob
 from tasks.forge import (
@@ -120,13 +122,22 @@ class Bot:
     def handle(self, message: amqp.Message) -> amqp.Result:
         """The consumer's handler: ACK, a dead letter, a retry, or (after a rate limit's
         wait) a requeue."""
+        began = time.monotonic()
         try:
             event, delivery, payload = parse_message(message.body)
         except PayloadError as error:
-            return amqp.DeadLetter(str(error))
+            result: amqp.Result = amqp.DeadLetter(str(error))
+            botmetrics.observe("", result, time.monotonic() - began)
+            return result
         if self._state.seen(delivery):
             log.info("delivery %s (%s) was already processed; dropped", delivery, event)
+            botmetrics.observe(event, amqp.Outcome.ACK, 0.0, duplicate=True)
             return amqp.Outcome.ACK
+        result = self._handle(event, delivery, payload)
+        botmetrics.observe(event, result, time.monotonic() - began)
+        return result
+
+    def _handle(self, event: str, delivery: str, payload: JsonDict) -> amqp.Result:
         try:
             decision = interpret(event, payload, self.testmap, self._lookups, self._new_id)
             started = self.apply(decision)
@@ -263,6 +274,7 @@ class Bot:
         if announce:
             self._statuses.post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
         self._publisher.publish(job.queue, job.to_json(), message_id=job.id, priority=job.priority)
+        botmetrics.JOBS.labels(job.queue).inc()
         self._state.remember_job(job.repo, job.sha, job.context, job.id)
         log.info(
             "job %s queued on %s: %s@%s %s", job.id, job.queue, job.repo, job.sha[:12], job.context

@@ -8,7 +8,7 @@ import threading
 import time
 from types import FrameType
 
-from ouro import amqp, queues
+from ouro import amqp, metrics, queues
 from ouro.retry import Sleep
 from ouro.store import open_store
 from tasks import imagescan, queue_inspect, queue_replay, recovery, testmap
@@ -28,6 +28,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "first); or, with an action, repair what lost deliveries left behind.",
     )
     bot.add_argument("--no-scan", action="store_true", help="skip the scan at start")
+    bot.add_argument(
+        "--metrics-port", type=int, metavar="PORT",
+        help="serve /metrics on PORT (OURO_METRICS_PORT; default: none)",
+    )  # fmt: skip
     bot.add_argument(
         "--image-scan-hours", type=float, default=24.0, metavar="H",
         help="scan for stale VM images at start and every H hours (0: never; default 24)",
@@ -98,6 +102,7 @@ def _bot(
 
 def run_bot(args: argparse.Namespace) -> int:
     tmap = testmap.load()
+    metrics.serve(metrics.port_setting(args.metrics_port))
     state = BotState.open_default()
     state.prune()
     capabilities = tmap.capabilities()

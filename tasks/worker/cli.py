@@ -6,11 +6,13 @@ import signal
 import threading
 from types import FrameType
 
+from ouro import metrics
 from ouro.store import open_store
 from tasks.github import open_statuses
 from tasks.github_conversation import open_conversation
 from tasks.worker import config as worker_config
 from tasks.worker import orphans, vmhost
+from tasks.worker.metrics import MeteredStatuses
 from tasks.worker.service import Worker, check_ready
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
     # Before consuming: which VM queues this worker may serve depends on the probe.
     config = vmhost.settle(config)
     store = open_store()
-    worker = Worker(config, open_statuses(), store, conversation=open_conversation())
+    metrics.serve(metrics.port_setting(args.metrics_port))
+    statuses = MeteredStatuses(open_statuses())
+    worker = Worker(config, statuses, store, conversation=open_conversation())
     stop = threading.Event()
     timers: list[threading.Timer] = []
 
@@ -70,4 +74,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         action="store_true",
         help="run commands as local processes, without containers (development, tests)",
     )
+    parser.add_argument(
+        "--metrics-port", type=int, metavar="PORT",
+        help="serve /metrics on PORT (OURO_METRICS_PORT; default: none)",
+    )  # fmt: skip
     parser.set_defaults(func=run)
