@@ -1,14 +1,15 @@
 """Publishing deliveries on the `webhook` queue, and knowing cheaply whether the broker is up."""
 
-import time
+import asyncio
+import threading
 
-from ouro import queues
+from ouro import amqp, queues
 from ouro.amqp import BrokerUnavailable
-from webhook.publisher import PipelinedPublisher
+from webhook.publisher import AsyncPublisher
 
 
 class Broker:
-    """One pipelined, confirmed publisher shared by every request thread.
+    """One confirmed publisher on the receiver's event loop, shared by every connection.
 
     Every publish tries the broker afresh (after a failed connect, at most every
     `retry_interval` seconds), so the receiver recovers by itself once the broker is back
@@ -16,34 +17,60 @@ class Broker:
     if needed.
     """
 
-    def __init__(self, url: str | None = None, retry_interval: float = 0.5):
-        self._publisher = PipelinedPublisher(url, retry_interval=retry_interval)
+    def __init__(
+        self, url: str | None = None, retry_interval: float = 0.5, confirm_timeout: float = 8.0
+    ):
+        self._url = url
+        self._publisher = AsyncPublisher(
+            url, retry_interval=retry_interval, confirm_timeout=confirm_timeout
+        )
         self._up = False
+        # Set while the receiver serves: `up()` from another thread then asks the loop.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    def publish(self, body: bytes, message_id: str) -> float:
-        """Publish to `webhook` and wait for the confirm; the seconds it took.
-        Raises `BrokerUnavailable` if the broker did not take the message."""
-        started = time.monotonic()
-        try:
-            self._publisher.publish(queues.WEBHOOK, body, message_id=message_id)
-        except BrokerUnavailable:
-            self._up = False
-            raise
-        self._up = True
-        return time.monotonic() - started
+    def publish(self, body: bytes, message_id: str) -> "asyncio.Future[None]":
+        """Publish to `webhook`; the future is done once the broker confirmed it, or fails
+        with `BrokerUnavailable` if the broker did not take the message. On the loop only."""
+        waiter = self._publisher.publish(queues.WEBHOOK, body, message_id=message_id)
+        waiter.add_done_callback(self._note)
+        return waiter
 
-    def up(self) -> bool:
+    def _note(self, waiter: "asyncio.Future[None]") -> None:
+        self._up = not waiter.cancelled() and waiter.exception() is None
+
+    async def check(self) -> bool:
+        """Whether the broker is reachable, connecting if needed (on the loop)."""
         try:
-            self._publisher.check()
+            await self._publisher.check()
         except BrokerUnavailable:
             self._up = False
         else:
             self._up = True
         return self._up
 
+    def up(self) -> bool:
+        """`check` from any thread. Before the receiver serves, a blocking connect that also
+        declares the queues (so tests and probes can read `webhook` before any delivery)."""
+        loop = self.loop
+        if loop is not None and loop.is_running():
+            if threading.get_ident() == getattr(loop, "_thread_id", None):
+                raise RuntimeError("on the loop, await check() instead")
+            return asyncio.run_coroutine_threadsafe(self.check(), loop).result(30)
+        try:
+            connection = amqp.connect(self._url)
+        except BrokerUnavailable:
+            self._up = False
+            return False
+        try:
+            queues.declare(connection.channel())
+        finally:
+            connection.close()
+        self._up = True
+        return True
+
     def last_known_up(self) -> bool:
         """The state at the last publish or check, without connecting (for metrics)."""
         return self._up
 
-    def close(self) -> None:
-        self._publisher.close()
+    async def close(self) -> None:
+        await self._publisher.close()

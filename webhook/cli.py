@@ -2,17 +2,18 @@
 
 import argparse
 import logging
-import signal
-import threading
-from types import FrameType
+import resource
 
 from ouro.amqp import connection_parameters
 from ouro.config import setting
 from ouro.secretfile import SecretFile
 from webhook.broker import Broker
-from webhook.server import Receiver
+from webhook.server import MAX_CONNECTIONS, Receiver
 
 log = logging.getLogger(__name__)
+
+# Descriptors beside the client connections: the listening socket, the broker, logs.
+SPARE_DESCRIPTORS = 64
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -28,29 +29,31 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(func=run)
 
 
+def connection_bound() -> int:
+    """`MAX_CONNECTIONS`, or fewer if the descriptor limit cannot be raised to fit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_CONNECTIONS + SPARE_DESCRIPTORS
+    if soft < wanted and (hard == resource.RLIM_INFINITY or hard > soft):
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return max(1, min(MAX_CONNECTIONS, soft - SPARE_DESCRIPTORS))
+
+
 def run(args: argparse.Namespace) -> int:
     # Both raise ConfigError: refuse to start rather than answer 401 or 503 to everything.
     secrets = SecretFile(setting("WEBHOOK_SECRET_FILE"), "webhook secret")
     broker_address = connection_parameters()
-    receiver = Receiver(secrets, Broker(), args.host, args.port)
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        # httpd.shutdown() waits for serve_forever() to return, which runs on this thread.
-        threading.Thread(target=receiver.httpd.shutdown).start()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    receiver = Receiver(secrets, Broker(), args.host, args.port, max_connections=connection_bound())
     if not receiver.broker.up():
         # Not fatal: deliveries get 503 and /healthz says so until the broker is back.
         log.warning("the broker is unreachable; answering 503 until it is back")
     log.info(
-        "listening on %s, publishing to %s:%s",
+        "listening on %s (at most %d connections), publishing to %s:%s",
         receiver.url,
+        receiver.max_connections,
         broker_address.host,
         broker_address.port,
     )
-    try:
-        receiver.serve_forever()
-    finally:
-        # Deliveries in progress finish before the broker connections close.
-        receiver.shutdown()
+    # SIGTERM: stop accepting, let deliveries in progress finish (up to 10 s), exit 0.
+    receiver.serve_forever(handle_sigterm=True)
     return 0

@@ -1,36 +1,36 @@
-"""Confirmed publishing for many request threads over one connection (the receiver's publisher).
+"""Confirmed publishing on the receiver's event loop: one channel, many confirms in flight.
 
-pika's BlockingConnection is not thread-safe; `PipelinedPublisher` owns a SelectConnection on
-its own I/O thread and lets every request thread wait for its own message's confirm.
+pika's `AsyncioConnection` runs on the same asyncio loop as the HTTP side, so a delivery
+is published from the request's own callback (no hand-over to another thread) and its
+confirm resolves an `asyncio.Future`. Messages of concurrent requests leave in one socket
+write per loop turn and the broker confirms them together (`multiple`).
 """
 
+import asyncio
 import logging
-import threading
 import time
-from collections import deque
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import pika
 import pika.exceptions
+import pika.spec
+from pika.adapters.asyncio_connection import AsyncioConnection
 
 from ouro import queues
 from ouro.amqp import BrokerUnavailable, connection_parameters, message_properties
 
 log = logging.getLogger(__name__)
 
+# How often overdue confirms are looked for: a confirm times out within
+# `confirm_timeout` + this, without a timer per message.
+SWEEP_INTERVAL = 0.5
 
-class PipelinedPublisher:
-    """Confirmed publishing for many threads over one connection, confirms in flight together.
 
-    A `Publisher` waits for each confirm before it sends the next message, so its rate is
-    one broker round trip (including the broker's fsync) per message and channel. Here an
-    I/O thread owns an asynchronous connection: callers hand it messages and wait for their
-    own confirm, while the broker confirms many messages at once (`multiple`), costing about
-    a third of the CPU per message. Same promise as `Publisher.publish`: return means the
-    broker has the message; `BrokerUnavailable` means it may not.
-    """
+class AsyncPublisher:
+    """Publish persistent messages with confirms; each `publish` returns a future that is
+    done (result `None`) once the broker has the message, or fails with `BrokerUnavailable`
+    when it may not: a nack, an unroutable message, a lost connection, or no confirm within
+    `confirm_timeout`. Only for use on the loop it was first used on."""
 
     def __init__(
         self,
@@ -45,25 +45,24 @@ class PipelinedPublisher:
         self._confirm_timeout = confirm_timeout
         # While the broker is down, callers fail at once instead of each waiting on a connect.
         self._retry_interval = retry_interval
-        self._connect_lock = threading.Lock()
-        # Guards `_up` and `_waiting` against the I/O thread failing them on a lost connection.
-        self._state_lock = threading.Lock()
-        self._up = False
-        self._waiting: set[Future[None]] = set()
-        self._outbox: deque[tuple[str, bytes, pika.BasicProperties, Future[None]]] = deque()
-        self._flush_scheduled = False
         self._last_failure: tuple[float, str] = (float("-inf"), "")
-        self._connection: pika.SelectConnection | None = None
-        self._thread: threading.Thread | None = None
-        # Owned by the I/O thread: delivery tag -> (message id, waiter).
+        self._connection: AsyncioConnection | None = None
         self._channel: Any = None
-        self._pending: dict[int, tuple[str, Future[None]]] = {}
+        self._ready: asyncio.Future[None] | None = None
+        # Delivery tag -> (message id, waiter, deadline); insertion order is tag order.
+        self._pending: dict[int, tuple[str, asyncio.Future[None], float]] = {}
         self._returned: set[str] = set()
         self._next_tag = 0
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._closed: asyncio.Future[None] | None = None
 
-    def check(self) -> None:
+    @property
+    def up(self) -> bool:
+        return self._channel is not None
+
+    async def check(self) -> None:
         """Connect if not connected; raise `BrokerUnavailable` if the broker cannot be reached."""
-        self._ensure_connection()
+        await self._connected()
 
     def publish(
         self,
@@ -73,112 +72,97 @@ class PipelinedPublisher:
         message_id: str,
         priority: int = 0,
         headers: dict[str, str] | None = None,
-    ) -> None:
-        connection = self._ensure_connection()
+    ) -> "asyncio.Future[None]":
+        loop = asyncio.get_running_loop()
         properties = message_properties(message_id, priority, headers)
-        waiter: Future[None] = Future()
-        with self._state_lock:
-            # Under the lock: the I/O thread marks the connection down (and fails every
-            # waiter) before its loop ends, so a callback is never queued on a dead loop.
-            if not self._up:
-                raise BrokerUnavailable("the broker connection was lost")
-            self._waiting.add(waiter)
-            self._outbox.append((routing_key, body, properties, waiter))
-            # One wake-up of the I/O thread sends everything queued by then.
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                connection.ioloop.add_callback_threadsafe(self._flush)
-        try:
-            waiter.result(self._confirm_timeout)
-        except FutureTimeout:
-            raise BrokerUnavailable(f"no confirm for {message_id} in time") from None
-        finally:
-            with self._state_lock:
-                self._waiting.discard(waiter)
+        if self._channel is not None:
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._send(routing_key, body, properties, waiter)
+            return waiter
+        # Not connected: connect first (shared by every caller meanwhile), then publish.
+        return asyncio.ensure_future(self._publish_later(routing_key, body, properties))
 
-    def _ensure_connection(self) -> pika.SelectConnection:
-        with self._connect_lock:
-            if self._up and self._connection is not None:
-                return self._connection
+    async def _publish_later(
+        self, routing_key: str, body: bytes, properties: pika.BasicProperties
+    ) -> None:
+        await self._connected()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._send(routing_key, body, properties, waiter)
+        await waiter
+
+    def _send(
+        self,
+        routing_key: str,
+        body: bytes,
+        properties: pika.BasicProperties,
+        waiter: "asyncio.Future[None]",
+    ) -> None:
+        try:
+            # mandatory: an unroutable message (no such queue) is an error, not a drop.
+            self._channel.basic_publish("", routing_key, body, properties, mandatory=True)
+        except (pika.exceptions.AMQPError, AttributeError) as error:
+            # AttributeError: the channel went away under us (None) between check and use.
+            waiter.set_exception(BrokerUnavailable(f"publishing failed: {error!r}"))
+            return
+        self._next_tag += 1
+        deadline = time.monotonic() + self._confirm_timeout
+        self._pending[self._next_tag] = (properties.message_id, waiter, deadline)
+
+    async def _connected(self) -> None:
+        if self._channel is not None:
+            return
+        if self._ready is None:
             failed_at, reason = self._last_failure
             if time.monotonic() - failed_at < self._retry_interval:
                 raise BrokerUnavailable(reason)
-            self._join_old_thread()
-            ready = threading.Event()
-            errors: list[str] = []
-            connection = pika.SelectConnection(
-                self._params,
-                on_open_callback=lambda c: c.channel(
-                    on_open_callback=lambda ch: self._on_channel(ch, ready)
-                ),
-                on_open_error_callback=lambda c, error: self._on_lost(c, error, ready, errors),
-                on_close_callback=lambda c, reason: self._on_lost(c, reason, ready, errors),
-            )
-            self._pending, self._returned, self._next_tag = {}, set(), 0
-            self._outbox.clear()
-            self._flush_scheduled = False
-            self._connection = connection
-            self._thread = threading.Thread(
-                target=self._run, args=(connection,), name="amqp-publisher", daemon=True
-            )
-            self._thread.start()
-            if not ready.wait(self._params.socket_timeout + 1) or errors:
-                reason = f"cannot connect to the broker: {errors[0] if errors else 'timeout'}"
-                self._last_failure = (time.monotonic(), reason)
-                # Harmless on a loop that has already ended (pika ignores the wake-up).
-                connection.ioloop.add_callback_threadsafe(
-                    lambda: self._close_connection(connection)
-                )
-                raise BrokerUnavailable(reason)
-            return connection
-
-    def _run(self, connection: pika.SelectConnection) -> None:
+            self._ready = asyncio.get_running_loop().create_future()
+            self._open(self._ready)
+        ready = self._ready
         try:
-            connection.ioloop.start()
-        except Exception:
-            log.exception("the publisher's I/O loop failed")
-            # Callers would otherwise wait for confirms that cannot come.
-            self._fail_waiting("the publisher's I/O loop failed")
-        finally:
-            connection.ioloop.close()
+            await asyncio.wait_for(asyncio.shield(ready), self._params.socket_timeout + 1)
+        except TimeoutError:
+            self._connect_failed(ready, "timeout")
+            raise BrokerUnavailable(self._last_failure[1]) from None
 
-    def _join_old_thread(self) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout=self._params.socket_timeout)
-            self._thread = None
+    def _open(self, ready: "asyncio.Future[None]") -> None:
+        loop = asyncio.get_running_loop()
+        self._pending, self._returned, self._next_tag = {}, set(), 0
+        self._connection = AsyncioConnection(
+            self._params,
+            on_open_callback=lambda c: c.channel(on_open_callback=self._on_channel),
+            on_open_error_callback=self._on_lost,
+            on_close_callback=self._on_lost,
+            custom_ioloop=loop,
+        )
 
-    # The methods below run on the I/O thread.
+    def _connect_failed(self, ready: "asyncio.Future[None]", reason: str) -> None:
+        message = f"cannot connect to the broker: {reason}"
+        self._last_failure = (time.monotonic(), message)
+        if not ready.done():
+            ready.set_exception(BrokerUnavailable(message))
+            # Retrieved here, so an unawaited failure is not reported as never retrieved.
+            ready.exception()
+        if self._ready is ready:
+            self._ready = None
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._close_connection(connection)
 
-    def _on_channel(self, channel: Any, ready: threading.Event) -> None:
+    def _on_channel(self, channel: Any) -> None:
         channel.add_on_close_callback(lambda ch, reason: self._close_connection(ch.connection))
         channel.add_on_return_callback(self._on_return)
         # The asynchronous channel takes the same declare calls (without waiting for
         # each reply); a failed declare closes the channel before confirm mode is on.
         queues.declare(channel, self._capabilities)
 
-        def confirmed_mode(frame: Any) -> None:
-            with self._state_lock:
-                self._up = True
-            ready.set()
+        def confirm_mode(frame: Any) -> None:
+            self._channel = channel
+            ready, self._ready = self._ready, None
+            if ready is not None and not ready.done():
+                ready.set_result(None)
+            self._schedule_sweep()
 
-        channel.confirm_delivery(self._on_confirm, callback=confirmed_mode)
-        self._channel = channel
-
-    def _flush(self) -> None:
-        with self._state_lock:
-            self._flush_scheduled = False
-            batch, self._outbox = self._outbox, deque()
-        for routing_key, body, properties, waiter in batch:
-            if waiter.done():
-                continue
-            try:
-                # mandatory: an unroutable message (no such queue) is an error, not a drop.
-                self._channel.basic_publish("", routing_key, body, properties, mandatory=True)
-            except pika.exceptions.AMQPError as error:
-                waiter.set_exception(BrokerUnavailable(f"publishing failed: {error!r}"))
-                continue
-            self._next_tag += 1
-            self._pending[self._next_tag] = (properties.message_id, waiter)
+        channel.confirm_delivery(self._on_confirm, callback=confirm_mode)
 
     def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
         # A return comes before the ack of the same message.
@@ -186,26 +170,47 @@ class PipelinedPublisher:
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
+        nack = isinstance(method, pika.spec.Basic.Nack)
+        pending = self._pending
         if method.multiple:
-            tags = [tag for tag in self._pending if tag <= method.delivery_tag]
+            while pending:
+                tag = next(iter(pending))
+                if tag > method.delivery_tag:
+                    break
+                self._settle(*pending.pop(tag)[:2], nack=nack)
         else:
-            tags = [method.delivery_tag]
-        for tag in tags:
-            message_id, waiter = self._pending.pop(tag)
-            if isinstance(method, pika.spec.Basic.Nack):
-                error: BrokerUnavailable | None = BrokerUnavailable(
-                    f"broker refused message {message_id}"
-                )
-            elif message_id in self._returned:
-                self._returned.discard(message_id)
-                error = BrokerUnavailable(f"message {message_id} unroutable")
-            else:
-                error = None
+            entry = pending.pop(method.delivery_tag, None)
+            if entry is not None:
+                self._settle(*entry[:2], nack=nack)
+
+    def _settle(self, message_id: str, waiter: "asyncio.Future[None]", *, nack: bool) -> None:
+        if waiter.done():
+            return
+        if nack:
+            waiter.set_exception(BrokerUnavailable(f"broker refused message {message_id}"))
+        elif message_id in self._returned:
+            self._returned.discard(message_id)
+            waiter.set_exception(BrokerUnavailable(f"message {message_id} unroutable"))
+        else:
+            waiter.set_result(None)
+
+    def _schedule_sweep(self) -> None:
+        self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
+
+    def _sweep(self) -> None:
+        # The oldest messages come first: stop at the first one still in time.
+        now = time.monotonic()
+        pending = self._pending
+        while pending:
+            tag = next(iter(pending))
+            message_id, waiter, deadline = pending[tag]
+            if deadline > now:
+                break
+            del pending[tag]
             if not waiter.done():
-                if error:
-                    waiter.set_exception(error)
-                else:
-                    waiter.set_result(None)
+                waiter.set_exception(BrokerUnavailable(f"no confirm for {message_id} in time"))
+        if self._channel is not None:
+            self._schedule_sweep()
 
     @staticmethod
     def _close_connection(connection: Any) -> None:
@@ -213,31 +218,38 @@ class PipelinedPublisher:
         if not (connection.is_closing or connection.is_closed):
             connection.close()
 
-    def _on_lost(
-        self, connection: Any, reason: Any, ready: threading.Event, errors: list[str]
-    ) -> None:
-        errors.append(repr(reason))
-        self._fail_waiting(f"broker connection lost: {reason!r}")
-        ready.set()
-        connection.ioloop.stop()
-
-    def _fail_waiting(self, reason: str) -> None:
-        with self._state_lock:
-            self._up = False
-            waiting, self._waiting = self._waiting, set()
+    def _on_lost(self, connection: Any, reason: Any) -> None:
+        if connection is not self._connection:
+            return
+        was_up = self._channel is not None
+        self._channel = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        if self._ready is not None:
+            self._connect_failed(self._ready, repr(reason))
+        else:
+            self._connection = None
+            if was_up:
+                log.warning("broker connection lost: %r", reason)
         # Whatever was sent and not confirmed has an unknown fate: the caller must not
         # claim it was stored.
-        for waiter in waiting:
+        pending, self._pending = self._pending, {}
+        for message_id, waiter, _ in pending.values():
             if not waiter.done():
-                waiter.set_exception(BrokerUnavailable(reason))
-        self._pending.clear()
-
-    def close(self) -> None:
-        with self._connect_lock:
-            connection = self._connection
-            if connection is not None:
-                connection.ioloop.add_callback_threadsafe(
-                    lambda: self._close_connection(connection)
+                waiter.set_exception(
+                    BrokerUnavailable(f"broker connection lost before {message_id}: {reason!r}")
                 )
-            self._join_old_thread()
-            self._connection = None
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    async def close(self) -> None:
+        connection = self._connection
+        if connection is None:
+            return
+        self._closed = asyncio.get_running_loop().create_future()
+        self._close_connection(connection)
+        try:
+            await asyncio.wait_for(self._closed, self._params.socket_timeout)
+        except TimeoutError:
+            log.warning("the broker connection did not close in time")
