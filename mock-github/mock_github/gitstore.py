@@ -141,7 +141,9 @@ class BareRepo:
                 self.git("read-tree", parent, index=index)
             for path, content in files.items():
                 if content is None:
-                    self.git("update-index", "--force-remove", "--", path, index=index)
+                    # Mode 0 removes the entry; `--force-remove` would need a work tree.
+                    entry = f"0 {ZERO_SHA}\t{path}\n".encode()
+                    self.git("update-index", "--index-info", input=entry, index=index)
                     continue
                 data = content.encode() if isinstance(content, str) else content
                 blob = self.git("hash-object", "-w", "--stdin", input=data).decode().strip()
@@ -195,6 +197,26 @@ class BareRepo:
             status, _, path = line.partition("\t")
             changes[key.get(status[:1], "modified")].append(path)
         return changes
+
+    def changed_blobs(self, before: str | None, after: str) -> list[tuple[str, str, str]]:
+        """(added/removed/modified, path, blob sha) per changed file; a removed file's sha
+        is the blob it had."""
+        if before is None or before == ZERO_SHA:
+            out = self.git("ls-tree", "-r", "-z", after).decode()
+            return [
+                ("added", path, meta.split()[2])
+                for meta, _, path in (e.partition("\t") for e in out.split("\0") if e)
+            ]
+        out = self.git("diff-tree", "-r", "-z", "--no-renames", before, after).decode()
+        parts = out.split("\0")
+        found = []
+        kinds = {"A": "added", "D": "removed"}
+        for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+            if not meta.startswith(":"):
+                continue
+            _, _, old, new, status = meta.split()
+            found.append((kinds.get(status[:1], "modified"), path, old if new == ZERO_SHA else new))
+        return found
 
     def commits_between(self, before: str | None, after: str, limit: int = 20) -> list[str]:
         """Commits reachable from `after` but not `before`, oldest first."""

@@ -24,6 +24,7 @@ class Account:
     email: str | None = None
     # Organizations only: member login -> (public, role).
     members: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    created_at: str = field(default_factory=now)
 
     def identity(self) -> Identity:
         return Identity(self.name or self.login, self.email or f"{self.login}@users.noreply.mock")

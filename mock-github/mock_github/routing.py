@@ -87,11 +87,13 @@ class Router:
 
     def __init__(self) -> None:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.templates: list[tuple[str, str]] = []  # (method, pattern) as written, in order
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         regex = re.sub(r"\{(\w+)\*\}", r"(?P<\1>.+)", pattern)
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
         self.routes.append((method, re.compile(regex), handler))
+        self.templates.append((method, pattern))
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler for `method path`; 404 when no route matches."""

@@ -3,6 +3,7 @@
 from mock_github.errors import not_found
 from mock_github.rest.handlers import Handlers
 from mock_github.routing import Request, Response, Router
+from mock_github.shapes.root import root_links
 
 
 class AccountRoutes(Handlers):
@@ -16,10 +17,11 @@ class AccountRoutes(Handlers):
         router.add("GET", "/orgs/{org}/memberships/{user}", self.org_membership)
 
     def root(self, request: Request) -> Response:
-        return Response(200, {"current_user_url": f"{request.urls.api}/user"})
+        return Response(200, root_links(request.urls.api, request.urls.web))
 
     def current_user(self, request: Request) -> Response:
-        return Response(200, self.shapes(request).full_user(self.state.account(request.user())))
+        account = self.state.account(request.user())
+        return Response(200, self.shapes(request).full_user(account, private=True))
 
     def get_user(self, request: Request) -> Response:
         account = self.state.accounts.get(request.params["login"].lower())
@@ -31,7 +33,7 @@ class AccountRoutes(Handlers):
         account = self.state.accounts.get(request.params["org"].lower())
         if account is None or account.type != "Organization":
             raise not_found()
-        return Response(200, self.shapes(request).org(account))
+        return Response(200, self.shapes(request).full_org(account))
 
     def visible_membership(self, request: Request) -> tuple[bool, str] | None:
         """A private membership shows only to members of the org, as on GitHub."""
@@ -45,7 +47,15 @@ class AccountRoutes(Handlers):
         return None
 
     def org_member(self, request: Request) -> Response:
-        if self.visible_membership(request) is None:
+        """204 or 404 for a member's token; anyone else is sent to the public list (302)."""
+        org, user = request.params["org"], request.params["user"]
+        account = self.state.accounts.get(org.lower())
+        if account is None or account.type != "Organization":
+            raise not_found()
+        if request.login is None or self.state.membership(org, request.login) is None:
+            location = f"{request.urls.api}/orgs/{account.login}/public_members/{user}"
+            return Response(302, headers={"Location": location})
+        if self.state.membership(org, user) is None:
             raise not_found()
         return Response(204)
 

@@ -20,7 +20,7 @@ class RepoRoutes(Handlers):
         router.add("GET", REPO + "/git/matching-refs/{ref*}", self.matching_refs)
 
     def get_repo(self, request: Request) -> Response:
-        return Response(200, self.shapes(request).repo(self.repo_of(request)))
+        return Response(200, self.shapes(request).full_repo(self.repo_of(request)))
 
     def collaborator(self, request: Request) -> Response:
         repo = self.repo_of(request)
@@ -43,7 +43,17 @@ class RepoRoutes(Handlers):
             {
                 "permission": legacy.get(permission, permission),
                 "role_name": permission,
-                "user": self.shapes(request).user(user),
+                "user": {
+                    **self.shapes(request).user(user),
+                    "role_name": permission,
+                    "permissions": {
+                        "admin": permission == "admin",
+                        "maintain": permission in ("admin", "maintain"),
+                        "push": permission in ("admin", "maintain", "push"),
+                        "triage": permission in ("admin", "maintain", "push", "triage"),
+                        "pull": permission != "none",
+                    },
+                },
             },
         )
 
@@ -79,8 +89,7 @@ class RepoRoutes(Handlers):
         sha = repo.git.resolve(f"refs/heads/{name}")
         if sha is None:
             raise ApiError(404, "Branch not found")
-        commit = self.shapes(request).commit(repo, sha)
-        return Response(200, {"name": name, "commit": commit, "protected": False})
+        return Response(200, self.shapes(request).branch(repo, name, sha))
 
     def git_refs(self, request: Request, exact: bool) -> Response:
         repo = self.repo_of(request)

@@ -32,18 +32,21 @@ class GitShapes(ShapesBase):
     def commit(self, repo: Repo, sha: str) -> JsonDict:
         info = repo.git.commit_info(sha)
         api = self.urls.repo(repo)
-        changes = repo.git.changed_files(info.parents[0] if info.parents else None, sha)
-        status_name = {"added": "added", "removed": "removed", "modified": "modified"}
+        parent = info.parents[0] if info.parents else None
+        web = f"{self.urls.web}/{repo.full_name}"
         files = [
             {
+                "sha": blob,
                 "filename": path,
-                "status": status_name[kind],
+                "status": kind,
                 "additions": 0,
                 "deletions": 0,
                 "changes": 0,
+                "blob_url": f"{web}/blob/{sha}/{urllib.parse.quote(path)}",
+                "raw_url": f"{web}/raw/{sha}/{urllib.parse.quote(path)}",
+                "contents_url": self._contents_url(repo, path, sha),
             }
-            for kind, paths in changes.items()
-            for path in paths
+            for kind, path, blob in repo.git.changed_blobs(parent, sha)
         ]
         return {
             "sha": sha,
@@ -52,8 +55,8 @@ class GitShapes(ShapesBase):
             "html_url": f"{self.urls.web}/{repo.full_name}/commit/{sha}",
             "comments_url": f"{api}/commits/{sha}/comments",
             "commit": self.git_commit(repo, info),
-            "author": None,
-            "committer": None,
+            "author": self.git_user(info.author_email),
+            "committer": self.git_user(info.committer_email),
             "parents": [
                 {
                     "sha": p,
@@ -65,6 +68,25 @@ class GitShapes(ShapesBase):
             "files": files,
         }
 
+    def branch(self, repo: Repo, name: str, sha: str) -> JsonDict:
+        """`GET /repos/O/R/branches/B`: branches are never protected on the mock."""
+        api = f"{self.urls.repo(repo)}/branches/{urllib.parse.quote(name)}"
+        return {
+            "name": name,
+            "commit": self.commit(repo, sha),
+            "_links": {"self": api, "html": f"{self.urls.web}/{repo.full_name}/tree/{name}"},
+            "protected": False,
+            "protection": {
+                "enabled": False,
+                "required_status_checks": {
+                    "enforcement_level": "off",
+                    "contexts": [],
+                    "checks": [],
+                },
+            },
+            "protection_url": f"{api}/protection",
+        }
+
     def _contents_url(self, repo: Repo, path: str, ref: str) -> str:
         """The contents API's URL of `path` at `ref`, percent-encoded as GitHub writes it."""
         query = urllib.parse.urlencode({"ref": ref})
@@ -72,6 +94,7 @@ class GitShapes(ShapesBase):
 
     def content(self, repo: Repo, path: str, ref: str, blob: str, data: bytes) -> JsonDict:
         api = self._contents_url(repo, path, ref)
+        web, quoted = f"{self.urls.web}/{repo.full_name}", urllib.parse.quote(path)
         return {
             "type": "file",
             "encoding": "base64",
@@ -82,12 +105,12 @@ class GitShapes(ShapesBase):
             "sha": blob,
             "url": api,
             "git_url": f"{self.urls.repo(repo)}/git/blobs/{blob}",
-            "html_url": f"{self.urls.web}/{repo.full_name}/blob/{ref}/{urllib.parse.quote(path)}",
-            "download_url": None,
+            "html_url": f"{web}/blob/{ref}/{quoted}",
+            "download_url": f"{web}/raw/{ref}/{quoted}",
             "_links": {
                 "self": api,
                 "git": f"{self.urls.repo(repo)}/git/blobs/{blob}",
-                "html": None,
+                "html": f"{web}/blob/{ref}/{quoted}",
             },
         }
 
@@ -97,6 +120,9 @@ class GitShapes(ShapesBase):
         name, kind, sha, size = entry
         full = f"{path}/{name}" if path else name
         api = self._contents_url(repo, full, ref)
+        web, quoted = f"{self.urls.web}/{repo.full_name}", urllib.parse.quote(full)
+        git = f"{self.urls.repo(repo)}/git/{'blobs' if kind == 'file' else 'trees'}/{sha}"
+        html = f"{web}/{'blob' if kind == 'file' else 'tree'}/{ref}/{quoted}"
         return {
             "type": kind,
             "size": size,
@@ -104,10 +130,10 @@ class GitShapes(ShapesBase):
             "path": full,
             "sha": sha,
             "url": api,
-            "git_url": None,
-            "html_url": None,
-            "download_url": None,
-            "_links": {"self": api, "git": None, "html": None},
+            "git_url": git,
+            "html_url": html,
+            "download_url": f"{web}/raw/{ref}/{quoted}" if kind == "file" else None,
+            "_links": {"self": api, "git": git, "html": html},
         }
 
     def git_ref(self, repo: Repo, ref: str, sha: str) -> JsonDict:

@@ -29,6 +29,7 @@ class IssueShapes(ShapesBase):
             "repository_url": self.urls.repo(repo),
             "labels_url": f"{api}/labels{{/name}}",
             "comments_url": f"{api}/comments",
+            "events_url": f"{api}/events",
             "html_url": f"{self.urls.web}/{repo.full_name}/"
             + ("pull" if issue.pull else "issues")
             + f"/{issue.number}",
@@ -40,6 +41,7 @@ class IssueShapes(ShapesBase):
             "labels": self.labels(repo, issue),
             "assignee": None,
             "assignees": [],
+            "milestone": None,
             "locked": False,
             "comments": len(issue.comments),
             "created_at": issue.created_at,

@@ -31,6 +31,7 @@ class PullShapes(IssueShapes):
             "issue_url": f"{self.urls.repo(repo)}/issues/{issue.number}",
             "commits_url": f"{api}/commits",
             "review_comments_url": f"{api}/comments",
+            "review_comment_url": f"{self.urls.repo(repo)}/pulls/comments{{/number}}",
             "comments_url": f"{self.urls.repo(repo)}/issues/{issue.number}/comments",
             "statuses_url": f"{self.urls.repo(repo)}/statuses/{pull.head_sha}",
             "number": issue.number,
@@ -39,7 +40,11 @@ class PullShapes(IssueShapes):
             "title": issue.title,
             "user": self.user(issue.user),
             "body": issue.body,
-            "labels": self.labels(repo, issue),
+            # The description types a pull request's label descriptions as strings.
+            "labels": [
+                {**label, "description": label["description"] or ""}
+                for label in self.labels(repo, issue)
+            ],
             "created_at": issue.created_at,
             "updated_at": issue.updated_at,
             "closed_at": issue.closed_at,
@@ -66,4 +71,17 @@ class PullShapes(IssueShapes):
             "additions": 0,
             "deletions": 0,
             "changed_files": 0,
+            "_links": {
+                name: {"href": href}
+                for name, href in (
+                    ("self", api),
+                    ("html", html),
+                    ("issue", f"{self.urls.repo(repo)}/issues/{issue.number}"),
+                    ("comments", f"{self.urls.repo(repo)}/issues/{issue.number}/comments"),
+                    ("review_comments", f"{api}/comments"),
+                    ("review_comment", f"{self.urls.repo(repo)}/pulls/comments{{/number}}"),
+                    ("commits", f"{api}/commits"),
+                    ("statuses", f"{self.urls.repo(repo)}/statuses/{pull.head_sha}"),
+                )
+            },
         }
