@@ -6,6 +6,8 @@ polling. Like GitHub, the mock never retries on its own; a failed delivery is
 listed by the hook deliveries API and redelivered on request, keeping its GUID.
 """
 
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -89,6 +91,9 @@ def prepare(
         "X-GitHub-Hook-ID": str(hook.id),
     }
     if hook.secret:
+        # GitHub still sends the legacy SHA-1 signature beside the SHA-256 one.
+        sha1 = hmac.new(hook.secret.encode(), body, hashlib.sha1).hexdigest()
+        headers["X-Hub-Signature"] = f"sha1={sha1}"
         headers["X-Hub-Signature-256"] = sign(hook.secret.encode(), body)
     repository = payload.get("repository")
     delivery = Delivery(

@@ -130,6 +130,36 @@ class Repo:
         return f"{self.owner}/{self.name}"
 
 
+# Every (event, action) the mock emits; `Event` refuses others, and the webhook tests
+# trigger each one and validate its payload against GitHub's schema for it.
+EMITTED = frozenset(
+    {
+        ("ping", None),
+        ("push", None),
+        ("create", None),
+        ("delete", None),
+        ("status", None),
+        *(
+            ("pull_request", action)
+            for action in (
+                "opened",
+                "edited",
+                "closed",
+                "reopened",
+                "synchronize",
+                "labeled",
+                "unlabeled",
+            )
+        ),
+        *(
+            ("issues", action)
+            for action in ("opened", "edited", "closed", "reopened", "labeled", "unlabeled")
+        ),
+        *(("issue_comment", action) for action in ("created", "edited", "deleted")),
+    }
+)
+
+
 @dataclass(frozen=True)
 class Event:
     """A webhook to deliver: `build(hook)` is left to the payload layer."""
@@ -138,3 +168,7 @@ class Event:
     name: str
     action: str | None
     fields: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        if (self.name, self.action) not in EMITTED:
+            raise ValueError(f"{self.name}.{self.action} is not in records.EMITTED")

@@ -100,6 +100,8 @@ class MockGitHub:
             with self.state.lock:
                 repo = self.state.repo(event.repo)
                 hooks = [h for h in repo.hooks.values() if h.wants(event.name)]
+                if event.name == "ping":  # only the hook just added is pinged
+                    hooks = [h for h in hooks if h.id == event.fields["hook_id"]]
                 shapes = Shapes(self.state, Urls(self.url, self.url))
                 prepared = []
                 for hook in hooks:

@@ -59,14 +59,14 @@ def response_schema(op: dict[str, Any], status: int) -> dict[str, Any] | None:
     return schema
 
 
-def _explain(error: ValidationError) -> list[str]:
+def explain(error: ValidationError) -> list[str]:
     """The error, or for oneOf/anyOf the errors of the branch that came closest."""
     if error.validator in ("oneOf", "anyOf") and error.context:
         branches: dict[Any, list[ValidationError]] = {}
         for sub in error.context:
             branches.setdefault(sub.relative_schema_path[0], []).append(sub)
         closest = min(branches.values(), key=len)
-        return [line for sub in closest for line in _explain(sub)]
+        return [line for sub in closest for line in explain(sub)]
     message = error.message if len(error.message) < 300 else "…" + error.message[-240:]
     return [f"{error.json_path}: {message}"]
 
@@ -79,4 +79,4 @@ def problems(schema: dict[str, Any], body: Any) -> list[str]:
         # maps "array" to the directory listing, which the validator cannot follow.
         rooted.pop("discriminator", None)
     validator = OAS30Validator(rooted)
-    return sorted(line for error in validator.iter_errors(body) for line in _explain(error))
+    return sorted(line for error in validator.iter_errors(body) for line in explain(error))

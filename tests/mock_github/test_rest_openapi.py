@@ -88,6 +88,8 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
         Example("GET", f"{R}/issues/{i}", 200),
         Example("PATCH", f"{R}/issues/{i}", 200, {"body": "Steps: 1, 2"}),
         Example("GET", f"{R}/issues/comments/{comment['id']}", 200),
+        Example("PATCH", f"{R}/issues/comments/{comment['id']}", 200, {"body": "Me too!"}),
+        Example("DELETE", f"{R}/issues/comments/{comment['id']}", 204),
         Example("GET", f"{R}/issues/{i}/comments", 200),
         Example("POST", f"{R}/issues/{i}/comments", 201, {"body": "Fixed?"}),
         Example("POST", f"{R}/issues/{i}/labels", 200, {"labels": ["bug", "help"]}),

@@ -140,9 +140,11 @@ def test_failed_delivery_is_listed_and_redelivered(
     auth = {"Authorization": f"Bearer {mock_github.token}"}
     with requests.Session() as http:
         listed = http.get(api, headers=auth, timeout=10).json()
-        # Newest first: opened (failed), push (failed), ping (the receiver was still fine).
+        # Newest first: opened, create (of the branch) and push failed; ping (the receiver
+        # was still fine).
         assert [(d["event"], d["status_code"]) for d in listed] == [
             ("pull_request", 503),
+            ("create", 503),
             ("push", 503),
             ("ping", 200),
         ]

@@ -23,6 +23,8 @@ class IssueRoutes(Handlers):
         router.add("GET", REPO + "/issues", self.list_issues)
         router.add("POST", REPO + "/issues", self.create_issue)
         router.add("GET", REPO + "/issues/comments/{id}", self.get_comment)
+        router.add("PATCH", REPO + "/issues/comments/{id}", self.update_comment)
+        router.add("DELETE", REPO + "/issues/comments/{id}", self.delete_comment)
         router.add("GET", REPO + "/issues/{number}", self.get_issue)
         router.add("PATCH", REPO + "/issues/{number}", self.update_issue)
         router.add("GET", REPO + "/issues/{number}/comments", self.list_comments)
@@ -100,12 +102,19 @@ class IssueRoutes(Handlers):
 
     def get_comment(self, request: Request) -> Response:
         repo = self.repo_of(request)
-        wanted = request.params["id"]
-        for issue in repo.issues.values():
-            for comment in issue.comments:
-                if str(comment.id) == wanted:
-                    return Response(200, self.shapes(request).comment(repo, comment))
-        raise not_found()
+        _, comment = self.state.find_comment(repo, request.params["id"])
+        return Response(200, self.shapes(request).comment(repo, comment))
+
+    def update_comment(self, request: Request) -> Response:
+        repo = self.repo_of(request)
+        _, comment = self.state.find_comment(repo, request.params["id"])
+        events = self.state.edit_comment(repo, comment, request.field("body", str), request.user())
+        return Response(200, self.shapes(request).comment(repo, comment), events=events)
+
+    def delete_comment(self, request: Request) -> Response:
+        repo = self.repo_of(request)
+        issue, comment = self.state.find_comment(repo, request.params["id"])
+        return Response(204, events=self.state.delete_comment(repo, issue, comment, request.user()))
 
     def repo_labels(self, request: Request) -> Response:
         repo = self.repo_of(request)

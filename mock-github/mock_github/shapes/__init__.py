@@ -32,14 +32,28 @@ class Shapes(PullShapes, GitShapes, StatusShapes, HookShapes):
             return payload
         if event.name == "push":
             return self._push_payload(repo, fields)
-        if event.name == "status":
-            status = next(s for s in repo.statuses[fields["sha"]] if s.id == fields["id"])
-            payload.update(self.status(repo, status, fields["sha"]))
+        if event.name in ("create", "delete"):
+            kind, _, name = fields["ref"].removeprefix("refs/").partition("/")
+            payload.update(ref=name, ref_type="branch" if kind == "heads" else "tag")
+            if event.name == "create":
+                payload.update(master_branch=repo.default_branch, description=repo.description)
+            payload["pusher_type"] = "user"
+        elif event.name == "status":
+            sha = fields["sha"]
+            status = next(s for s in repo.statuses[sha] if s.id == fields["id"])
             payload.update(
-                sha=fields["sha"],
+                id=status.id,
+                sha=sha,
                 name=repo.full_name,
-                commit=self.commit(repo, fields["sha"]),
-                branches=[],
+                target_url=status.target_url,
+                avatar_url=None,
+                context=status.context,
+                description=status.description,
+                state=status.state,
+                commit=self._status_commit(repo, sha),
+                branches=self.branches_at(repo, sha),
+                created_at=status.created_at,
+                updated_at=status.created_at,
             )
         else:
             issue = self.state.issue(repo, fields["number"])
@@ -51,7 +65,9 @@ class Shapes(PullShapes, GitShapes, StatusShapes, HookShapes):
             else:
                 payload["issue"] = self.issue(repo, issue)
             if event.name == "issue_comment":
-                comment = next(c for c in issue.comments if c.id == fields["comment_id"])
+                comment = fields.get("deleted") or next(
+                    c for c in issue.comments if c.id == fields["comment_id"]
+                )
                 payload["comment"] = self.comment(repo, comment)
             if "changes" in fields:
                 payload["changes"] = fields["changes"]
@@ -62,6 +78,16 @@ class Shapes(PullShapes, GitShapes, StatusShapes, HookShapes):
         if owner.type == "Organization":
             payload["organization"] = self.org(owner)
         return payload
+
+    def _status_commit(self, repo: Repo, sha: str) -> JsonDict:
+        """The commit as a status event nests it: no files, null for an unknown author."""
+        commit = self.commit(repo, sha)
+        del commit["files"]
+        commit["commit"] = {k: v for k, v in commit["commit"].items() if k != "sha"}
+        del commit["commit"]["verification"]["verified_at"]
+        for role in ("author", "committer"):
+            commit[role] = commit[role] or None
+        return commit
 
     def _push_payload(self, repo: Repo, fields: dict[str, Any]) -> JsonDict:
         before, after = fields["before"], fields["after"]

@@ -27,6 +27,13 @@ class GitShapes(ShapesBase):
             "message": info.message,
             "tree": {"sha": info.tree, "url": f"{api}/git/trees/{info.tree}"},
             "comment_count": 0,
+            "verification": {
+                "verified": False,
+                "reason": "unsigned",
+                "signature": None,
+                "payload": None,
+                "verified_at": None,
+            },
         }
 
     def commit(self, repo: Repo, sha: str) -> JsonDict:
@@ -67,6 +74,18 @@ class GitShapes(ShapesBase):
             ],
             "files": files,
         }
+
+    def branches_at(self, repo: Repo, sha: str) -> list[JsonDict]:
+        """The branches whose head is `sha` (a status event's `branches`)."""
+        return [
+            {
+                "name": ref.removeprefix("refs/heads/"),
+                "commit": {"sha": sha, "url": f"{self.urls.repo(repo)}/commits/{sha}"},
+                "protected": False,
+            }
+            for ref, head in sorted(repo.git.refs().items())
+            if head == sha and ref.startswith("refs/heads/")
+        ]
 
     def branch(self, repo: Repo, name: str, sha: str) -> JsonDict:
         """`GET /repos/O/R/branches/B`: branches are never protected on the mock."""

@@ -20,6 +20,11 @@ class IssueShapes(ShapesBase):
         """The labels on `issue`."""
         return [self.label(repo, self.state.label(repo, name)) for name in issue.labels]
 
+    def reactions(self, api: str) -> JsonDict:
+        """No reactions: the mock has no way to add one."""
+        kinds = ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
+        return {"url": f"{api}/reactions", "total_count": 0, **dict.fromkeys(kinds, 0)}
+
     def issue(self, repo: Repo, issue: Issue) -> JsonDict:
         api = f"{self.urls.repo(repo)}/issues/{issue.number}"
         shape = {
@@ -43,11 +48,13 @@ class IssueShapes(ShapesBase):
             "assignees": [],
             "milestone": None,
             "locked": False,
+            "active_lock_reason": None,
             "comments": len(issue.comments),
             "created_at": issue.created_at,
             "updated_at": issue.updated_at,
             "closed_at": issue.closed_at,
             "author_association": self.state.author_association(repo, issue.user),
+            "reactions": self.reactions(api),
         }
         if issue.pull:
             pull_api = f"{self.urls.repo(repo)}/pulls/{issue.number}"
@@ -74,4 +81,6 @@ class IssueShapes(ShapesBase):
             "created_at": comment.created_at,
             "updated_at": comment.updated_at,
             "author_association": self.state.author_association(repo, comment.user),
+            "performed_via_github_app": None,
+            "reactions": self.reactions(api),
         }

@@ -55,6 +55,15 @@ class CommitState(AccountState):
                 continue
             fields = {"ref": ref, "before": before or ZERO_SHA, "after": after or ZERO_SHA}
             events.append(Event(repo.full_name, "push", None, {**fields, "pusher": pusher}))
+            if before is None or after is None:  # a branch or tag created or deleted
+                events.append(
+                    Event(
+                        repo.full_name,
+                        "create" if before is None else "delete",
+                        None,
+                        {"ref": ref, "sender": pusher},
+                    )
+                )
             branch = ref.removeprefix("refs/heads/")
             for target in self.repos.values():
                 for issue in target.issues.values():

@@ -88,6 +88,35 @@ class IssueState(AccountState):
         fields = {"number": issue.number, "sender": comment.user, "comment_id": comment.id}
         return comment, [Event(repo.full_name, "issue_comment", "created", fields)]
 
+    def find_comment(self, repo: Repo, comment_id: str) -> tuple[Issue, Comment]:
+        for issue in repo.issues.values():
+            for comment in issue.comments:
+                if str(comment.id) == comment_id:
+                    return issue, comment
+        raise not_found()
+
+    def edit_comment(self, repo: Repo, comment: Comment, body: str, sender: str) -> list[Event]:
+        if not isinstance(body, str) or not body:
+            raise validation_failed("IssueComment", "body", "body is missing")
+        if body == comment.body:
+            return []
+        previous = comment.body
+        comment.body, comment.updated_at = body, now()
+        fields = {
+            "number": comment.issue_number,
+            "sender": sender,
+            "comment_id": comment.id,
+            "changes": {"body": {"from": previous}},
+        }
+        return [Event(repo.full_name, "issue_comment", "edited", fields)]
+
+    def delete_comment(
+        self, repo: Repo, issue: Issue, comment: Comment, sender: str
+    ) -> list[Event]:
+        issue.comments.remove(comment)
+        fields = {"number": issue.number, "sender": sender, "deleted": comment}
+        return [Event(repo.full_name, "issue_comment", "deleted", fields)]
+
     def label(self, repo: Repo, name: str) -> Label:
         if not isinstance(name, str) or not name or len(name) > 50:
             raise validation_failed("Label", "name", "invalid label name")

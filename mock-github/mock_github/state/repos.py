@@ -10,6 +10,10 @@ from mock_github.records import Event, Hook, Repo, now
 from mock_github.state.accounts import AccountState
 from ouro import validate
 
+# The events the default hook (--webhook-url) subscribes to: those a CI's hook selects.
+# Hooks added one by one get every event unless told otherwise (`create`, `delete` too).
+DEFAULT_HOOK_EVENTS = ("push", "pull_request", "issues", "issue_comment", "status")
+
 
 class RepoState(AccountState):
     def __init__(self, data_dir: Path):
@@ -86,7 +90,7 @@ class RepoState(AccountState):
         self.repos[full_name.lower()] = repo
         events = []
         if self.default_hook is not None:
-            events += self.add_hook(repo, *self.default_hook)
+            events += self.add_hook(repo, *self.default_hook, list(DEFAULT_HOOK_EVENTS))
         return repo, events
 
     def add_hook(
@@ -106,7 +110,7 @@ class RepoState(AccountState):
         self.default_hook = (url, secret)
         events: list[Event] = []
         for repo in self.repos.values():
-            events += self.add_hook(repo, url, secret)
+            events += self.add_hook(repo, url, secret, list(DEFAULT_HOOK_EVENTS))
         return events
 
     def add_collaborator(self, repo: Repo, login: str, permission: str = "push") -> None:
