@@ -12,9 +12,7 @@ from webhook.publisher import AsyncPublisher
 def test_concurrent_publishes_are_all_confirmed_and_stored(amqp_url: str) -> None:
     async def main() -> None:
         publisher = AsyncPublisher()
-        waiters = [
-            publisher.publish(queues.WEBHOOK, b"{}", message_id=f"m{i}") for i in range(800)
-        ]
+        waiters = [publisher.publish(queues.WEBHOOK, b"{}", message_id=f"m{i}") for i in range(800)]
         await asyncio.gather(*waiters)
         await publisher.close()
 
