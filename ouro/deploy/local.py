@@ -152,12 +152,14 @@ class Deployment:
 
     def local_testmap(self, repos: dict[str, Any] | None = None) -> str:
         """The sample's test map with the local job image; or with `repos` instead of the
-        sample (and without the sample's trusted user)."""
+        sample (and without what names the sample)."""
         testmap = yaml.safe_load(LOCAL_TESTMAP.read_text())
         testmap["defaults"]["image"] = self.state.images["job"]
         if repos is not None:
             testmap["repos"] = repos
-            testmap.pop("trusted", None)
+            # The sample's trusted user, images and infrastructure repository do not apply.
+            for section in ("trusted", "images", "infra"):
+                testmap.pop(section, None)
         return yaml.safe_dump(testmap, sort_keys=False)
 
     def testmap_for(self, github: RealGitHub | None) -> str:
