@@ -78,13 +78,20 @@ class GitHubReader:
         Raises `InvalidValue` for a login or org that is not a GitHub name: built into the
         path unchecked, `../../../orgs/acme/members/dave` or `dave?x=` asked about someone
         else, and GitHub's 204 for them made an outsider a member."""
-        path = f"/orgs/{segment(validate.login(org))}/members/{segment(validate.login(login))}"
+        org_path, user = segment(validate.login(org)), segment(validate.login(login))
 
-        def call() -> bool:
+        def ask(path: str) -> int:
             status, _, _ = self._client.requester.requestJson("GET", path)
             if status >= 500:
                 raise github.GithubException(status, None, None)
-            # 204 member; 404 not a member (or no such org); 302 means "ask the public list".
+            return status
+
+        def call() -> bool:
+            status = ask(f"/orgs/{org_path}/members/{user}")
+            if status == 302:
+                # Our token is not in the org: GitHub sends us to its public members.
+                status = ask(f"/orgs/{org_path}/public_members/{user}")
+            # 204 member; 404 not a member (or no such org).
             return status == 204
 
         return self._retry(call, f"checking {login} in {org}")

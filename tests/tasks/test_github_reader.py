@@ -86,12 +86,16 @@ def reader(
 
 def test_membership(server: Scripted) -> None:
     server.script["/orgs/o/members/in"] = [(204, None)]
+    # A token outside the org is sent to the public members: public ones count.
     server.script["/orgs/o/members/redirected"] = [(302, None)]
+    server.script["/orgs/o/members/public"] = [(302, None)]
+    server.script["/orgs/o/public_members/public"] = [(204, None)]
     sleeps: list[float] = []
     r = reader(server, sleeps)
     assert r.is_member("o", "in")
     assert not r.is_member("o", "out")
     assert not r.is_member("o", "redirected")
+    assert r.is_member("o", "public")
     assert sleeps == []
 
 
