@@ -256,14 +256,22 @@ class Handler(BaseHTTPRequestHandler):
             check_path(name)
         except InvalidPath as error:
             raise Refused(400, str(error)) from None
-        expected = self._expected_sha256()
+        expected = self._expected_sha256(self.headers.get("X-Content-SHA256"))
         length = self._length()
+        # A chunked body may bring its checksum last, as a trailer the headers announce.
+        trailed = length is None and "x-content-sha256" in [
+            field.strip().lower() for field in self.headers.get("Trailer", "").split(",")
+        ]
         if path.is_dir():
             raise Refused(409, f"/{name} is a folder")
-        with storage.Upload(self.server.root, expected) as upload:
-            size = receive(self.rfile, self.connection.fileno(), upload, length)
+        with storage.Upload(self.server.root, verify=bool(expected or trailed)) as upload:
+            size, trailers = receive(self.rfile, self.connection.fileno(), upload, length)
             self._body_read = True
-            upload.finish(name, path, fsync=self.server.fsync)
+            if trailed and not expected:
+                if "x-content-sha256" not in trailers:
+                    raise Refused(400, "the announced X-Content-SHA256 trailer is missing")
+                expected = self._expected_sha256(trailers["x-content-sha256"])
+            upload.finish(name, path, expected, fsync=self.server.fsync)
         log.info("PUT /%s: %d bytes%s", name, size, ", sha256 verified" if expected else "")
         self.send_response(201)
         self.send_header("Content-Length", "0")
@@ -271,8 +279,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("X-Content-SHA256", expected)
         self.end_headers()
 
-    def _expected_sha256(self) -> str | None:
-        expected = self.headers.get("X-Content-SHA256")
+    @staticmethod
+    def _expected_sha256(expected: str | None) -> str | None:
         if expected is None:
             return None
         try:

@@ -3,23 +3,21 @@
 `<root>/images/…` and `<root>/logs/…` hold the files; an upload is written into
 `<root>/.tmp/` and renamed into place only when complete and verified, so readers see
 the old file or the whole new one and a cut-off upload leaves nothing — no locks. A
-verified SHA-256 is kept in an extended attribute. Refusals carry the HTTP status to
-answer with (docs/images-server.md).
+verified SHA-256 (hashed on a second thread right behind the writes) is kept in an
+extended attribute. Refusals carry the HTTP status to answer with (docs/images-server.md).
 """
 
 import contextlib
-import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from images_server.errors import Refused
-from ouro.store import TOP_FOLDERS
+from ouro.store import TOP_FOLDERS, FileHasher
 
 TMP = ".tmp"
 XATTR = "user.ouro.sha256"
@@ -58,17 +56,19 @@ def write(fd: int, block: memoryview | bytes) -> None:
 
 
 class Upload:
-    """One upload's temporary file in `<root>/.tmp/`: written (`write`, or into `fd`),
-    then verified and renamed into place (`finish`). Leaving the `with` block without
-    `finish` succeeding removes it."""
+    """One upload's temporary file in `<root>/.tmp/`: written at `fd` (each piece reported
+    with `wrote`), then verified and renamed into place (`finish`). With `verify`, a
+    thread hashes the file right behind the writes (`FileHasher`), so the checksum is
+    ready when the last byte is. Leaving the `with` block without `finish` succeeding
+    removes it."""
 
-    def __init__(self, root: Path, expected: str | None) -> None:
+    def __init__(self, root: Path, *, verify: bool) -> None:
         self.root = root
-        self.expected = expected
         self.temporary = root / TMP / uuid.uuid4().hex
+        # Readable too: the hashing thread reads back what was written.
+        self.fd = os.open(self.temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         # Hashing costs as much CPU as the rest of the upload: only when there is a sum to check.
-        self.digest = hashlib.sha256() if expected else None
-        self.fd = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self.hasher = FileHasher(self.fd) if verify else None
 
     def __enter__(self) -> "Upload":
         return self
@@ -83,43 +83,30 @@ class Upload:
         if kind is not None:
             self.temporary.unlink(missing_ok=True)
 
-    def write(self, blocks: Iterable[memoryview]) -> int:
-        """Hashes and writes `blocks` on a second thread while the next block is read; the
-        bytes written. A block may be reused once the next one has been handed over."""
+    def wrote(self, count: int) -> None:
+        """`count` more bytes are in the file."""
+        if self.hasher:
+            self.hasher.advance(count)
 
-        def consume(block: memoryview) -> None:
-            # Both release the GIL for large blocks: they overlap with the socket reads.
-            if self.digest:
-                self.digest.update(block)
-            write(self.fd, block)
-
-        size = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="upload") as writer:
-            pending: Future[None] | None = None
-            for block in blocks:
-                if pending:
-                    pending.result()
-                pending = writer.submit(consume, block)
-                size += len(block)
-            if pending:
-                pending.result()
-        return size
-
-    def finish(self, name: str, path: Path, *, fsync: bool) -> None:
-        """Refuses a body that does not match its checksum; otherwise makes it `path`."""
+    def finish(self, name: str, path: Path, expected: str | None, *, fsync: bool) -> None:
+        """Refuses a body that does not match `expected`; otherwise makes it `path`."""
         try:
-            if self.digest and self.digest.hexdigest() != self.expected:
-                raise Refused(422, f"X-Content-SHA256 {self.expected} does not match the body")
+            if self.hasher and self.hasher.hexdigest() != expected:
+                raise Refused(422, f"X-Content-SHA256 {expected} does not match the body")
             if fsync:
                 os.fsync(self.fd)
-            if self.expected:
+            if expected:
                 with contextlib.suppress(OSError):
-                    os.setxattr(self.fd, XATTR, self.expected.encode())
+                    os.setxattr(self.fd, XATTR, expected.encode())
         finally:
             self._close()
         self._place(name, path)
 
     def _close(self) -> None:
+        if self.hasher:
+            # Stopped before its file descriptor is closed (and perhaps reused).
+            self.hasher.__exit__()
+            self.hasher = None
         if self.fd != -1:
             os.close(self.fd)
             self.fd = -1
