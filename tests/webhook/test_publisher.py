@@ -54,3 +54,26 @@ def test_reconnects_after_broker_restart(private_rabbitmq: RabbitMQ) -> None:
         "before",
         "after",
     ]
+
+
+def test_no_confirm_within_the_bound_is_an_error(private_rabbitmq: RabbitMQ) -> None:
+    """A broker that takes the message but does not confirm it (a memory alarm blocks its
+    publishers) makes the publish fail once the bound has passed, never wait for ever."""
+
+    async def main() -> float:
+        publisher = AsyncPublisher(private_rabbitmq.url, confirm_timeout=1.0)
+        await publisher.publish(queues.WEBHOOK, b"1", message_id="before")
+        private_rabbitmq.ctl("set_vm_memory_high_watermark", "0")
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(amqp.BrokerUnavailable):
+                await publisher.publish(queues.WEBHOOK, b"2", message_id="blocked")
+            waited = asyncio.get_running_loop().time() - started
+        finally:
+            private_rabbitmq.ctl("set_vm_memory_high_watermark", "0.4")
+        await publisher.close()
+        return waited
+
+    waited = asyncio.run(main())
+    # The bound, plus at most one sweep of the pending confirms (every 0.5 s).
+    assert 1.0 <= waited < 2.5
