@@ -105,7 +105,7 @@ class Upload:
     def _close(self) -> None:
         if self.hasher:
             # Stopped before its file descriptor is closed (and perhaps reused).
-            self.hasher.__exit__()
+            self.hasher.close()
             self.hasher = None
         if self.fd != -1:
             os.close(self.fd)

@@ -181,6 +181,10 @@ class FileHasher:
         return self
 
     def __exit__(self, *error: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stops the thread (a transfer failed); call it before closing `fd`."""
         self._finish(stop=True)
 
     def advance(self, count: int) -> None:
