@@ -1,14 +1,14 @@
 """images-server throughput: 1 GiB up and down on loopback next to `cp` on the same disk.
 
-    .venv/bin/python benchmarks/images.py [--size-mib 1024] [--dir /var/tmp]
+    .venv/bin/python benchmarks/images_server.py [--size-mib 1024] [--dir /var/tmp] [--runs 3]
 
-Prints MB/s for `cp`; for the server alone, with a client that costs next to nothing
-(`sendfile` for PUT, with and without a checksum the server verifies; `recv_into` a reused
-buffer for GET); for the same transfers through `requests` as a plain client would make
-them; for `HttpStore.put_file` (client checksum pass + upload + server check) and
-`HttpStore.get_to` (download + client verification); and the server's peak RSS. Each
-figure is the best of `--rounds`, measured in turns, because other work on the machine
-makes single runs noisy.
+Each run measures, in turns: `cp`; `ouro image upload` and `ouro image download` as
+commands (a new process each, start-up included; checksums verified by the server and by
+the download); the same through `HttpStore.put_file`/`get_to` in this process; the server
+alone, with a client that costs next to nothing (`sendfile` for PUT, with and without a
+checksum the server verifies; `recv_into` a reused buffer for GET). Every figure is a time
+and its share of that run's `cp` (100 % = as fast as `cp`); the server's RSS at the start
+and its peak (`VmHWM`) close the report.
 """
 
 import argparse
@@ -25,8 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "images-server")]
-
-import requests  # noqa: E402 (after the path set-up)
 
 from ouro.store.http import HttpStore  # noqa: E402
 
@@ -89,7 +87,7 @@ def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in tur
     parser.add_argument(
         "--dir", default=tempfile.gettempdir(), help="a folder on the disk to measure"
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     size = args.size_mib * MiB
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="images-bench-") as work:
@@ -105,21 +103,23 @@ def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in tur
         token = folder / "token"
         token.write_text("benchmark-token\n")
         port = free_port()
+        paths = os.pathsep.join(sys.path[:2])
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "images_server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dir",
-                str(folder / "store"),
-            ],
-            env=os.environ
-            | {"IMAGES_TOKEN_FILE": str(token), "PYTHONPATH": os.pathsep.join(sys.path[:2])},
-        )
+            [sys.executable, "-m", "images_server", "--host", "127.0.0.1", "--port", str(port),
+             "--dir", str(folder / "store")],
+            env=os.environ | {"IMAGES_TOKEN_FILE": str(token), "PYTHONPATH": paths},
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        env = os.environ | {
+            "PYTHONPATH": paths, "OURO_STORE": "http", "IMAGES_SERVER_URL": url,
+            "IMAGES_TOKEN_FILE": str(token),
+        }  # fmt: skip
+
+        def ouro(*words: str) -> None:
+            command = [str(Path(sys.executable).with_name("ouro")), "image", *words]
+            subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+
+        runs: list[dict[str, float]] = []
         try:
             for _ in range(200):
                 try:
@@ -128,44 +128,31 @@ def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in tur
                 except ConnectionRefusedError:
                     time.sleep(0.05)
             rss_start = memory(server.pid, "VmRSS")
-            store = HttpStore(f"http://127.0.0.1:{port}", "benchmark-token")
-            url = store.url("images/raw.img")
+            store = HttpStore(url, "benchmark-token")
             auth = {"Authorization": "Bearer benchmark-token"}
-            best: dict[str, float] = {}
             with source.open("rb") as file:
                 digest = hashlib.file_digest(file, "sha256").hexdigest()
-
-            def raw_put() -> None:
-                with source.open("rb") as body:
-                    requests.put(url, data=body, headers=auth, timeout=600).raise_for_status()
-
-            def raw_get() -> None:
-                with (
-                    requests.get(url, stream=True, timeout=600) as response,
-                    (folder / "raw-down.img").open("wb") as out,
-                ):
-                    for block in response.iter_content(MiB):
-                        out.write(block)
-
             contenders = {
                 "cp": lambda: subprocess.run(
                     ["cp", str(source), str(folder / "copy.img")], check=True
                 ),
-                "PUT, lean client": lambda: lean_put(port, source, auth),
-                "PUT verified, lean": lambda: lean_put(
+                "ouro image upload": lambda: ouro("upload", str(source), "--name", "cli.img"),
+                "ouro image download": lambda: ouro(
+                    "download", "cli.img", "-o", str(folder / "cli-down.img")
+                ),
+                "put_file (in-process)": lambda: store.put_file("images/bench.img", source),
+                "get_to (in-process)": lambda: store.get_to(
+                    "images/bench.img", folder / "down.img"
+                ),
+                "server: PUT": lambda: lean_put(port, source, auth),
+                "server: PUT verified": lambda: lean_put(
                     port, source, auth | {"X-Content-SHA256": digest}
                 ),
-                "GET, lean client": lambda: lean_get(port, folder / "lean-down.img"),
-                "PUT, requests": raw_put,
-                "GET, requests": raw_get,
-                "put_file (verified)": lambda: store.put_file("images/bench.img", source),
-                "get_to (verified)": lambda: store.get_to("images/bench.img", folder / "down.img"),
+                "server: GET": lambda: lean_get(port, folder / "lean-down.img"),
             }
             try:
-                for _ in range(args.rounds):
-                    for what, action in contenders.items():
-                        seconds = timed(action)
-                        best[what] = min(best.get(what, seconds), seconds)
+                for _ in range(args.runs):
+                    runs.append({what: timed(action) for what, action in contenders.items()})
                     (folder / "copy.img").unlink()
             finally:
                 store.close()
@@ -174,15 +161,17 @@ def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in tur
             server.terminate()
             server.wait(30)
         assert (folder / "down.img").stat().st_size == size
+        assert (folder / "cli-down.img").stat().st_size == size
         assert (folder / "lean-down.img").stat().st_size == size
 
-    def rate(seconds: float) -> str:
-        return f"{size / seconds / 1e6:6.0f} MB/s ({seconds:.2f} s)"
-
-    print(f"{args.size_mib} MiB, {os.cpu_count()} CPUs, in {args.dir}, best of {args.rounds}")
-    for what, seconds in best.items():
-        share = "" if what == "cp" else f"  {best['cp'] / seconds:4.0%} of cp"
-        print(f"{what:22}{rate(seconds)}{share}")
+    print(f"{args.size_mib} MiB, {os.cpu_count()} CPUs, in {args.dir}; time and share of cp")
+    print(f"{'':22}" + "".join(f"{f'run {n + 1}':>18}" for n in range(len(runs))))
+    for what in runs[0]:
+        cells = []
+        for run in runs:
+            share = "" if what == "cp" else f" {run['cp'] / run[what]:4.0%}"
+            cells.append(f"{run[what]:6.2f} s{share:>6}".rjust(18))
+        print(f"{what:22}" + "".join(cells))
     print(f"server RSS            {rss_start / MiB:.0f} MiB at start, peak {peak / MiB:.0f} MiB")
     shutil.rmtree(folder, ignore_errors=True)
     return 0
