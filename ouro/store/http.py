@@ -23,7 +23,7 @@ import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
-from http.client import HTTPConnection, HTTPException, HTTPResponse, HTTPSConnection
+from http.client import HTTPConnection, HTTPException, HTTPResponse
 from pathlib import Path
 from typing import IO, BinaryIO, TypeVar
 
@@ -174,14 +174,15 @@ class HttpStore:
     # ---- image-sized transfers, straight over a socket ----
 
     def _direct(self) -> bool:
-        """Whether big transfers may bypass `requests` (they cannot go through a proxy)."""
-        return not requests.utils.get_environ_proxies(self.base_url)
+        """Whether big transfers may bypass `requests`: not through a proxy, and not over
+        TLS (the kernel would splice the encrypted bytes)."""
+        plain = urllib.parse.urlsplit(self.base_url).scheme == "http"
+        return plain and not requests.utils.get_environ_proxies(self.base_url)
 
     def _send_head(self, method: str, path: str, headers: dict[str, str]) -> HTTPConnection:
         """A new connection with the request's head sent; the caller sends any body."""
         parts = urllib.parse.urlsplit(self.base_url)
-        kind = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-        connection = kind(parts.hostname or "", parts.port, timeout=TIMEOUT[1])
+        connection = HTTPConnection(parts.hostname or "", parts.port, timeout=TIMEOUT[1])
         connection.putrequest(method, f"{parts.path}/{urllib.parse.quote(path)}")
         if self._token:
             connection.putheader("Authorization", f"Bearer {self._token}")

@@ -152,3 +152,15 @@ def test_sendfile_range_of_a_large_file(images_server: ImagesServerFixture) -> N
     assert body == data[first : last + 1]
     status, _, body = raw(images_server, "GET", "/images/r", headers={"Range": "bytes=-7"})
     assert (status, body) == (206, data[-7:])
+
+
+def test_only_plain_http_without_a_proxy_goes_straight_over_a_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Over TLS the kernel would splice the encrypted bytes; a proxy must see the request.
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert HttpStore("http://images.test:8080", None)._direct()
+    assert not HttpStore("https://images.test", None)._direct()
+    monkeypatch.setenv("http_proxy", "http://proxy.test:3128")
+    assert not HttpStore("http://images.test:8080", None)._direct()
