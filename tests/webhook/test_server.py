@@ -198,13 +198,14 @@ def test_metrics_count_deliveries_by_event_and_code(webhook_receiver: RunningRec
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     samples = dict(re.findall(r"^(ouro_webhook_\S+) (\S+)$", response.text, flags=re.MULTILINE))
-    assert samples['ouro_webhook_deliveries_total{event="push",code="202"}'] == "2"
-    assert samples['ouro_webhook_deliveries_total{event="ping",code="200"}'] == "1"
+    assert float(samples['ouro_webhook_deliveries_total{code="202",event="push"}']) == 2
+    assert float(samples['ouro_webhook_deliveries_total{code="200",event="ping"}']) == 1
     # Before the signature is checked the event name is not trusted with a series of its own.
-    assert samples['ouro_webhook_deliveries_total{event="-",code="401"}'] == "1"
-    assert samples["ouro_webhook_publish_seconds_count"] == "2"
-    assert samples['ouro_webhook_publish_seconds_bucket{le="+Inf"}'] == "2"
+    assert float(samples['ouro_webhook_deliveries_total{code="401",event="-"}']) == 1
+    assert float(samples["ouro_webhook_publish_seconds_count"]) == 2
+    assert float(samples['ouro_webhook_publish_seconds_bucket{le="+Inf"}']) == 2
     assert float(samples["ouro_webhook_publish_seconds_sum"]) > 0
+    assert float(samples["ouro_webhook_broker_up"]) == 1
 
 
 def test_secret_rotation_without_restart(
