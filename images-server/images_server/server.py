@@ -17,11 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from images_server import storage
+from images_server import metrics, storage
 from images_server.bodies import IDLE_TIMEOUT, receive
 from images_server.conditional import etag, http_date, not_modified, parse_range
 from images_server.errors import Refused, Truncated
 from images_server.listing import render
+from images_server.metrics import Metrics
 from ouro.config import setting
 from ouro.secretfile import SecretFile
 from ouro.store import InvalidPath, check_path, check_sha256, content_type
@@ -49,6 +50,7 @@ class ImagesServer(ThreadingHTTPServer):
         self.image_tokens = image_tokens
         self.public_reads = public_reads
         self.fsync = fsync
+        self.metrics = Metrics()
         storage.prepare(self.root)
         super().__init__(address, Handler)
 
@@ -90,6 +92,10 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     # ---- plumbing ----
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.server.metrics.requests.labels(self.command, str(code)).inc()
+        super().send_response(code, message)
 
     def _answer(self, action: Callable[[], None]) -> None:
         # One handler serves every request of a kept-alive connection: reset per request.
@@ -160,6 +166,9 @@ class Handler(BaseHTTPRequestHandler):
     # ---- reads ----
 
     def _read(self, *, head: bool) -> None:
+        if urllib.parse.urlsplit(self.path).path == metrics.PATH:
+            self._metrics(head=head)
+            return
         if not self.server.public_reads:
             self._authorize()
         name, path = self._target()
@@ -176,6 +185,15 @@ class Handler(BaseHTTPRequestHandler):
             if name.endswith("/"):
                 raise Refused(404, f"/{name} is a file, not a folder")
             self._file(name, file, head=head)
+
+    def _metrics(self, *, head: bool) -> None:
+        body = self.server.metrics.render()
+        self.send_response(200)
+        self.send_header("Content-Type", metrics.CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
 
     def _file(self, name: str, file: BinaryIO, *, head: bool) -> None:
         # Served from the open file: a concurrent replace swaps the name, not this inode.
@@ -225,6 +243,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head and count:
             self.connection.sendfile(file, first, count)
+            self.server.metrics.bytes.labels("sent").inc(count)
 
     def _folder(self, name: str, path: Path, *, head: bool) -> None:
         if name and not name.endswith("/"):
@@ -273,6 +292,7 @@ class Handler(BaseHTTPRequestHandler):
                 expected = self._expected_sha256(trailers["x-content-sha256"])
             upload.finish(name, path, expected, fsync=self.server.fsync)
         log.info("PUT /%s: %d bytes%s", name, size, ", sha256 verified" if expected else "")
+        self.server.metrics.bytes.labels("received").inc(size)
         self.send_response(201)
         self.send_header("Content-Length", "0")
         if expected:
