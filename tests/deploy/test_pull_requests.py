@@ -138,25 +138,3 @@ def test_worker_restarted_mid_job_then_the_job_completes(
     assert descriptions[0] == "Not yet tested"
     # The job ran twice: once in the killed worker, once after the restart.
     assert descriptions.count("In progress") >= 2, descriptions
-
-
-def scrape(deployment: Deployment, container: str, port: int) -> str:
-    """A component's /metrics, read from inside its pod (the ports are not published)."""
-    read = f"import urllib.request; print(urllib.request.urlopen('http://localhost:{port}/metrics').read().decode())"
-    return deployment.exec(container, ["python3", "-c", read])
-
-
-def test_every_component_serves_its_metrics_after_the_prs(
-    outcomes: list[drive.Outcome], deployment: Deployment
-) -> None:
-    webhook = requests.get(f"{deployment.url('webhook')}/metrics", timeout=10).text
-    assert 'ouro_webhook_deliveries_total{code="202",event="pull_request"}' in webhook
-    images = requests.get("http://localhost:8080/metrics", timeout=10).text
-    assert 'ouro_images_requests_total{code="201",method="PUT"}' in images
-    bot = scrape(deployment, "tasks", 9101)
-    assert 'ouro_bot_events_total{event="pull_request",outcome="processed"}' in bot
-    assert 'ouro_bot_jobs_queued_total{queue="tasks.vm"}' in bot
-    worker = scrape(deployment, "worker", 9102)
-    for context, state in (("unit-tests", "success"), ("unit-tests", "failure"), ("vm", "success")):
-        assert f'ouro_worker_jobs_total{{context="{context}",state="{state}"}}' in worker
-    assert "ouro_worker_job_seconds_bucket" in worker
