@@ -19,11 +19,8 @@ def value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_bot_counts_events_by_outcome_and_jobs_by_queue(tmp_path: Path) -> None:
-    state = BotState(tmp_path / "state.sqlite")
-    gh = FakeGitHub()
-    bot = make_bot(state, gh, FakePublisher(gh))
-    before = {
+def bot_counts() -> dict[str, float]:
+    return {
         "processed": value("ouro_bot_events_total", event="pull_request", outcome="processed"),
         "duplicate": value("ouro_bot_events_total", event="pull_request", outcome="duplicate"),
         "dead": value("ouro_bot_events_total", event="other", outcome="dead_letter"),
@@ -31,20 +28,20 @@ def test_bot_counts_events_by_outcome_and_jobs_by_queue(tmp_path: Path) -> None:
         "kvm": value("ouro_bot_jobs_queued_total", queue="tasks.kvm"),
         "count": value("ouro_bot_event_seconds_count"),
     }
+
+
+def test_bot_counts_events_by_outcome_and_jobs_by_queue(tmp_path: Path) -> None:
+    state = BotState(tmp_path / "state.sqlite")
+    gh = FakeGitHub()
+    bot = make_bot(state, gh, FakePublisher(gh))
+    before = bot_counts()
     opened = message("pull_request", payload("pull_request.opened"))
     assert bot.handle(opened) is amqp.Outcome.ACK
     assert bot.handle(opened) is amqp.Outcome.ACK  # the same delivery again
     assert isinstance(bot.handle(amqp.Message(b"[", "x", False, {}, None)), amqp.DeadLetter)
     bot.handle(message("made-up-event", {"zen": "x"}, delivery="d-made-up"))
     state.close()
-    after = {
-        "processed": value("ouro_bot_events_total", event="pull_request", outcome="processed"),
-        "duplicate": value("ouro_bot_events_total", event="pull_request", outcome="duplicate"),
-        "dead": value("ouro_bot_events_total", event="other", outcome="dead_letter"),
-        "other": value("ouro_bot_events_total", event="other", outcome="processed"),
-        "kvm": value("ouro_bot_jobs_queued_total", queue="tasks.kvm"),
-        "count": value("ouro_bot_event_seconds_count"),
-    }
+    after = bot_counts()
     assert {k: after[k] - before[k] for k in before} == {
         "processed": 1, "duplicate": 1, "dead": 1, "other": 1, "kvm": 1, "count": 4,
     }  # fmt: skip
