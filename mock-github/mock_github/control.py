@@ -213,3 +213,38 @@ class MockGitHubControl:
             "POST", f"/repos/{repo}/issues/{number}/labels", {"labels": labels, "sender": sender}
         )
         return result
+
+    # GitHub Apps
+
+    def register_app(
+        self,
+        slug: str,
+        owner: str,
+        *,
+        name: str | None = None,
+        public_key: str | None = None,
+        token_lifetime: float | None = None,
+    ) -> JsonDict:
+        """A GitHub App; without `public_key` the mock makes the key pair and the answer
+        carries the private key as `pem`."""
+        body = {
+            "slug": slug,
+            "owner": owner,
+            "name": name,
+            "public_key": public_key,
+            "token_lifetime": token_lifetime,
+        }
+        result: JsonDict = self._call("POST", "/apps", body)
+        return result
+
+    def set_token_lifetime(self, slug: str, seconds: float) -> None:
+        """How long the App's next installation tokens live."""
+        self._call("PATCH", f"/apps/{slug}", {"token_lifetime": seconds})
+
+    def install_app(
+        self, slug: str, account: str, repositories: list[str] | None = None
+    ) -> JsonDict:
+        """The App installed on `account` (all its repositories, or those named)."""
+        body = {"account": account, "repositories": repositories}
+        result: JsonDict = self._call("POST", f"/apps/{slug}/installations", body)
+        return result

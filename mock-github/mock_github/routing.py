@@ -21,6 +21,7 @@ class Request:
     raw_body: bytes
     login: str | None  # the token's user, if a valid token was sent
     urls: Urls
+    app_jwt: str | None = None  # the JWT an App sent, checked by the App's routes
     _json: Any = field(default=None, init=False)
 
     def json(self) -> JsonDict:

@@ -23,6 +23,7 @@ import requests
 
 from mock_github import delivery, githttp
 from mock_github.control_api import ControlApi
+from mock_github.control_apps import ControlApps
 from mock_github.errors import ApiError
 from mock_github.records import Event, Hook
 from mock_github.rest import RestApi
@@ -30,6 +31,7 @@ from mock_github.routing import Request, Response, Router
 from mock_github.shapes import Shapes
 from mock_github.shapes.base import Urls
 from mock_github.state import State
+from mock_github.state.apps import is_jwt
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class MockGitHub:
         self.router = Router()
         RestApi(self.state, self.redeliver).register(self.router)
         ControlApi(self.state).register(self.router)
+        ControlApps(self.state).register(self.router)
 
     def start(self) -> None:
         """Serve on a background thread (tests, the fixture)."""
@@ -214,11 +217,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             token = password or user
         elif scheme.lower() not in ("token", "bearer"):
             raise ApiError(401, "Bad credentials")
+        if self._jwt() is not None:
+            return None  # an App's own routes check it (rest/apps.py); it is nobody's token
         with self.mock.state.lock:
-            login = self.mock.state.tokens.get(token)
+            login = self.mock.state.token_login(token)
         if login is None:
             raise ApiError(401, "Bad credentials")
         return login
+
+    def _jwt(self) -> str | None:
+        """The JWT an App authenticates with (`Authorization: Bearer JWT`), if sent."""
+        scheme, _, credential = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and is_jwt(credential.strip()):
+            return credential.strip()
+        return None
 
     def _handle(self) -> None:
         try:
@@ -262,8 +274,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         login = self._login()
         handler, params = self.mock.router.match(self.command, path)
         query_params = dict(urllib.parse.parse_qsl(query))
-        request = Request(self.command, path, query_params, params, body, login, Urls(web, api))
-        if self.command not in ("GET", "HEAD") and not path.startswith("/_mock/"):
+        request = Request(
+            self.command, path, query_params, params, body, login, Urls(web, api), self._jwt()
+        )
+        # An App's own writes (`/app/…`) authenticate with its JWT, checked by their routes.
+        if self.command not in ("GET", "HEAD") and not path.startswith(("/_mock/", "/app/")):
             request.user()
         with self.mock.state.lock:
             return handler(request)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import github
 import pytest
 import requests
 
@@ -29,6 +30,7 @@ class Example:
     status: int
     body: Any = None
     token: bool = True
+    auth: str | None = None  # an Authorization header instead of the token's (an App's JWT)
 
 
 def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
@@ -49,6 +51,9 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
     hook = c.add_hook(REPO, hook_url, "s3cret")
     delivery = c.deliveries()[-1]
     n, i, h = pr["number"], issue["number"], hook["id"]
+    app = c.register_app("ouro-ci", "acme")
+    installation = c.install_app("ouro-ci", "acme", ["widget"])["id"]
+    app_jwt = "Bearer " + github.Auth.AppAuth(app["id"], app["pem"]).create_jwt()
     status = {"state": "success", "context": "ci/test", "description": "passed"}
     return [
         Example("GET", "/", 200),
@@ -110,6 +115,14 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
         Example("GET", f"{R}/hooks/{h}/deliveries/{delivery['id']}", 200),
         Example("POST", f"{R}/hooks/{h}/deliveries/{delivery['id']}/attempts", 202),
         Example("PUT", f"{R}/pulls/{n}/merge", 200, {"merge_method": "merge"}),
+        Example("GET", "/app", 200, auth=app_jwt),
+        Example("GET", "/app/installations", 200, auth=app_jwt),
+        Example("GET", f"/app/installations/{installation}", 200, auth=app_jwt),
+        Example("GET", f"{R}/installation", 200, auth=app_jwt),
+        Example("GET", "/repos/acme/nowhere/installation", 404, auth=app_jwt),
+        Example(
+            "POST", f"/app/installations/{installation}/access_tokens", 201, {}, auth=app_jwt
+        ),
     ]
 
 
@@ -148,6 +161,8 @@ def test_every_route_answers_in_githubs_shape(
         template = route_of(mock_github, example)
         covered.add(template)
         headers = {"Authorization": f"token {mock_github.token}"} if example.token else {}
+        if example.auth is not None:
+            headers = {"Authorization": example.auth}
         answer = session.request(
             example.method,
             mock_github.url + example.path,

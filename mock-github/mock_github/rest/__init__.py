@@ -1,6 +1,7 @@
 """GitHub's REST API, the subset the project uses, with GitHub's shapes and status codes."""
 
 from mock_github.rest.accounts import AccountRoutes
+from mock_github.rest.apps import AppRoutes
 from mock_github.rest.hooks import HookRoutes, Redeliver
 from mock_github.rest.issues import IssueRoutes
 from mock_github.rest.pulls import PullRoutes
@@ -25,6 +26,7 @@ class RestApi:
             PullRoutes(self.state),
             IssueRoutes(self.state),
             HookRoutes(self.state, self._redeliver),
+            AppRoutes(self.state),
         )
         for group in groups:
             group.register(router)

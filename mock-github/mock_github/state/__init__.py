@@ -13,6 +13,7 @@ Rules copied from GitHub, because clients depend on them:
 """
 
 from mock_github.state.accounts import AccountState
+from mock_github.state.apps import AppState
 from mock_github.state.commits import CommitState
 from mock_github.state.issues import IssueState
 from mock_github.state.pulls import PullState
@@ -20,5 +21,5 @@ from mock_github.state.repos import RepoState
 from mock_github.state.statuses import StatusState
 
 
-class State(PullState, IssueState, CommitState, RepoState, StatusState, AccountState):
+class State(PullState, IssueState, CommitState, AppState, RepoState, StatusState, AccountState):
     """All of it, one layer per resource (state/*.py), sharing `StateBase`'s lock and indexes."""
