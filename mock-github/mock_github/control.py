@@ -105,6 +105,30 @@ class MockGitHubControl:
         )
         return result
 
+    # Rate limits
+
+    def set_rate_limit(
+        self,
+        limit: int | None = None,
+        *,
+        reset: bool = False,
+        secondary: int | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ) -> JsonDict:
+        """A user's budget an hour (`limit`); `reset`: every budget starts again now;
+        `secondary`: the next K REST requests get a secondary limit, answered `status`
+        (403 or 429) with `Retry-After: retry_after`."""
+        body = {
+            "limit": limit,
+            "reset": reset,
+            "secondary": secondary,
+            "status": status,
+            "retry_after": retry_after,
+        }
+        result: JsonDict = self._call("POST", "/rate_limit", body)
+        return result
+
     # Repositories and commits
 
     def create_repo(

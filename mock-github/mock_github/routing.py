@@ -22,6 +22,7 @@ class Request:
     login: str | None  # the token's user, if a valid token was sent
     urls: Urls
     app_jwt: str | None = None  # the JWT an App sent, checked by the App's routes
+    client: str = ""  # the client's address (rate limits without a token)
     _json: Any = field(default=None, init=False)
 
     def json(self) -> JsonDict:
@@ -81,6 +82,14 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
+
+
+def error_response(error: ApiError) -> Response:
+    """GitHub's answer for `error`; a 401 names the scheme (git asks for credentials then)."""
+    response = Response(error.status, error.body())
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="mock-github"'
+    return response
 
 
 class Router:

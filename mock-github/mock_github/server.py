@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import re
+import secrets
 import ssl
 import threading
 import urllib.parse
@@ -21,13 +22,14 @@ from typing import Any
 
 import requests
 
-from mock_github import delivery, githttp
+from mock_github import conditional, delivery, githttp
 from mock_github.control_api import ControlApi
 from mock_github.control_apps import ControlApps
 from mock_github.errors import ApiError
+from mock_github.ratelimit import DEFAULT_LIMIT, Client, RateLimits
 from mock_github.records import Event, Hook
 from mock_github.rest import RestApi
-from mock_github.routing import Request, Response, Router
+from mock_github.routing import Request, Response, Router, error_response
 from mock_github.shapes import Shapes
 from mock_github.shapes.base import Urls
 from mock_github.state import State
@@ -50,8 +52,10 @@ class MockGitHub:
         port: int = 0,
         public_url: str | None = None,
         tls: tuple[Path, Path] | None = None,
+        rate_limit: int = DEFAULT_LIMIT,
     ):
-        """`tls`: (certificate, key) PEM files, to serve HTTPS."""
+        """`tls`: (certificate, key) PEM files, to serve HTTPS; `rate_limit`: a user's
+        requests an hour."""
         context = None
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -72,7 +76,9 @@ class MockGitHub:
         self.session = requests.Session()
         self._thread: threading.Thread | None = None
         self._delivery_ids = iter(range(1, 2**62))
+        self.limits = RateLimits(rate_limit)
         self.router = Router()
+        self.limits.register(self.router)
         RestApi(self.state, self.redeliver).register(self.router)
         ControlApi(self.state).register(self.router)
         ControlApps(self.state).register(self.router)
@@ -136,6 +142,11 @@ class MockGitHub:
         with self.state.lock:
             hook.deliveries.append(record)
         return record
+
+
+def _request_id() -> str:
+    """An id in GitHub's form (five hex groups), as a client quotes it in a report."""
+    return ":".join(secrets.token_hex(n).upper() for n in (2, 2, 3, 3, 4))
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -243,9 +254,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             response = self._api(path, split.query, body)
         except ApiError as error:
-            response = Response(error.status, error.body())
-            if error.status == 401:
-                response.headers["WWW-Authenticate"] = 'Basic realm="mock-github"'
+            response = error_response(error)
         except Exception:
             log.exception("%s %s failed", self.command, self.path)
             response = Response(500, {"message": "Internal Server Error"})
@@ -271,11 +280,41 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             path = path[len(API_PREFIX) :] or "/"
             api = web + API_PREFIX
+        urls = Urls(web, api)
+        if path.startswith("/_mock/"):
+            return self._route(path, query, body, urls)
+
+        def serve() -> Response:
+            response = self._route(path, query, body, urls)
+            if self.command in ("GET", "HEAD"):
+                return conditional.answer(self.headers, response)
+            return response
+
+        return self.mock.limits.metered(self._client(), path, serve)
+
+    def _client(self) -> Client:
+        try:
+            login = self._login()
+        except ApiError:  # a bad token draws on its address's budget, as on GitHub
+            login = None
+        with self.mock.state.lock:
+            account = self.mock.state.accounts.get(login.lower()) if login else None
+        return Client(login, self.client_address[0], account.id if account else None)
+
+    def _route(self, path: str, query: str, body: bytes, urls: Urls) -> Response:
         login = self._login()
         handler, params = self.mock.router.match(self.command, path)
         query_params = dict(urllib.parse.parse_qsl(query))
         request = Request(
-            self.command, path, query_params, params, body, login, Urls(web, api), self._jwt()
+            self.command,
+            path,
+            query_params,
+            params,
+            body,
+            login,
+            urls,
+            self._jwt(),
+            self.client_address[0],
         )
         # An App's own writes (`/app/…`) authenticate with its JWT, checked by their routes.
         if self.command not in ("GET", "HEAD") and not path.startswith(("/_mock/", "/app/")):
@@ -290,7 +329,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         if data:
             self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
+        if response.status != 304:  # a 304's length would be that of the answer it stands for
+            self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-GitHub-Request-Id", _request_id())
         self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
         if self.close_connection:
             # Said, so that a keep-alive client does not send its next request into a
@@ -339,6 +380,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             log.info("push to %s by %s caused %d events", repo.full_name, pusher, len(events))
             self.mock.deliver(events)
         self.send_response(result.status)
+        self.send_header("X-GitHub-Request-Id", _request_id())
         for name, value in result.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(result.body)))

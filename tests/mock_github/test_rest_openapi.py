@@ -31,6 +31,7 @@ class Example:
     body: Any = None
     token: bool = True
     auth: str | None = None  # an Authorization header instead of the token's (an App's JWT)
+    if_none_match: str | None = None  # a conditional GET
 
 
 def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
@@ -58,6 +59,8 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
     return [
         Example("GET", "/", 200),
         Example("GET", "/user", 200),
+        Example("GET", "/user", 304, if_none_match="*"),
+        Example("GET", "/rate_limit", 200),
         Example("GET", "/users/dave", 200),
         Example("GET", "/orgs/acme", 200),
         Example("GET", "/orgs/acme/members/dave", 204),
@@ -163,6 +166,8 @@ def test_every_route_answers_in_githubs_shape(
         headers = {"Authorization": f"token {mock_github.token}"} if example.token else {}
         if example.auth is not None:
             headers = {"Authorization": example.auth}
+        if example.if_none_match is not None:
+            headers["If-None-Match"] = example.if_none_match
         answer = session.request(
             example.method,
             mock_github.url + example.path,
