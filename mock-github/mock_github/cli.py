@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mock_github.control import ControlError, MockGitHubControl
+from mock_github.ratelimit import DEFAULT_LIMIT
 from mock_github.server import MockGitHub
 from ouro.config import ConfigError, read_secret_file, setting
 from ouro.serving import serve_until_terminated
@@ -32,10 +33,17 @@ def serve(args: argparse.Namespace) -> int:
         raise ConfigError("serving needs --data DIR (the directory for the git repositories)")
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
+    if args.rate_limit < 0:
+        raise ConfigError("--rate-limit must not be negative")
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     try:
         mock = MockGitHub(
-            Path(args.data), host=args.host, port=args.port, public_url=args.public_url, tls=tls
+            Path(args.data),
+            host=args.host,
+            port=args.port,
+            public_url=args.public_url,
+            tls=tls,
+            rate_limit=args.rate_limit,
         )
     except OSError as error:  # a port in use, an unreadable or invalid certificate
         raise ConfigError(f"cannot serve: {error}") from None
@@ -92,15 +100,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser(
-        "mock-github",
-        description="Serve the REST API, the control API and git over HTTP (with --data); "
-        "or, with an action, drive a running mock as a person would on github.com.",
-    )
+def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (%(default)s)")
-    parser.add_argument("--data", help="directory for the git repositories (to serve)")
+    parser.add_argument(
+        "--data", help="directory for the git repositories and the saved state (to serve)"
+    )
     parser.add_argument("--public-url", help="URL that webhooks and clone URLs name")
     parser.add_argument(
         "--webhook-url", help="hook for every repository, signed with WEBHOOK_SECRET_FILE"
@@ -110,6 +115,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help="REST requests a user may make an hour (%(default)s; 60 without a token)",
+    )
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "mock-github",
+        description="Serve the REST API, the control API and git over HTTP (with --data); "
+        "or, with an action, drive a running mock as a person would on github.com.",
+    )
+    _serve_options(parser)
     parser.set_defaults(func=serve)
     verbs = parser.add_subparsers(title="actions", metavar="ACTION")
 

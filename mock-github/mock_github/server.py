@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import secrets
+import sqlite3
 import ssl
 import threading
 import urllib.parse
@@ -34,6 +35,7 @@ from mock_github.shapes import Shapes
 from mock_github.shapes.base import Urls
 from mock_github.state import State
 from mock_github.state.apps import is_jwt
+from mock_github.state.durable import open_store
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class MockGitHub:
             context.load_cert_chain(*tls)
         self.scheme = "https" if context else "http"
         self.state = State(data_dir)
+        self.store = open_store(self.state)
         self.httpd = ThreadingHTTPServer((host, port), _RequestHandler)
         self.httpd.daemon_threads = True
         self.httpd.mock = self  # type: ignore[attr-defined]
@@ -75,7 +78,6 @@ class MockGitHub:
         self.url = public_url or f"{self.scheme}://{host}:{self.port}"
         self.session = requests.Session()
         self._thread: threading.Thread | None = None
-        self._delivery_ids = iter(range(1, 2**62))
         self.limits = RateLimits(rate_limit)
         self.router = Router()
         self.limits.register(self.router)
@@ -96,7 +98,18 @@ class MockGitHub:
             self.httpd.shutdown()
             self._thread.join()
         self.httpd.server_close()
+        self.save()
+        self.store.close()
         self.session.close()
+
+    def save(self) -> None:
+        """Write what changed to the data directory (after every request that may change)."""
+        with self.state.lock:
+            try:
+                self.store.save(self.state)
+            except (sqlite3.Error, OSError):
+                # The answer stands (the state in memory is right); a restart would lose it.
+                log.exception("saving the state to %s failed", self.store.path)
 
     def add_token(self, token: str, login: str) -> None:
         with self.state.lock:
@@ -118,7 +131,7 @@ class MockGitHub:
                     prepared.append(
                         (
                             hook,
-                            *delivery.prepare(hook, next(self._delivery_ids), event.name, payload),
+                            *delivery.prepare(hook, self.state.next_id(), event.name, payload),
                         )
                     )
             for hook, record, body in prepared:
@@ -129,7 +142,7 @@ class MockGitHub:
         with self.state.lock:
             record, body = delivery.prepare(
                 hook,
-                next(self._delivery_ids),
+                self.state.next_id(),
                 original.event,
                 original.payload,
                 guid=original.guid,
@@ -268,6 +281,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 action()
         except Exception:
             log.exception("delivering events for %s %s failed", self.command, self.path)
+        if self.command not in ("GET", "HEAD"):
+            self.mock.save()
         try:
             self._send(response)
         except OSError:
@@ -379,6 +394,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if events:
             log.info("push to %s by %s caused %d events", repo.full_name, pusher, len(events))
             self.mock.deliver(events)
+        if pusher:
+            self.mock.save()
         self.send_response(result.status)
         self.send_header("X-GitHub-Request-Id", _request_id())
         for name, value in result.headers:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,21 +26,19 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served(tmp_path: Path, hook_recorder: HookRecorder) -> Iterator[str]:
-    (tmp_path / "secret").write_text("hook-secret\nnext-line-ignored\n")
-    (tmp_path / "tokens").write_text("# tokens\nbot-token\nalice-token alice\n")
+@contextmanager
+def mock_process(data: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`ouro mock-github --data DATA OPTIONS` as a process on a free port, until SIGTERM
+    (which must end it cleanly); yields its URL."""
     port = free_port()
-    env = {**os.environ, "WEBHOOK_SECRET_FILE": str(tmp_path / "secret")}
     argv = [
         sys.executable,
         "-c",
         "import sys; from ouro.cli import main; sys.exit(main())",
         "mock-github",
         f"--port={port}",
-        f"--data={tmp_path / 'data'}",
-        f"--webhook-url={hook_recorder.url}",
-        f"--token-file={tmp_path / 'tokens'}",
+        f"--data={data}",
+        *options,
     ]
     process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -58,6 +57,20 @@ def served(tmp_path: Path, hook_recorder: HookRecorder) -> Iterator[str]:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
         assert process.returncode == 0, stderr
+
+
+@pytest.fixture
+def served(tmp_path: Path, hook_recorder: HookRecorder) -> Iterator[str]:
+    (tmp_path / "secret").write_text("hook-secret\nnext-line-ignored\n")
+    (tmp_path / "tokens").write_text("# tokens\nbot-token\nalice-token alice\n")
+    env = {**os.environ, "WEBHOOK_SECRET_FILE": str(tmp_path / "secret")}
+    with mock_process(
+        tmp_path / "data",
+        f"--webhook-url={hook_recorder.url}",
+        f"--token-file={tmp_path / 'tokens'}",
+        env=env,
+    ) as url:
+        yield url
 
 
 def test_serve_with_token_file_and_webhook(

@@ -1,6 +1,5 @@
 """The root of `State`: its lock, its id sequence and its indexes of accounts and repositories."""
 
-import itertools
 import threading
 from pathlib import Path
 
@@ -16,9 +15,10 @@ class StateBase:
         self.accounts: dict[str, Account] = {}
         self.repos: dict[str, Repo] = {}
         self.tokens: dict[str, str] = {}  # token -> login
-        self._ids = itertools.count(1000)
+        self.last_id = 999  # ids are shared by every kind of record, as numbers on GitHub
         # Applied to every repository, existing and future (--webhook-url / set_webhook).
         self.default_hook: tuple[str, str | None] | None = None
 
     def next_id(self) -> int:
-        return next(self._ids)
+        self.last_id += 1
+        return self.last_id

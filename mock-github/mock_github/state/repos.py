@@ -16,13 +16,13 @@ DEFAULT_HOOK_EVENTS = ("push", "pull_request", "issues", "issue_comment", "statu
 
 
 class RepoState(AccountState):
-    def __init__(self, data_dir: Path):
-        super().__init__(data_dir)
-        self._adopt_repositories()
-
-    def _adopt_repositories(self) -> None:
-        """Serve the repositories a previous run left in the data directory (git data only)."""
+    def adopt_repositories(self) -> None:
+        """Serve the repositories in the data directory that no saved record names (git data
+        only: a data directory from before the state was saved, or copied in by hand)."""
+        known = {repo.git.path for repo in self.repos.values()}
         for path in sorted(self.repos_dir.glob("*/*.git")):
+            if path in known:
+                continue
             git = BareRepo(path)
             head = git.git("symbolic-ref", "--short", "HEAD").decode().strip()
             stamp = now()
