@@ -14,7 +14,7 @@ from ouro.store import open_store
 from tasks import imagescan, queue_inspect, queue_replay, recovery, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
-from tasks.github import open_statuses
+from tasks.github import Credentials, open_statuses
 from tasks.github_conversation import open_conversation
 from tasks.github_reader import open_reader
 
@@ -88,12 +88,13 @@ def _bot(
     state: BotState,
     stop: threading.Event,
 ) -> Bot:
+    credentials = Credentials()
     return Bot(
         tmap,
         # A stop (SIGTERM) ends the GitHub adapter's backoff too, not only the bot's waits.
-        statuses=open_statuses(sleep=stop.wait),
-        reader=open_reader(sleep=stop.wait),
-        conversation=open_conversation(sleep=stop.wait),
+        statuses=open_statuses(sleep=stop.wait, credentials=credentials),
+        reader=open_reader(sleep=stop.wait, credentials=credentials),
+        conversation=open_conversation(sleep=stop.wait, credentials=credentials),
         publisher=publisher,
         state=state,
         wait=stop.wait,
@@ -178,9 +179,10 @@ def _image_scan(
     """One scan for stale VM images: a line per image (docs/tasks-bot.md, "The daily scan");
     a repository that could not be scanned says `failed`."""
     store = open_store()
+    credentials = Credentials()
     try:
         outcomes = imagescan.scan(
-            tmap, open_reader(sleep), open_conversation(sleep),
+            tmap, open_reader(sleep, credentials), open_conversation(sleep, credentials),
             imagescan.built_at_from_store(store), time.time(), repos=repos,
         )  # fmt: skip
     finally:

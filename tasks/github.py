@@ -12,16 +12,18 @@ token, as far as GitHub allows anonymous reads.
 
 import logging
 import math
+import os
 import time
 import urllib.parse
 from collections.abc import Callable
 from typing import TypeVar
 
 import github
+import jwt
 import requests
 
 from ouro import jsonutil, validate
-from ouro.config import ConfigError, optional_secret, setting
+from ouro.config import ConfigError, optional_secret, read_secret_file, setting
 from ouro.retry import Sleep, with_retries
 from tasks.forge import (
     DryRunStatuses,
@@ -164,8 +166,12 @@ def retried(
         raise translated from error
 
 
-def github_client(token: str | None = None) -> github.Github:
-    auth = github.Auth.Token(token) if token else None
+def github_client(
+    token: str | None = None, *, auth: github.Auth.Auth | None = None
+) -> github.Github:
+    """A client with `token`, or with `auth` (an App installation's, `app_auth`)."""
+    if token:
+        auth = github.Auth.Token(token)
     # PyGithub's own retry would also retry 4xx rate limits silently; our policy is explicit.
     # lazy: `get_repo` and friends make no request of their own (the status post is one call).
     # PyGithub spaces writes 1 s apart by default, as GitHub asks of integrations to stay
@@ -190,6 +196,79 @@ def github_client(token: str | None = None) -> github.Github:
 
 def github_token() -> str | None:
     return optional_secret("GITHUB_TOKEN_FILE", "GITHUB_TOKEN")
+
+
+APP_KEY_FILE = "/run/secrets/github/app.pem"
+
+
+def app_auth() -> github.Auth.AppInstallationAuth | None:
+    """In App mode (`GITHUB_APP_ID` set): the installation's credentials, which PyGithub
+    renews before they expire (20 s ahead); None in token mode.
+
+    The key is a secret file (`GITHUB_APP_KEY_FILE`); the installation is
+    `GITHUB_APP_INSTALLATION_ID`, or else the App's only one, looked up with its JWT."""
+    app_id = os.environ.get("GITHUB_APP_ID", "").strip()
+    if not app_id:
+        return None
+    if not app_id.isdigit():
+        raise ConfigError(f"GITHUB_APP_ID must be the App's number, not {app_id!r:.40}")
+    key_file = os.environ.get("GITHUB_APP_KEY_FILE") or APP_KEY_FILE
+    key = read_secret_file(key_file, "GITHUB_APP_KEY_FILE")
+    try:
+        signer = github.Auth.AppAuth(int(app_id), key)
+        signer.create_jwt()
+    except (ValueError, TypeError, jwt.PyJWTError) as error:
+        raise ConfigError(f"GITHUB_APP_KEY_FILE is no usable private key: {error}") from None
+    text = os.environ.get("GITHUB_APP_INSTALLATION_ID", "").strip()
+    if text and not text.isdigit():
+        raise ConfigError(f"GITHUB_APP_INSTALLATION_ID must be a number, not {text!r:.40}")
+    installation = int(text) if text else _only_installation(signer)
+    auth = signer.get_installation_auth(installation)
+    log.info("GitHub App %s, installation %d", app_id, installation)
+    return auth
+
+
+def _only_installation(signer: github.Auth.AppAuth) -> int:
+    integration = github.GithubIntegration(
+        base_url=setting("GITHUB_API_URL"), auth=signer, retry=None, timeout=15
+    )
+    try:
+        found = retried(
+            lambda: [i.id for i in integration.get_installations()], "listing installations"
+        )
+    finally:
+        integration.close()
+    if len(found) != 1:
+        raise ConfigError(
+            f"the GitHub App has {len(found)} installations: set GITHUB_APP_INSTALLATION_ID"
+        )
+    return found[0]
+
+
+class Credentials:
+    """What the adapter writes with: a token, an App installation, or nothing (a dry run).
+    Read once at start, so the bot's and the worker's ports share one installation token."""
+
+    def __init__(self) -> None:
+        self.token = github_token()
+        self.app = app_auth() if self.token is None else None
+        # The installation's credentials renew through a client's requester (to GITHUB_API_URL).
+        self._renewer = github_client(auth=self.app) if self.app else None
+
+    @property
+    def can_write(self) -> bool:
+        return self.token is not None or self.app is not None
+
+    def client(self) -> github.Github:
+        return github_client(self.token, auth=self.app)
+
+    def git_token(self) -> str | None:
+        """The installation token, renewed if it is about to expire (so fresh for each git
+        command); None in token mode, where git reads public repositories anonymously."""
+        if self.app is None:
+            return None
+        # PyGithub's property renews it through the App's JWT when it is near its end.
+        return retried(lambda: self.app.token if self.app else "", "renewing the App's token")
 
 
 class GitHubStatuses:
@@ -233,9 +312,9 @@ class GitHubStatuses:
         return retried(call, f"reading statuses of {repo}@{sha[:12]}", sleep=self._sleep)
 
 
-def open_statuses(sleep: Sleep = time.sleep) -> Statuses:
-    token = github_token()
-    if token is None:
+def open_statuses(sleep: Sleep = time.sleep, credentials: Credentials | None = None) -> Statuses:
+    credentials = credentials or Credentials()
+    if not credentials.can_write:
         log.warning("no GitHub token configured: statuses are logged, not posted (dry run)")
         return DryRunStatuses()
-    return GitHubStatuses(github_client(token), sleep=sleep)
+    return GitHubStatuses(credentials.client(), sleep=sleep)

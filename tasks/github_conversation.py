@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ouro import jsonutil, validate
 from ouro.retry import Sleep
 from tasks.forge import Conversation, DryRunConversation, IssueInfo
-from tasks.github import answer, github_client, github_token, repo_path, retried, segment
+from tasks.github import Credentials, answer, repo_path, retried, segment
 
 if TYPE_CHECKING:
     import github
@@ -164,9 +164,11 @@ def _next_page(headers: dict[str, Any]) -> str | None:
     return None
 
 
-def open_conversation(sleep: Sleep = time.sleep) -> Conversation:
-    token = github_token()
-    if token is None:
+def open_conversation(
+    sleep: Sleep = time.sleep, credentials: Credentials | None = None
+) -> Conversation:
+    credentials = credentials or Credentials()
+    if not credentials.can_write:
         log.warning("no GitHub token configured: comments and descriptions are logged (dry run)")
         return DryRunConversation()
-    return GitHubConversation(github_client(token), sleep=sleep)
+    return GitHubConversation(credentials.client(), sleep=sleep)

@@ -14,10 +14,9 @@ from ouro import jsonutil, validate
 from ouro.retry import Sleep
 from tasks.forge import ForgeRefused, HookDelivery, PullInfo, Reader
 from tasks.github import (
+    Credentials,
     answer,
     file_path,
-    github_client,
-    github_token,
     repo_path,
     retried,
     segment,
@@ -202,6 +201,6 @@ def _pull_info(repo: str, pull: Any) -> PullInfo:
     )
 
 
-def open_reader(sleep: Sleep = time.sleep) -> Reader:
-    token = github_token()
-    return GitHubReader(github_client(token), can_write=token is not None, sleep=sleep)
+def open_reader(sleep: Sleep = time.sleep, credentials: Credentials | None = None) -> Reader:
+    credentials = credentials or Credentials()
+    return GitHubReader(credentials.client(), can_write=credentials.can_write, sleep=sleep)

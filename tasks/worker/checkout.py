@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tasks.job import IMAGE_PATTERN, Job
+from tasks.worker.gitauth import GitEnv, no_credentials
 
 Output = Callable[[bytes], None]
 
@@ -98,13 +99,14 @@ def git_text(args: list[str], cwd: Path, timeout: float = 60.0) -> str:
     return result.stdout
 
 
-def _fetch(target: Path, sha: str, output: Output, timeout: float) -> None:
+def _fetch(target: Path, sha: str, output: Output, timeout: float, auth: GitEnv) -> None:
     # Servers speaking protocol v2 (GitHub, git http-backend) serve any reachable sha;
     # others only advertised refs, so fall back to every branch and PR head.
-    if git(["fetch", "--no-tags", "origin", sha], target, output, timeout, check=False):
+    fetch = ["fetch", "--no-tags", "origin"]
+    if git([*fetch, sha], target, output, timeout, check=False, env=auth()):
         return
     refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/pull/*/head:refs/remotes/origin/pr/*"]
-    git(["fetch", "--no-tags", "origin", *refspecs], target, output, timeout)
+    git([*fetch, *refspecs], target, output, timeout, env=auth())
     git(["cat-file", "-e", f"{sha}^{{commit}}"], target, output, timeout)
 
 
@@ -136,12 +138,14 @@ def fetch_revision(
     retries: int = 3,
     timeout: float = 600.0,
     sleep: Callable[[float], None] = time.sleep,
+    auth: GitEnv = no_credentials,
 ) -> None:
-    """Leave `target` (created) with `sha` of the repository at `url` checked out."""
+    """Leave `target` (created) with `sha` of the repository at `url` checked out; `auth`
+    gives each fetch its credentials (tasks/worker/gitauth.py)."""
     target.mkdir(parents=True)
     git(["init", "--quiet"], target, output, timeout)
     git(["remote", "add", "origin", url], target, output, timeout)
-    _retried(lambda: _fetch(target, sha, output, timeout), "fetching", output, retries, sleep)
+    _retried(lambda: _fetch(target, sha, output, timeout, auth), "fetching", output, retries, sleep)
     git(["-c", "advice.detachedHead=false", "checkout", "--quiet", sha], target, output, 60)
 
 
@@ -154,12 +158,13 @@ def checkout(
     timeout: float = 600.0,
     rebase: bool = True,
     sleep: Callable[[float], None] = time.sleep,
+    auth: GitEnv = no_credentials,
 ) -> None:
     """Leave `target` (created) with the job's revision checked out, rebased on `job.base_ref`
     for PRs. Not rebased: another repository's revision (`job.source_url`), and an image
     refresh, whose commit goes on top of the PR's head as it is."""
     fetch_revision(job.checkout_url, job.checkout_sha, target, output,
-                   retries=retries, timeout=timeout, sleep=sleep)  # fmt: skip
+                   retries=retries, timeout=timeout, sleep=sleep, auth=auth)  # fmt: skip
     own = job.source_url is None and job.refresh is None
     if not (rebase and own and job.pr is not None and job.base_ref):
         return
@@ -167,7 +172,7 @@ def checkout(
     refspec = f"+refs/heads/{job.base_ref}:{base}"
 
     def fetch_base() -> None:
-        git(["fetch", "--no-tags", "origin", refspec], target, output, timeout)
+        git(["fetch", "--no-tags", "origin", refspec], target, output, timeout, env=auth())
 
     _retried(fetch_base, f"fetching {job.base_ref}", output, retries, sleep)
     if not git([*IDENTITY, "rebase", "--quiet", base], target, output, timeout, check=False):

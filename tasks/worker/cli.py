@@ -8,7 +8,7 @@ from types import FrameType
 
 from ouro import metrics
 from ouro.store import open_store
-from tasks.github import open_statuses
+from tasks.github import Credentials, open_statuses
 from tasks.github_conversation import open_conversation
 from tasks.worker import config as worker_config
 from tasks.worker import orphans, vmhost
@@ -29,8 +29,15 @@ def run(args: argparse.Namespace) -> int:
     config = vmhost.settle(config)
     store = open_store()
     metrics.serve(metrics.port_setting(args.metrics_port))
-    statuses = MeteredStatuses(open_statuses())
-    worker = Worker(config, statuses, store, conversation=open_conversation())
+    credentials = Credentials()
+    statuses = MeteredStatuses(open_statuses(credentials=credentials))
+    worker = Worker(
+        config,
+        statuses,
+        store,
+        conversation=open_conversation(credentials=credentials),
+        git_token=credentials.git_token if credentials.app else None,
+    )
     stop = threading.Event()
     timers: list[threading.Timer] = []
 

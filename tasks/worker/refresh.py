@@ -5,8 +5,9 @@ The job (`ouro vm refresh NAME`, run on the PR's head without a rebase) built an
 the image and wrote its reference into `images/NAME`; it never sees a GitHub credential.
 The worker then checks that the reference file is *all* the job changed, commits it as
 "images: Update NAME image" and pushes to the PR's branch with the repository's own push
-token (`<secrets>/push-tokens/OWNER/NAME`), sent as an HTTP header through git's
-environment: never on a command line, never in the log. A push that is not a fast-forward
+token (`<secrets>/push-tokens/OWNER/NAME`), or in App mode the installation's, sent as an
+HTTP header through git's environment (`gitauth`): never on a command line, never in the
+log. A push that is not a fast-forward
 (someone pushed meanwhile) is refused by the server and fails the job; nothing is forced.
 
 The task line in the PR's description is ticked with the log link, or left unticked with a
@@ -14,7 +15,6 @@ The task line in the PR's description is ticked with the log link, or left untic
 an issue pushes a new branch; the worker opens a PR from it and names it on the issue.
 """
 
-import base64
 import logging
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from tasks import tasklines
 from tasks.forge import Conversation, Status
 from tasks.job import Job
 from tasks.worker.checkout import IDENTITY, ChangeError, Output, git, git_text
+from tasks.worker.gitauth import GitToken, header_env
 from tasks.worker.outcome import JobFailedToStart
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,13 @@ def _changed(source: Path) -> list[str]:
     return [line[3:] for line in status.splitlines() if line.strip()]
 
 
-def publish(job: Job, source: Path, secrets_dir: Path, output: Output) -> str | None:
+def publish(
+    job: Job, source: Path, secrets_dir: Path, output: Output, git_token: GitToken | None = None
+) -> str | None:
     """Commit and push the refreshed reference; the new head's sha, or None if the image
     did not change. `RefreshFailed` if the job changed anything else or nothing sensible,
-    `JobFailedToStart` without a push token."""
+    `JobFailedToStart` without a push token. In App mode (`git_token`) the installation's
+    token pushes, and no push token file is needed."""
     if job.refresh is None or job.push_branch is None:
         raise ValueError(f"job {job.id} is not an image refresh")
     path = reference_path(job.refresh)
@@ -63,20 +67,16 @@ def publish(job: Job, source: Path, secrets_dir: Path, output: Output) -> str | 
     if not changed:
         output(f"{path} is unchanged: nothing to push\n".encode())
         return None
-    token_path = token_file(secrets_dir, job.repo)
-    try:
-        token = token_path.read_text().strip()
-    except OSError:
-        raise JobFailedToStart(f"No push token for {job.repo}") from None
+    token = git_token() if git_token is not None else None
+    if token is None:
+        try:
+            token = token_file(secrets_dir, job.repo).read_text().strip()
+        except OSError:
+            raise JobFailedToStart(f"No push token for {job.repo}") from None
     message = f"images: Update {job.refresh} image"
     git(["add", "--", path], source, output, 60)
     git([*IDENTITY, "commit", "--quiet", "-m", message], source, output, 60)
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    secret_env = {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
+    secret_env = header_env(token)
     target = f"HEAD:refs/heads/{job.push_branch}"
     pushed = git(
         ["push", "--porcelain", "origin", target], source, output, PUSH_TIMEOUT,

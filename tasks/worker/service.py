@@ -36,10 +36,11 @@ from ouro.validate import InvalidValue
 from tasks.cancel import Cancel
 from tasks.forge import Conversation, ForgeRateLimited, ForgeRefused, Status, Statuses
 from tasks.job import Job
-from tasks.worker import attachments, logframe, outcome, refresh
+from tasks.worker import attachments, gitauth, logframe, outcome, refresh
 from tasks.worker.cancels import CancelQueue
 from tasks.worker.checkout import checkout, container_image, fetch_revision
 from tasks.worker.config import WorkerConfig
+from tasks.worker.gitauth import GitToken
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
 from tasks.worker.outcome import JobFailedToStart
 from tasks.worker.runner import (
@@ -76,10 +77,13 @@ class Worker:
         runner: Runner | None = None,
         *,
         conversation: Conversation | None = None,
+        git_token: GitToken | None = None,
         clock: Callable[[], float] = time.time,
     ):
-        """`conversation` ticks image refresh task lines; without it they are not ticked."""
+        """`conversation` ticks image refresh task lines; without it they are not ticked.
+        `git_token`: an App installation's token for git (clone, fetch, push), else none."""
         self.config = config
+        self._git_token = git_token
         self._statuses = statuses
         self._conversation = conversation
         self._store = store
@@ -256,6 +260,7 @@ class Worker:
         paths, masked, short = {}, [], []
         if (
             job.refresh is not None
+            and self._git_token is None
             and not refresh.token_file(self.config.secrets_dir, job.repo).is_file()
         ):
             # Known before a build of minutes, rather than after it.
@@ -376,12 +381,14 @@ class Worker:
                 retries=self.config.clone_retries,
                 timeout=self.config.clone_timeout,
                 rebase=self.config.rebase,
+                auth=gitauth.for_url(self._git_token, job.checkout_url, job.clone_url),
             )
             if tooling is not None and job.tooling_url and job.tooling_sha:
                 joblog.line(f"\nTooling: {job.tooling_url} at {job.tooling_sha}")
                 fetch_revision(
                     job.tooling_url, job.tooling_sha, tooling, joblog.write,
                     retries=self.config.clone_retries, timeout=self.config.clone_timeout,
+                    auth=gitauth.for_url(self._git_token, job.tooling_url, job.clone_url),
                 )  # fmt: skip
             joblog.line("")
         if control.reason is not None:
@@ -394,7 +401,10 @@ class Worker:
         if job.refresh is None or result.exit_code != 0:
             return result, None
         joblog.line("")
-        return result, refresh.publish(job, spec.source, self.config.secrets_dir, joblog.write)
+        pushed = refresh.publish(
+            job, spec.source, self.config.secrets_dir, joblog.write, self._git_token
+        )
+        return result, pushed
 
 
 def check_ready(config: WorkerConfig) -> None:
