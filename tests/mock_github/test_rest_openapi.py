@@ -123,9 +123,7 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
         Example("GET", f"/app/installations/{installation}", 200, auth=app_jwt),
         Example("GET", f"{R}/installation", 200, auth=app_jwt),
         Example("GET", "/repos/acme/nowhere/installation", 404, auth=app_jwt),
-        Example(
-            "POST", f"/app/installations/{installation}/access_tokens", 201, {}, auth=app_jwt
-        ),
+        Example("POST", f"/app/installations/{installation}/access_tokens", 201, {}, auth=app_jwt),
     ]
 
 
