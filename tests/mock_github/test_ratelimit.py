@@ -74,6 +74,19 @@ def test_etag_and_304(mock_github: MockGitHubFixture, http: requests.Session) ->
     assert "Last-Modified" not in listing.headers
 
 
+def test_pygithub_update_is_conditional(mock_github: MockGitHubFixture) -> None:
+    """PyGithub's `update()` sends the ETag it holds: False (a 304) until something changed."""
+    mock_github.control.create_repo(REPO, files={"README.md": "hello\n"})
+    gh = pygithub(mock_github.url, mock_github.token)
+    repo = gh.get_repo(REPO)
+    issue = repo.get_issue(repo.create_issue("Broken").number)
+    assert issue.update() is False
+    mock_github.control.comment(REPO, issue.number, "Me too", user="dave")
+    assert issue.update() is True
+    assert issue.comments == 1
+    gh.close()
+
+
 def test_pygithub_reads_the_rate_limit(mock_github: MockGitHubFixture) -> None:
     mock_github.control.set_rate_limit(10, reset=True)
     gh = pygithub(mock_github.url, mock_github.token)
