@@ -261,6 +261,11 @@ class MockGitHubControl:
         result: JsonDict = self._call("POST", "/apps", body)
         return result
 
+    def app(self, slug: str) -> JsonDict:
+        """The App, with `tokens_issued`: how many installation tokens it was given."""
+        result: JsonDict = self._call("GET", f"/apps/{slug}")
+        return result
+
     def set_token_lifetime(self, slug: str, seconds: float) -> None:
         """How long the App's next installation tokens live."""
         self._call("PATCH", f"/apps/{slug}", {"token_lifetime": seconds})

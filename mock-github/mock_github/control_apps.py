@@ -3,7 +3,8 @@
 Registering an App makes (or takes) its key pair and answers GitHub's App shape with the
 private key as `pem`, as GitHub's App-manifest flow answers; installing it on an account
 gives the installation id. `token_lifetime` (seconds) sets how long its installation
-tokens live, so that a test can make one expire mid-run.
+tokens live, so that a test can make one expire mid-run; reading the App back tells how
+many tokens it was given.
 """
 
 from mock_github.errors import ApiError
@@ -25,6 +26,7 @@ def _lifetime(request: Request, app: App) -> None:
 class ControlApps(Handlers):
     def register(self, router: Router) -> None:
         router.add("POST", "/_mock/apps", self.register_app)
+        router.add("GET", "/_mock/apps/{slug}", self.get_app)
         router.add("PATCH", "/_mock/apps/{slug}", self.update_app)
         router.add("POST", "/_mock/apps/{slug}/installations", self.install)
 
@@ -40,6 +42,12 @@ class ControlApps(Handlers):
         if private is not None:
             shape["pem"] = private
         return Response(201, shape)
+
+    def get_app(self, request: Request) -> Response:
+        """The App, and how many installation tokens it was given (renewals show there)."""
+        app = self.state.app(request.params["slug"])
+        shape = AppShapes(self.state, request.urls).app(app)
+        return Response(200, {**shape, "tokens_issued": app.tokens_issued})
 
     def update_app(self, request: Request) -> Response:
         app = self.state.app(request.params["slug"])

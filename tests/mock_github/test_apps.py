@@ -87,6 +87,7 @@ def test_pygithub_renews_the_token_before_it_expires(mock_github: MockGitHubFixt
     time.sleep(2.5)
     gh.get_repo(REPO).get_commit("main").create_status("success", context="one")
     assert len(tokens) == 2
+    assert mock_github.control.app("ouro-ci")["tokens_issued"] == 2
     gh.close()
 
 

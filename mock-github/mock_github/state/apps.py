@@ -9,6 +9,7 @@ until it expires (an hour on GitHub; `token_lifetime` here, so that a test can m
 expire mid-run). An expired token is refused like an unknown one: 401 Bad credentials.
 """
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mock_github.errors import ApiError, not_found, validation_failed
 from mock_github.records import Repo, now
 from mock_github.state.repos import RepoState
+
+log = logging.getLogger(__name__)
 
 # GitHub's rules for an App's JWT.
 MAX_JWT_AHEAD = 600.0
@@ -46,6 +49,7 @@ class App:
     owner: str
     public_key: str  # PEM
     token_lifetime: float = DEFAULT_TOKEN_LIFETIME
+    tokens_issued: int = 0
     created_at: str = field(default_factory=now)
 
     @property
@@ -206,6 +210,14 @@ class AppState(RepoState):
         token = "ghs_" + secrets.token_urlsafe(27)[:36]
         expires_at = time.time() + installation.app.token_lifetime
         self.installation_tokens[token] = InstallationToken(installation, expires_at)
+        installation.app.tokens_issued += 1
+        log.info(
+            "installation token %d of %s (installation %d), for %g s",
+            installation.app.tokens_issued,
+            installation.app.slug,
+            installation.id,
+            installation.app.token_lifetime,
+        )
         # Expired tokens are forgotten as new ones come, so the table stays small.
         for old, held in list(self.installation_tokens.items()):
             if held.expires_at < time.time() - 3600:
