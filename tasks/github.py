@@ -317,4 +317,10 @@ def open_statuses(sleep: Sleep = time.sleep, credentials: Credentials | None = N
     if not credentials.can_write:
         log.warning("no GitHub token configured: statuses are logged, not posted (dry run)")
         return DryRunStatuses()
+    if credentials.app is not None:
+        # Imported here: tasks.github_checks builds on this module's helpers.
+        from tasks.github_checks import CheckRunStatuses  # noqa: PLC0415
+
+        app_id = int(credentials.app.app_id)
+        return CheckRunStatuses(credentials.client(), app_id, sleep=sleep)
     return GitHubStatuses(credentials.client(), sleep=sleep)

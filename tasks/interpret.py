@@ -12,7 +12,7 @@ raises `PayloadError`/`InvalidValue` with a one-line reason. Payload text
 
 from ouro import validate
 from ouro.jsonutil import JsonDict, get_bool, get_dict, get_int, get_str, has
-from tasks import commands, refresh, revisions, tasklines
+from tasks import commands, refresh, rerun, revisions, tasklines
 from tasks.cancel import Cancel
 from tasks.decision import (
     Decision,
@@ -49,6 +49,8 @@ def interpret(
         return _push(payload, testmap, new_id)
     if event == "issues":
         return _issue(payload, testmap, lookups, new_id)
+    if event == "check_run":
+        return rerun.check_run(payload, testmap, lookups, new_id)
     return Decision(reason=f"{event} events are not used")
 
 

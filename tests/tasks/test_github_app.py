@@ -9,7 +9,7 @@ import pytest
 
 from ouro.config import ConfigError
 from tasks.forge import Status
-from tasks.github import Credentials, open_statuses
+from tasks.github import Credentials, GitHubStatuses, open_statuses
 from tests.fixtures_mock_github import MockGitHubFixture
 
 REPO = "acme/widget"
@@ -53,7 +53,8 @@ def test_statuses_are_posted_as_the_apps_bot(
     assert credentials.app is not None
     assert credentials.app.installation_id == installed
     sha = mock_github.control.push(REPO, {"b.txt": "2\n"})
-    open_statuses(credentials=credentials).post(REPO, sha, Status("ci/app", "success", "ok"))
+    # Commit statuses (App mode itself reports check runs: tests/tasks/test_github_checks.py).
+    GitHubStatuses(credentials.client()).post(REPO, sha, Status("ci/app", "success", "ok"))
     statuses = mock_github.server.state.statuses(mock_github.server.state.repo(REPO), sha)
     assert [(s.context, s.creator) for s in statuses] == [("ci/app", "ouro-ci[bot]")]
 
