@@ -195,6 +195,17 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--user")
     p.set_defaults(action=lambda c, a: c.comment(a.repo, a.number, a.body, user=a.user))
 
+    p = client_parser("rerun-check", "click Re-run on a check run (or, --suite, on a suite)")
+    p.add_argument("repo")
+    p.add_argument("id", type=int, help="the check run's id (the check suite's with --suite)")
+    p.add_argument("--suite", action="store_true", help="re-run all checks of the suite ID")
+    p.add_argument("--user", help="who clicks (default: the repository's owner)")
+    p.set_defaults(
+        action=lambda c, a: (c.rerun_check_suite if a.suite else c.rerun_check)(
+            a.repo, a.id, a.user
+        )
+    )
+
     p = client_parser("deliveries", "list the webhook deliveries made so far")
     p.add_argument("--event")
     p.set_defaults(

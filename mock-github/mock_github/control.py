@@ -277,3 +277,19 @@ class MockGitHubControl:
         body = {"account": account, "repositories": repositories}
         result: JsonDict = self._call("POST", f"/apps/{slug}/installations", body)
         return result
+
+    # Checks
+
+    def rerun_check(self, repo: str, run_id: int, sender: str | None = None) -> JsonDict:
+        """A person clicks "Re-run" on a check run: its app gets `check_run.rerequested`."""
+        result: JsonDict = self._call(
+            "POST", f"/repos/{repo}/check-runs/{run_id}/rerequest", {"sender": sender}
+        )
+        return result
+
+    def rerun_check_suite(self, repo: str, suite_id: int, sender: str | None = None) -> JsonDict:
+        """A person clicks "Re-run all checks": the suite's app gets `check_suite.rerequested`."""
+        result: JsonDict = self._call(
+            "POST", f"/repos/{repo}/check-suites/{suite_id}/rerequest", {"sender": sender}
+        )
+        return result

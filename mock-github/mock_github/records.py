@@ -156,6 +156,8 @@ EMITTED = frozenset(
             for action in ("opened", "edited", "closed", "reopened", "labeled", "unlabeled")
         ),
         *(("issue_comment", action) for action in ("created", "edited", "deleted")),
+        *(("check_run", action) for action in ("created", "completed", "rerequested")),
+        *(("check_suite", action) for action in ("completed", "rerequested")),
     }
 )
 

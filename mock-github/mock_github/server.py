@@ -26,6 +26,7 @@ import requests
 from mock_github import conditional, delivery, githttp
 from mock_github.control_api import ControlApi
 from mock_github.control_apps import ControlApps
+from mock_github.control_checks import ControlChecks
 from mock_github.errors import ApiError
 from mock_github.ratelimit import DEFAULT_LIMIT, Client, RateLimits
 from mock_github.records import Event, Hook
@@ -84,6 +85,7 @@ class MockGitHub:
         RestApi(self.state, self.redeliver).register(self.router)
         ControlApi(self.state).register(self.router)
         ControlApps(self.state).register(self.router)
+        ControlChecks(self.state).register(self.router)
 
     def start(self) -> None:
         """Serve on a background thread (tests, the fixture)."""

@@ -56,6 +56,9 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
     installation = c.install_app("ouro-ci", "acme", ["widget"])["id"]
     app_jwt = "Bearer " + github.Auth.AppAuth(app["id"], app["pem"]).create_jwt()
     status = {"state": "success", "context": "ci/test", "description": "passed"}
+    run = check_run(mock_github, head)
+    suite = run["check_suite"]["id"]
+    done = {"conclusion": "success", "output": {"title": "Passed", "summary": "12 tests"}}
     return [
         Example("GET", "/", 200),
         Example("GET", "/user", 200),
@@ -86,6 +89,13 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
         Example("GET", f"{R}/commits/{head}/status", 200),
         Example("GET", f"{R}/commits/{head}/statuses", 200),
         Example("GET", f"{R}/statuses/{head}", 200),
+        Example("POST", f"{R}/check-runs", 201, {"name": "ci/lint", "head_sha": head}),
+        Example("GET", f"{R}/check-runs/{run['id']}", 200),
+        Example("PATCH", f"{R}/check-runs/{run['id']}", 200, done),
+        Example("POST", f"{R}/check-runs/{run['id']}/rerequest", 201),
+        Example("GET", f"{R}/commits/{head}/check-runs?check_name=ci/test&filter=all", 200),
+        Example("GET", f"{R}/commits/fix/check-suites", 200),
+        Example("GET", f"{R}/check-suites/{suite}", 200),
         Example("GET", f"{R}/pulls?state=all", 200),
         Example("POST", f"{R}/pulls", 201, {"head": "feature", "base": "main", "title": "B"}),
         Example("GET", f"{R}/pulls/{n}", 200),
@@ -125,6 +135,27 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
         Example("GET", "/repos/acme/nowhere/installation", 404, auth=app_jwt),
         Example("POST", f"/app/installations/{installation}/access_tokens", 201, {}, auth=app_jwt),
     ]
+
+
+def check_run(mock_github: MockGitHubFixture, sha: str) -> dict[str, Any]:
+    """A check run in progress on `sha`, made with the REST API as an app makes it."""
+    body = {
+        "name": "ci/test",
+        "head_sha": sha,
+        "status": "in_progress",
+        "details_url": "http://ci.example/logs/1",
+        "external_id": "job-1",
+        "output": {"title": "Running", "summary": "started", "text": "log follows"},
+    }
+    answer = requests.post(
+        f"{mock_github.url}{R}/check-runs",
+        json=body,
+        headers={"Authorization": f"token {mock_github.token}"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    run: dict[str, Any] = answer.json()
+    return run
 
 
 def route_of(mock_github: MockGitHubFixture, example: Example) -> tuple[str, str]:

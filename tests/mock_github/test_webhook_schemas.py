@@ -77,6 +77,13 @@ def trigger_everything(mock_github: MockGitHubFixture, receiver_url: str, tmp: P
     c.update_pr(REPO, n, state="open")
     sha = c.push(REPO, {"b.txt": "b\n"}, branch="fix")
     api.post(f"{r}/statuses/{sha}", json={"state": "success", "context": "ci"}, timeout=30)
+    run = api.post(
+        f"{r}/check-runs", json={"name": "ci", "head_sha": sha, "status": "in_progress"}, timeout=30
+    ).json()  # check_run.created
+    done = {"conclusion": "failure", "output": {"title": "1 failed", "summary": "a_test"}}
+    api.patch(f"{r}/check-runs/{run['id']}", json=done, timeout=30).raise_for_status()
+    c.rerun_check(REPO, run["id"], sender="dave")  # check_run.rerequested
+    c.rerun_check_suite(REPO, run["check_suite"]["id"], sender="dave")
     c.merge_pr(REPO, n)
     issue = c.open_issue(REPO, "It breaks", "Steps", user="dave")
     i = issue["number"]

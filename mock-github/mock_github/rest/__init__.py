@@ -2,6 +2,7 @@
 
 from mock_github.rest.accounts import AccountRoutes
 from mock_github.rest.apps import AppRoutes
+from mock_github.rest.checks import CheckRoutes
 from mock_github.rest.hooks import HookRoutes, Redeliver
 from mock_github.rest.issues import IssueRoutes
 from mock_github.rest.pulls import PullRoutes
@@ -23,6 +24,7 @@ class RestApi:
             AccountRoutes(self.state),
             RepoRoutes(self.state),
             StatusRoutes(self.state),
+            CheckRoutes(self.state),
             PullRoutes(self.state),
             IssueRoutes(self.state),
             HookRoutes(self.state, self._redeliver),

@@ -8,13 +8,14 @@ from typing import Any
 
 from mock_github.records import Event, Hook, Repo
 from mock_github.shapes.base import JsonDict
+from mock_github.shapes.checks import CheckShapes
 from mock_github.shapes.git import GitShapes
 from mock_github.shapes.hooks import HookShapes
 from mock_github.shapes.pulls import PullShapes
 from mock_github.shapes.statuses import StatusShapes
 
 
-class Shapes(PullShapes, GitShapes, StatusShapes, HookShapes):
+class Shapes(PullShapes, GitShapes, StatusShapes, CheckShapes, HookShapes):
     def event_payload(self, event: Event, hook: Hook) -> JsonDict:
         repo = self.state.repo(event.repo)
         fields = event.fields
@@ -55,6 +56,12 @@ class Shapes(PullShapes, GitShapes, StatusShapes, HookShapes):
                 created_at=status.created_at,
                 updated_at=status.created_at,
             )
+        elif event.name == "check_run":
+            run = self.state.check_runs[fields["check_run_id"]]
+            payload["check_run"] = self.check_run(repo, run)
+        elif event.name == "check_suite":
+            suite = self.state.check_suites[fields["check_suite_id"]]
+            payload["check_suite"] = self.check_suite(repo, suite)
         else:
             issue = self.state.issue(repo, fields["number"])
             if event.name == "pull_request":

@@ -1,4 +1,5 @@
-"""What mock-github knows: accounts, repositories, pull requests, comments, statuses, hooks.
+"""What mock-github knows: accounts, repositories, pull requests, comments, statuses, checks,
+hooks.
 
 Commits live in real bare repositories under the data directory (gitstore); the
 rest is held in memory. One lock guards it all: every change happens under
@@ -14,6 +15,7 @@ Rules copied from GitHub, because clients depend on them:
 
 from mock_github.state.accounts import AccountState
 from mock_github.state.apps import AppState
+from mock_github.state.checks import CheckState
 from mock_github.state.commits import CommitState
 from mock_github.state.issues import IssueState
 from mock_github.state.pulls import PullState
@@ -21,5 +23,14 @@ from mock_github.state.repos import RepoState
 from mock_github.state.statuses import StatusState
 
 
-class State(PullState, IssueState, CommitState, AppState, RepoState, StatusState, AccountState):
+class State(
+    PullState,
+    IssueState,
+    CommitState,
+    AppState,
+    RepoState,
+    StatusState,
+    CheckState,
+    AccountState,
+):
     """All of it, one layer per resource (state/*.py), sharing `StateBase`'s lock and indexes."""

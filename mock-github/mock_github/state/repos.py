@@ -10,9 +10,17 @@ from mock_github.records import Event, Hook, Repo, now
 from mock_github.state.accounts import AccountState
 from ouro import validate
 
-# The events the default hook (--webhook-url) subscribes to: those a CI's hook selects.
-# Hooks added one by one get every event unless told otherwise (`create`, `delete` too).
-DEFAULT_HOOK_EVENTS = ("push", "pull_request", "issues", "issue_comment", "status")
+# The events the default hook (--webhook-url) subscribes to: those a CI's hook (or App)
+# selects. Hooks added one by one get every event unless told otherwise (`create`, `delete`).
+DEFAULT_HOOK_EVENTS = (
+    "push",
+    "pull_request",
+    "issues",
+    "issue_comment",
+    "status",
+    "check_run",
+    "check_suite",
+)
 
 
 class RepoState(AccountState):
