@@ -21,6 +21,7 @@ from ouro.deploy.local import Deployment, RealGitHub
 from ouro.deploy.progress import say
 from tasks import testmap
 from tasks.decision import MANUAL_TESTING
+from tasks.github_checks import as_status
 
 REPO = "ouro-demo/sample"
 CONTEXT = "unit-tests"
@@ -107,11 +108,38 @@ def statuses(
     session: requests.Session | None = None,
 ) -> list[dict[str, Any]]:
     """The context's statuses of `sha`, oldest first (GitHub lists newest first)."""
-    get = session.get if session is not None else requests.get
-    response = get(f"{api}/repos/{repo}/commits/{sha}/statuses?per_page=100", timeout=30)
-    response.raise_for_status()
-    found: list[dict[str, Any]] = response.json()
+    found = listing(api, repo, sha, checks=False, session=session)
     return [s for s in reversed(found) if s["context"] == context]
+
+
+def listing(
+    api: str, repo: str, sha: str, *, checks: bool, session: requests.Session | None = None
+) -> list[dict[str, Any]]:
+    """Every commit status of `sha` (newest first), or with `checks` every check run: one
+    request for all of a head's contexts, which matters under GitHub's rate limits."""
+    get = session.get if session is not None else requests.get
+    what = "check-runs?filter=all&per_page=100" if checks else "statuses?per_page=100"
+    response = get(f"{api}/repos/{repo}/commits/{sha}/{what}", timeout=30)
+    response.raise_for_status()
+    found: list[dict[str, Any]] = response.json()["check_runs"] if checks else response.json()
+    return found
+
+
+def check_statuses(o: Outcome, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """App mode: `o.statuses` and each phase of the context's check runs in `runs` not seen
+    before, read as statuses (tasks.github_checks). A run changes in place, so what is
+    known is what a poll saw; each entry names its run (`check_run`) and its `status`."""
+    found = list(o.statuses)
+    mine = [r for r in runs if r["name"] == o.context]
+    for run in sorted(mine, key=lambda r: int(r["id"])):
+        status = as_status(run)
+        entry = {
+            "state": status.state, "description": status.description,
+            "target_url": status.target_url, "check_run": run["id"], "status": run["status"],
+        }  # fmt: skip
+        if entry not in found:
+            found.append(entry)
+    return found
 
 
 def follow(
@@ -121,14 +149,24 @@ def follow(
     timeout: float,
     started: float,
     session: requests.Session | None = None,
+    checks: bool = False,
+    interval: float = 0.5,
 ) -> list[Outcome]:
-    """Print each new status with its log link until every outcome is final (bounded)."""
+    """Print each new status (`checks`: check run phase) with its log link until every
+    outcome is final (bounded), reading each head once per `interval`."""
     deadline = time.monotonic() + timeout
     while not all(o.done for o in outcomes):
         if time.monotonic() > deadline:
             raise TimeoutError(f"no final status within {timeout:.0f}s")
+        heads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for o in outcomes:
-            seen = statuses(api, o.sha, repo=o.repo, context=o.context, session=session)
+            if (o.repo, o.sha) not in heads:
+                heads[o.repo, o.sha] = listing(api, o.repo, o.sha, checks=checks, session=session)
+            found = heads[o.repo, o.sha]
+            if checks:
+                seen = check_statuses(o, found)
+            else:
+                seen = [s for s in reversed(found) if s["context"] == o.context]
             for status in seen[len(o.statuses) :]:
                 note = f" - log: {status['target_url']}" if status.get("target_url") else ""
                 what = f"{status['state']} {status['description']!r}{note}"
@@ -136,8 +174,14 @@ def follow(
             o.statuses = seen
             if o.done and o.final_at is None:
                 o.final_at = time.monotonic() - started
-        time.sleep(0.5 if session is None else 3)  # GitHub: stay far from its rate limits
+        time.sleep(interval)
     return outcomes
+
+
+def mock_session(deploy: Deployment) -> requests.Session:
+    """Reads of the mock with the deployment's token: GitHub allows 60 requests an hour
+    without one, and the mock keeps that rule."""
+    return github_session((deploy.secrets / "github" / "token").read_text().strip())
 
 
 def drive(
@@ -159,7 +203,11 @@ def drive(
         for delivery in control.deliveries():
             event = f"{delivery['event']}/{delivery.get('action') or '-'}"
             say(f"  webhook delivered: {event} -> HTTP {delivery['status_code']}")
-    return follow(api, outcomes, timeout=timeout, started=started)
+    checks = bool(deploy.state.app_id)  # App mode reports check runs
+    with mock_session(deploy) as session:
+        return follow(
+            api, outcomes, timeout=timeout, started=started, session=session, checks=checks
+        )
 
 
 @dataclass(frozen=True)
@@ -219,9 +267,11 @@ def drive_pr(
     say(f"bot: {' '.join(scan[1:])}: {deploy.exec('tasks', scan).strip()}")
     outcomes = [Outcome(pr.repo, pr.number, sha, c, title, "success") for c in contexts]
     with github_session(pr.github.token) as session:
+        # GitHub: stay far from its rate limits.
         return follow(
-            deploy.github_api, outcomes, timeout=timeout, started=started, session=session
-        )
+            deploy.github_api, outcomes, timeout=timeout, started=started, session=session,
+            interval=3,
+        )  # fmt: skip
 
 
 def summary(

@@ -25,7 +25,7 @@ import yaml
 
 from ouro import amqp, cli
 from ouro.config import ConfigError
-from ouro.deploy import containers, host, podman, vmimage
+from ouro.deploy import appmode, containers, host, podman, vmimage
 from ouro.deploy import secrets as ouro_secrets
 from ouro.deploy.progress import say
 
@@ -55,6 +55,9 @@ class State:
     github_api: str | None = None  # None: the mock GitHub
     # The reference of the sample's VM image in this deployment's images-server.
     sample_image: str = ""
+    # App mode (appmode.py): the mock's App and its installation; 0 in token mode.
+    app_id: int = 0
+    app_installation: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ class Deployment:
             "OURO_WORKER_WORK_DIR": str(self.work_dir),
             "OURO_WORKER_SECRETS_DIR": str(self.job_secrets_dir),
             "OURO_WORKER_IMAGE_CACHE": str(self.same_path_volumes()["image-cache"]),
+            **appmode.values(self.state),
         }
 
     @property
@@ -249,7 +253,10 @@ class Deployment:
         self.root.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(asdict(self.state), indent=1))
 
-    def up(self, *, timeout: float = 180, github: RealGitHub | None = None) -> None:
+    def up(
+        self, *, timeout: float = 180, github: RealGitHub | None = None, app: bool = False
+    ) -> None:
+        """`app`: App mode (appmode.py; the mock only)."""
         host.check_prerequisites()
         say("building images (only those whose inputs changed)")
         for result in containers.build_all().values():
@@ -262,6 +269,7 @@ class Deployment:
         self.state.host = host.host_address()
         self.state.components = available_components()
         self.state.github_api = github.api_url if github else None
+        self.state.app_id = self.state.app_installation = 0
         # Fresh fake secrets each time: the broker's certificate names this run's address.
         shutil.rmtree(self.secrets, ignore_errors=True)
         ouro_secrets.generate(
@@ -287,7 +295,10 @@ class Deployment:
         self.save()
         testmap = self.testmap_for(github)
         (self.root / "testmap.yaml").write_text(testmap)
-        for source in self.yamls():
+        # In App mode the mock comes first: the App must exist before the bot starts.
+        for source in reversed(self.yamls()) if app else self.yamls():
+            if app and source == YAMLS[0]:
+                appmode.register(self, timeout)
             rendered = self.render(source, testmap)
             podman.run(["kube", "play", "--quiet", str(rendered)], timeout=300)
         pods = PODS if self.mocked else PODS[:1]

@@ -34,12 +34,13 @@ def shell(deploy: Deployment) -> int:
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    if args.scenario != "pull-requests" and (args.repo or args.pr):
-        raise ConfigError("--scenario is for the mocked GitHub: not with --repo/--pr")
+    if (args.scenario != "pull-requests" or args.app) and (args.repo or args.pr):
+        raise ConfigError("--scenario and --app are for the mocked GitHub: not with --repo/--pr")
     if args.repo is None and args.pr is None:
         return run_deployment(
-            Deployment(), scenario_driver(args.scenario, started), started, args.interactive
-        )
+            Deployment(), scenario_driver(args.scenario, started), started, args.interactive,
+            app=args.app,
+        )  # fmt: skip
     if args.repo is None or args.pr is None:
         raise ConfigError("--repo and --pr go together")
     command = shlex.split(args.command) if args.command else None
@@ -72,11 +73,12 @@ def run_deployment(
     interactive: bool = False,
     *,
     github: RealGitHub | None = None,
+    app: bool = False,
 ) -> int:
     """Up, drive, summary, (shell), down; 0 only if every outcome was as expected."""
     ok = False
     try:
-        deploy.up(github=github)
+        deploy.up(github=github, app=app)
         say(f"deployment up after {time.monotonic() - started:.0f}s")
         outcomes, checks = driver(deploy)
         ok = summary(outcomes, started, checks)
@@ -133,6 +135,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--scenario", default="pull-requests", choices=SCENARIO_NAMES,
         help="what to drive through the mocked GitHub: the sample's passing and failing PRs "
         "(default), an image refresh, or a test with an unmerged infra revision",
+    )  # fmt: skip
+    run_parser.add_argument(
+        "--app", action="store_true",
+        help="App mode: the bot and the worker act as a GitHub App of the mock and report "
+        "check runs instead of commit statuses",
     )  # fmt: skip
     run_parser.add_argument(
         "--context", default=CONTEXT, help=f"real PR: the context to test (default {CONTEXT})"

@@ -48,7 +48,7 @@ def _openssl(*args: str, cwd: Path) -> None:
         raise ConfigError(f"openssl {args[0]} failed: {result.stderr.strip().splitlines()[-1:]}")
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
@@ -116,7 +116,7 @@ def generate(
         (root / "github" / "token", github_token or "ghp_mock" + secrets.token_hex(16)),
     ):
         if not path.exists():
-            _write_private(path, value + "\n")
+            write_private(path, value + "\n")
     return sorted({p for p in root.rglob("*") if p.is_file()} - before)
 
 
