@@ -9,9 +9,10 @@ import jwt
 import pytest
 import requests
 
-from mock_github.control import ControlError
+from mock_github.control import ControlError, MockGitHubControl
 from mock_github.state.apps import new_key_pair
 from tests.fixtures_mock_github import MockGitHubFixture
+from tests.mock_github.test_cli import mock_process
 from tests.mock_github.test_git import git
 
 REPO = "acme/widget"
@@ -193,3 +194,40 @@ def test_an_app_with_its_own_key_and_bad_registrations(mock_github: MockGitHubFi
         c.install_app("nobody", "acme")
     with pytest.raises(ControlError, match="Validation Failed"):
         c.set_token_lifetime("mine", 0)
+
+
+def test_a_restart_keeps_the_app_its_installation_and_its_tokens(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with mock_process(data) as url:
+        c = MockGitHubControl(url)
+        c.create_repo(REPO, files={"a.txt": "1\n"})
+        sha = c.push(REPO, {"b.txt": "2\n"})
+        app = c.register_app("ouro-ci", "acme", token_lifetime=600)
+        installation = int(c.install_app("ouro-ci", "acme", ["widget"])["id"])
+        c.close()
+        key = str(app["pem"])
+        token = as_installation_token(url, int(app["id"]), key, installation)
+    with mock_process(data) as url:
+        headers = {"Authorization": f"token {token}"}
+        answer = requests.post(
+            f"{url}/repos/{REPO}/statuses/{sha}", json={"state": "success"}, headers=headers,
+            timeout=10,
+        )  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["creator"]["login"] == "ouro-ci[bot]"
+        gi = github.GithubIntegration(base_url=url, auth=github.Auth.AppAuth(int(app["id"]), key))
+        assert gi.get_repo_installation("acme", "widget").id == installation
+        assert gi.get_app().slug == "ouro-ci"
+        gi.close()
+
+
+def as_installation_token(url: str, app_id: int, key: str, installation: int) -> str:
+    """A new installation token, asked for with the App's JWT."""
+    bearer = signed(key, app_id, iat=time.time() - 60, exp=time.time() + 300)
+    answer = requests.post(
+        f"{url}/app/installations/{installation}/access_tokens",
+        headers={"Authorization": f"Bearer {bearer}"},
+        timeout=10,
+    )
+    assert answer.status_code == 201
+    return str(answer.json()["token"])

@@ -1,11 +1,12 @@
 """What of `State` outlives a restart, in the data directory beside the git repositories.
 
 Every kind of record is a row per key (persist.py): accounts (with org memberships),
+GitHub Apps with their installations and unexpired installation tokens,
 repositories (labels, collaborators, hooks and their settings), issues and pull requests
 (with comments and labels), statuses and webhook deliveries (written once), and the
 settings (the id sequence, the default hook). Issue numbers continue from the restored
-issues. Tokens are not kept: they come from the token file at each start, so a token
-taken out of it stops working.
+issues. Users' tokens are not kept: they come from the token file at each start, so a
+token taken out of it stops working.
 
 A new kind joins by a `Kind` in `KINDS`: a function listing `(key, record)`, one putting
 a row back. A new field of a record kept here (a dataclass field, say `Repo.x: dict[int,
@@ -13,6 +14,7 @@ X]` with `X` a dataclass) needs nothing: `codec` follows the type hints.
 """
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,7 @@ from mock_github.gitstore import BareRepo
 from mock_github.persist import Kind, Store
 from mock_github.records import Account, Hook, Issue, Repo, Status
 from mock_github.state import State
+from mock_github.state.apps import App, Installation, InstallationToken
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,45 @@ def _restore_delivery(state: State, key: str, value: Any) -> None:
         hook.deliveries.append(load(Delivery, value))
 
 
+def _apps(state: State) -> Iterator[tuple[str, Any]]:
+    return iter(state.apps.items())
+
+
+def _restore_app(state: State, key: str, value: Any) -> None:
+    state.apps[key] = load(App, value)
+
+
+def _installations(state: State) -> Iterator[tuple[str, Any]]:
+    for number, installation in state.installations.items():
+        yield str(number), installation
+
+
+def _encode_installation(installation: Installation) -> Any:
+    """By its App's slug: the App is a row of its own."""
+    return {**dump(installation, {Installation: ("app",)}), "app": installation.app.slug.lower()}
+
+
+def _restore_installation(state: State, key: str, value: Any) -> None:
+    app = state.apps.get(value["app"])
+    if app is not None:
+        state.installations[int(key)] = load(Installation, value, app=app)
+
+
+def _installation_tokens(state: State) -> Iterator[tuple[str, Any]]:
+    return iter(state.installation_tokens.items())
+
+
+def _encode_installation_token(held: InstallationToken) -> Any:
+    return {"installation": held.installation.id, "expires_at": held.expires_at}
+
+
+def _restore_installation_token(state: State, key: str, value: Any) -> None:
+    # A token outlives a restart, as on GitHub, until it expires.
+    installation = state.installations.get(int(value["installation"]))
+    if installation is not None and value["expires_at"] > time.time():
+        state.installation_tokens[key] = InstallationToken(installation, value["expires_at"])
+
+
 def _settings(state: State) -> Iterator[tuple[str, Any]]:
     yield "last_id", state.last_id
     yield "default_hook", state.default_hook
@@ -124,6 +166,16 @@ KINDS: tuple[Kind[State], ...] = (
     Kind("status", _statuses, _encode_status, _restore_status, write_once=True),
     Kind("delivery", _deliveries, _encode, _restore_delivery, write_once=True),
     Kind("setting", _settings, lambda value: value, _restore_setting),
+    # Apps before their installations, installations before their tokens.
+    Kind("app", _apps, _encode, _restore_app),
+    Kind("installation", _installations, _encode_installation, _restore_installation),
+    Kind(
+        "installation_token",
+        _installation_tokens,
+        _encode_installation_token,
+        _restore_installation_token,
+        write_once=True,
+    ),
 )
 
 
