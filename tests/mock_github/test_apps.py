@@ -94,14 +94,7 @@ def test_pygithub_renews_the_token_before_it_expires(mock_github: MockGitHubFixt
 
 def test_an_expired_token_is_refused(mock_github: MockGitHubFixture, tmp_path: Path) -> None:
     app_id, key, installation = setup_app(mock_github, lifetime=1.5)
-    jwt_token = signed(key, app_id, iat=time.time() - 60, exp=time.time() + 300)
-    answer = requests.post(
-        f"{mock_github.url}/app/installations/{installation}/access_tokens",
-        headers={"Authorization": f"Bearer {jwt_token}"},
-        timeout=10,
-    )
-    assert answer.status_code == 201
-    token = answer.json()["token"]
+    token = as_installation_token(mock_github.url, app_id, key, installation)
     headers = {"Authorization": f"token {token}"}
     user = requests.get(f"{mock_github.url}/users/ouro-ci[bot]", headers=headers, timeout=10)
     assert user.status_code == 200

@@ -5,7 +5,6 @@ mock's control verb, a `check_run` `rerequested` webhook) queues that job again.
 from pathlib import Path
 
 import pytest
-import requests
 
 from ouro import queues
 from tasks.forge import Status
@@ -14,17 +13,9 @@ from tests.fixtures_mock_github import MockGitHubFixture
 from tests.fixtures_webhook import RunningReceiver
 from tests.rabbitmq import drain
 from tests.tasks.bot_stack import NETWORKING, REPO, Stack
+from tests.tasks.test_github_checks import runs
 
 LOG = "http://logs.example/logs/job/index.html"
-
-
-def check_runs(mock: MockGitHubFixture, sha: str) -> list[dict[str, object]]:
-    answer = requests.get(
-        f"{mock.url}/repos/{REPO}/commits/{sha}/check-runs?filter=all", timeout=10
-    )
-    answer.raise_for_status()
-    found: list[dict[str, object]] = answer.json()["check_runs"]
-    return sorted(found, key=lambda r: int(str(r["id"])))
 
 
 def test_check_runs_and_a_rerun(
@@ -49,19 +40,19 @@ def test_check_runs_and_a_rerun(
         jobs = stack.jobs()
         assert [j.context for _, j in jobs[queues.TASKS]] == ["unit-tests"]
         assert [j.context for _, j in jobs["tasks.kvm"]] == [NETWORKING]
-        runs = check_runs(mock, sha)
-        assert sorted((r["name"], r["status"]) for r in runs) == [
+        queued = runs(mock, sha)
+        assert sorted((r["name"], r["status"]) for r in queued) == [
             (NETWORKING, "queued"),
             ("unit-tests", "queued"),
         ]
-        assert {r["app"]["id"] for r in runs} == {app["id"]}  # type: ignore[index]
+        assert {r["app"]["id"] for r in queued} == {app["id"]}  # type: ignore[index]
         assert mock.control.deliveries("status") == []  # no commit status in App mode
 
         # The worker's part, as it posts it: the unit tests fail.
         worker = open_statuses(credentials=Credentials())
         worker.post(REPO, sha, Status("unit-tests", "pending", "In progress [w1]", LOG))
         worker.post(REPO, sha, Status("unit-tests", "failure", "Tests failed [w1]", LOG))
-        failed = next(r for r in check_runs(mock, sha) if r["name"] == "unit-tests")
+        failed = next(r for r in runs(mock, sha) if r["name"] == "unit-tests")
         assert (failed["status"], failed["conclusion"]) == ("completed", "failure")
 
         c.rerun_check(REPO, int(str(failed["id"])), "alice")
@@ -69,7 +60,7 @@ def test_check_runs_and_a_rerun(
         again = stack.jobs()
         assert [j.context for _, j in again[queues.TASKS]] == ["unit-tests"]
         assert again["tasks.kvm"] == []
-        unit = [r for r in check_runs(mock, sha) if r["name"] == "unit-tests"]
+        unit = [r for r in runs(mock, sha) if r["name"] == "unit-tests"]
         assert [(r["status"], r["conclusion"]) for r in unit] == [
             ("completed", "failure"),
             ("queued", None),
