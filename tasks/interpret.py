@@ -49,8 +49,8 @@ def interpret(
         return _push(payload, testmap, new_id)
     if event == "issues":
         return _issue(payload, testmap, lookups, new_id)
-    if event == "check_run":
-        return rerun.check_run(payload, testmap, lookups, new_id)
+    if event in rerun.EVENTS:
+        return rerun.rerequested(event, payload, testmap, lookups, new_id)
     return Decision(reason=f"{event} events are not used")
 
 

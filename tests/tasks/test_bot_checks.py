@@ -1,6 +1,7 @@
 """The bot in App mode through its acceptance stack (tests/tasks/bot_stack.py): jobs are
 announced as queued check runs of the App, and a person's "Re-run" on github.com (the
-mock's control verb, a `check_run` `rerequested` webhook) queues that job again."""
+mock's control verbs: `check_run` / `check_suite` `rerequested` webhooks) queues that job,
+or every job of the suite, again."""
 
 from pathlib import Path
 
@@ -65,6 +66,14 @@ def test_check_runs_and_a_rerun(
             ("completed", "failure"),
             ("queued", None),
         ]
+
+        # "Re-run all checks" of the App's suite: every context again.
+        suite = int(failed["check_suite"]["id"])  # type: ignore[index]
+        c.rerun_check_suite(REPO, suite, "alice")
+        stack.settle()
+        again = stack.jobs()
+        assert [j.context for _, j in again[queues.TASKS]] == ["unit-tests"]
+        assert [j.context for _, j in again["tasks.kvm"]] == [NETWORKING]
     finally:
         stack.close()
     assert drain(url, queues.WEBHOOK) == []

@@ -260,7 +260,7 @@ def test_push_to_a_mapped_branch_tests_the_new_head_without_pr() -> None:
 
 @pytest.mark.parametrize(
     ("event", "name"),
-    [("star", "star.created"), ("ping", "ping.org"), ("check_suite", "push.main")],
+    [("star", "star.created"), ("ping", "ping.org"), ("status", "push.main")],
 )
 def test_other_events_are_dropped(event: str, name: str) -> None:
     decision = run(event, payload(name))

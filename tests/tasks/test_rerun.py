@@ -1,5 +1,6 @@
-"""A person's "Re-run" of a check run (`check_run` `rerequested`, tasks/rerun.py), and the
-mapping between statuses and check runs (tasks/github_checks.py), both pure."""
+"""A person's "Re-run" of a check run or of the App's suite (`check_run`/`check_suite`
+`rerequested`, tasks/rerun.py), and the mapping between statuses and check runs
+(tasks/github_checks.py), both pure."""
 
 from typing import Any
 
@@ -38,8 +39,18 @@ def rerequested(name: str = "unit-tests", sha: str = HEAD, pr: int | None = 45) 
     }  # fmt: skip
 
 
-def run(data: dict[str, Any], gh: FakeGitHub) -> list[tuple[str, str, int | None, str, bool]]:
-    decision = interpret("check_run", data, load_map(), gh, counter_ids())
+def suite_rerequested(sha: str = HEAD, pr: int | None = 45) -> dict[str, Any]:
+    """A `check_suite` `rerequested` payload: "Re-run all checks" of the App's suite."""
+    data = rerequested(sha=sha, pr=pr)
+    suite = data.pop("check_run")["check_suite"]
+    data["check_suite"] = {**suite, "app": {"id": 9, "slug": "ouro-ci"}, "status": "completed"}
+    return data
+
+
+def run(
+    data: dict[str, Any], gh: FakeGitHub, event: str = "check_run"
+) -> list[tuple[str, str, int | None, str, bool]]:
+    decision = interpret(event, data, load_map(), gh, counter_ids())
     return [
         (s.job.context, s.job.sha, s.job.pr, s.job.base_ref or "", s.force) for s in decision.starts
     ]
@@ -78,6 +89,23 @@ def test_a_closed_pr_and_other_actions_start_nothing() -> None:
     data = rerequested()
     data["action"] = "completed"
     assert run(data, gh) == []
+
+
+def test_rerunning_a_suite_queues_every_context_again() -> None:
+    gh = FakeGitHub()
+    gh.pulls[REPO, 45] = pull_info()
+    both = [(c, HEAD, 45, "main", True) for c in ("unit-tests", "fedora-41/networking")]
+    assert run(suite_rerequested(), gh, "check_suite") == both
+    on_branch = run(suite_rerequested(sha="e" * 40, pr=None), gh, "check_suite")
+    assert [(c, pr, base) for c, _, pr, base, _ in on_branch] == [
+        ("unit-tests", None, "main"),
+        ("fedora-41/networking", None, "main"),
+    ]
+    moved = suite_rerequested(sha="c" * 40)
+    assert run(moved, gh, "check_suite") == []
+    completed = suite_rerequested()
+    completed["action"] = "completed"  # the bot's own suite finishing asks for nothing
+    assert run(completed, gh, "check_suite") == []
 
 
 def test_a_payload_without_its_fields_is_refused() -> None:
