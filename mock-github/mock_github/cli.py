@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mock_github.control import ControlError, MockGitHubControl
@@ -86,6 +87,38 @@ def _files(pairs: list[str]) -> dict[str, str | None]:
         else:
             raise ConfigError(f"file argument {pair!r} is not PATH=LOCALFILE, PATH:=TEXT or -PATH")
     return files
+
+
+def _register_app(control: MockGitHubControl, args: argparse.Namespace) -> dict[str, object]:
+    """The App, its private key written to `--key-file` (never printed)."""
+    key_file = Path(args.key_file)
+    if key_file.exists():
+        raise ConfigError(f"{key_file} exists: the App's key is written to a new file")
+    app = control.register_app(
+        args.slug, args.owner, name=args.name, token_lifetime=args.token_lifetime
+    )
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(str(app.pop("pem")))
+    return app
+
+
+def _app_verbs(client_parser: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = client_parser("register-app", "register a GitHub App; its private key to a file")
+    p.add_argument("slug")
+    p.add_argument("--owner", required=True, help="the account that owns the App")
+    p.add_argument("--key-file", required=True, help="a new file for the private key (PEM)")
+    p.add_argument("--name", help="default: the slug")
+    p.add_argument("--token-lifetime", type=float, help="seconds (default: GitHub's hour)")
+    p.set_defaults(action=_register_app)
+
+    p = client_parser("install-app", "install a GitHub App on an account")
+    p.add_argument("slug")
+    p.add_argument("account")
+    p.add_argument(
+        "--repo", action="append", help="only this repository of the account (repeatable)"
+    )
+    p.set_defaults(action=lambda c, a: c.install_app(a.slug, a.account, a.repo))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -205,6 +238,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
             a.repo, a.id, a.user
         )
     )
+
+    _app_verbs(client_parser)
 
     p = client_parser("deliveries", "list the webhook deliveries made so far")
     p.add_argument("--event")

@@ -121,6 +121,27 @@ def test_verbs(
         assert [(c["user"]["login"], c["body"]) for c in comments] == [("bob", "/retest")]
 
 
+def test_app_verbs(
+    mock_github: MockGitHubFixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, key = mock_github.url, tmp_path / "app.pem"
+    base = ["mock-github"]
+    mock_github.control.create_repo("acme/p", files={"a": "1\n"})
+    capsys.readouterr()
+    made = ["register-app", "--url", url, "ouro-ci", "--owner", "acme", "--key-file", str(key)]
+    assert main([*base, *made, "--token-lifetime", "60"]) == 0
+    app = json.loads(capsys.readouterr().out)
+    assert "pem" not in app
+    assert key.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert main([*base, "install-app", "--url", url, "ouro-ci", "acme", "--repo", "p"]) == 0
+    installation = json.loads(capsys.readouterr().out)
+    assert (installation["app_id"], installation["repository_selection"]) == (app["id"], "selected")
+    # The key file is never overwritten.
+    assert main([*base, *made]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
 def test_serve_needs_both_tls_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["mock-github", f"--data={tmp_path}", "--port=0"]
     assert main([*argv, f"--tls-cert={tmp_path / 'cert.pem'}"]) == 2
