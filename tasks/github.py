@@ -8,6 +8,9 @@ still fails leaves as a forge error (`forge_error`), so callers never see PyGith
 requests' exceptions. Posting is opt-in: without a token `open_statuses` and
 `open_conversation` return dry runs, and `redeliver` only logs. Reads work without a
 token, as far as GitHub allows anonymous reads.
+
+In App mode (`Credentials`, `GITHUB_APP_ID`) the same clients act as the App's
+installation, and `open_statuses` reports check runs (`tasks.github_checks`).
 """
 
 import logging
@@ -265,10 +268,11 @@ class Credentials:
     def git_token(self) -> str | None:
         """The installation token, renewed if it is about to expire (so fresh for each git
         command); None in token mode, where git reads public repositories anonymously."""
-        if self.app is None:
+        app = self.app
+        if app is None:
             return None
         # PyGithub's property renews it through the App's JWT when it is near its end.
-        return retried(lambda: self.app.token if self.app else "", "renewing the App's token")
+        return retried(lambda: app.token, "renewing the App's token")
 
 
 class GitHubStatuses:
