@@ -52,6 +52,12 @@ def test_a_job_is_one_check_run_through_its_phases(
     assert (run["status"], run["details_url"]) == ("in_progress", LOG)
     assert run["started_at"] is not None
 
+    # A worker that stops hands the job back: the same run waits in the queue again.
+    checks.post(REPO, sha, Status("unit", "pending", "Requeued: worker w1 stopped", LOG))
+    [run] = runs(mock_github, sha)
+    assert run["status"] == "queued"
+    checks.post(REPO, sha, Status("unit", "pending", "In progress [w1]", LOG))
+
     checks.post(REPO, sha, Status("unit", "failure", "Tests failed [w1]", LOG))
     [run] = runs(mock_github, sha)
     assert (run["status"], run["conclusion"]) == ("completed", "failure")
