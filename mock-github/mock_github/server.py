@@ -28,6 +28,7 @@ from mock_github.control_api import ControlApi
 from mock_github.control_apps import ControlApps
 from mock_github.control_checks import ControlChecks
 from mock_github.errors import ApiError
+from mock_github.graphql.api import GraphqlApi
 from mock_github.ratelimit import DEFAULT_LIMIT, Client, RateLimits
 from mock_github.records import Event, Hook
 from mock_github.rest import RestApi
@@ -86,6 +87,7 @@ class MockGitHub:
         ControlApi(self.state).register(self.router)
         ControlApps(self.state).register(self.router)
         ControlChecks(self.state).register(self.router)
+        GraphqlApi(self.state).register(self.router)
 
     def start(self) -> None:
         """Serve on a background thread (tests, the fixture)."""

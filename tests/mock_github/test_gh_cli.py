@@ -25,9 +25,8 @@ needs_gh = pytest.mark.skipif(
 )
 
 
-def gh(
-    mock: MockGitHubFixture, tmp_path: Path, *args: str, token: str | None
-) -> subprocess.CompletedProcess[str]:
+def gh_env(mock: MockGitHubFixture, tmp_path: Path, token: str | None) -> dict[str, str]:
+    """gh's environment for the mock as a GitHub Enterprise host, with `token` if given."""
     assert mock.ca_file is not None
     # A fresh environment: a GH_TOKEN or gh configuration of the person running the tests
     # must not leak in.
@@ -42,8 +41,19 @@ def gh(
     }
     if token is not None:
         env["GH_ENTERPRISE_TOKEN"] = token
+    return env
+
+
+def gh(
+    mock: MockGitHubFixture, tmp_path: Path, *args: str, token: str | None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["gh", "api", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        ["gh", "api", *args],
+        env=gh_env(mock, tmp_path, token),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

@@ -15,6 +15,7 @@ import github
 import pytest
 import requests
 
+from mock_github.graphql.api import PATHS as GRAPHQL_PATHS
 from tests.fixtures_mock_github import HookRecorder, MockGitHubFixture
 from tests.mock_github.npm_schemas import OPENAPI
 from tests.mock_github.openapi_check import operation, problems, response_schema
@@ -169,7 +170,12 @@ def route_of(mock_github: MockGitHubFixture, example: Example) -> tuple[str, str
 
 
 def rest_routes(mock_github: MockGitHubFixture) -> list[tuple[str, str]]:
-    return [t for t in mock_github.server.router.templates if not t[1].startswith("/_mock/")]
+    """Every route but the control API and GraphQL (test_graphql.py checks that one)."""
+    return [
+        (method, template)
+        for method, template in mock_github.server.router.templates
+        if not template.startswith("/_mock/") and template not in GRAPHQL_PATHS
+    ]
 
 
 def test_every_route_is_in_githubs_description(mock_github: MockGitHubFixture) -> None:

@@ -3,6 +3,14 @@ asking for a run again."""
 
 from mock_github.rest.handlers import REPO, Handlers
 from mock_github.routing import Request, Response, Router, paginate
+from mock_github.shapes.base import JsonDict
+
+
+def _counted(request: Request, key: str, items: list[JsonDict]) -> Response:
+    """A page of `items` as the checks lists answer: `{"total_count": N, key: [...]}`."""
+    page = paginate(request, items)
+    page.body = {"total_count": len(items), key: page.body}
+    return page
 
 
 class CheckRoutes(Handlers):
@@ -41,20 +49,17 @@ class CheckRoutes(Handlers):
     def list_check_runs(self, request: Request) -> Response:
         repo = self.repo_of(request)
         sha = self.state.resolve(repo, request.params["ref"])
-        runs = self.state.check_runs_of(repo, sha, request.query)
         shapes = self.shapes(request)
-        page = paginate(request, [shapes.check_run(repo, run) for run in runs])
-        page.body = {"total_count": len(runs), "check_runs": page.body}
-        return page
+        runs = self.state.check_runs_of(repo, sha, request.query)
+        return _counted(request, "check_runs", [shapes.check_run(repo, run) for run in runs])
 
     def list_check_suites(self, request: Request) -> Response:
         repo = self.repo_of(request)
         sha = self.state.resolve(repo, request.params["ref"])
-        suites = self.state.check_suites_of(repo, sha, request.query)
         shapes = self.shapes(request)
-        page = paginate(request, [shapes.rest_check_suite(repo, suite) for suite in suites])
-        page.body = {"total_count": len(suites), "check_suites": page.body}
-        return page
+        suites = self.state.check_suites_of(repo, sha, request.query)
+        shaped = [shapes.rest_check_suite(repo, suite) for suite in suites]
+        return _counted(request, "check_suites", shaped)
 
     def get_check_suite(self, request: Request) -> Response:
         repo = self.repo_of(request)
