@@ -4,14 +4,17 @@ commit; the webhooks and errors are GitHub's; "Re-run" sends `check_run.rereques
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import github
 import pytest
 import requests
 
+from mock_github.control import MockGitHubControl
 from ouro.cli import main
 from tests.fixtures_mock_github import HookRecorder, MockGitHubFixture
+from tests.mock_github.test_cli import mock_process
 from tests.mock_github.test_pygithub import pygithub
 
 REPO = "acme/widget"
@@ -147,7 +150,8 @@ def test_a_rerun_is_rerequested_and_the_newest_run_counts(
     commit = repo.get_commit(head)
     assert [r.id for r in commit.get_check_runs()] == [second.id]
     assert [r.id for r in commit.get_check_runs(filter="all")] == [second.id, first.id]
-    assert repo.get_check_suite(first.check_suite.id).conclusion == "failure"
+    # The suite concludes with the newest run of each name: the re-run passed.
+    assert repo.get_check_suite(first.check_suite.id).conclusion == "success"
     assert check_events(hook_recorder) == [
         ("check_run", "created", "ci/test"),
         ("check_run", "completed", "ci/test"),
@@ -155,7 +159,7 @@ def test_a_rerun_is_rerequested_and_the_newest_run_counts(
         ("check_run", "rerequested", "ci/test"),
         ("check_run", "created", "ci/test"),
         ("check_run", "completed", "ci/test"),
-        ("check_suite", "completed", "failure"),
+        ("check_suite", "completed", "success"),
     ]
 
 
@@ -226,3 +230,28 @@ def test_rerun_verbs(
     ]
     assert main([*base, "424242"]) == 1
     assert "404" in capsys.readouterr().err
+
+
+def test_checks_outlive_a_restart(tmp_path: Path) -> None:
+    (tmp_path / "tokens").write_text("bot-token\n")
+    data, options = tmp_path / "data", f"--token-file={tmp_path / 'tokens'}"
+    with mock_process(data, options) as url:
+        with MockGitHubControl(url) as control:
+            control.create_repo(REPO, files={"a.txt": "1\n"})
+            sha = control.open_pr(REPO, "fix", files={"a.txt": "2\n"})["head"]["sha"]
+        gh = pygithub(url, "bot-token")
+        run = gh.get_repo(REPO).create_check_run("ci/test", sha, status="in_progress")
+        run.edit(conclusion="success", output={"title": "Passed", "summary": "3 tests"})
+        gh.close()
+
+    with mock_process(data, options) as url:
+        gh = pygithub(url, "bot-token")
+        repo = gh.get_repo(REPO)
+        got = repo.get_check_run(run.id)
+        assert (got.name, got.conclusion, got.output.title) == ("ci/test", "success", "Passed")
+        again = repo.create_check_run("ci/test", sha, status="queued")
+        assert again.check_suite.id == run.check_suite.id
+        assert again.id > run.id
+        suite = repo.get_check_suite(run.check_suite.id)
+        assert (suite.status, suite.latest_check_runs_count) == ("queued", 1)
+        gh.close()

@@ -112,8 +112,7 @@ class CheckShapes(ShapesBase):
         info = repo.git.commit_info(suite.head_sha)
         return {
             **self._suite_fields(repo, suite),
-            # The newest run of each name counts, as in the list of check runs.
-            "latest_check_runs_count": len({run.name for run in suite.runs}),
+            "latest_check_runs_count": len(suite.latest),
             "check_runs_url": f"{self.urls.repo(repo)}/check-suites/{suite.id}/check-runs",
             "head_commit": {
                 "id": info.sha,

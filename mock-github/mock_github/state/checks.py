@@ -3,7 +3,8 @@
 GitHub lets only GitHub Apps write checks; the mock lets any token write them and takes
 the acting account for the app: `NAME[bot]` is the app `NAME`, a user's token is an app
 named after the user. GitHub groups the runs of one app on one commit into a check
-suite, made with the first run; a suite's status and conclusion follow from its runs.
+suite, made with the first run; a suite's status and conclusion follow from the newest
+run of each name.
 """
 
 import re
@@ -63,8 +64,13 @@ class CheckSuite:
     runs: list[CheckRun] = field(default_factory=list)  # oldest first
 
     @property
+    def latest(self) -> list[CheckRun]:
+        """The newest run of each name: a re-run supersedes the run it repeats."""
+        return list({run.name: run for run in self.runs}.values())
+
+    @property
     def status(self) -> str:
-        statuses = {run.status for run in self.runs}
+        statuses = {run.status for run in self.latest}
         if statuses == {"completed"}:
             return "completed"
         return "queued" if statuses <= {"queued"} else "in_progress"
@@ -73,7 +79,7 @@ class CheckSuite:
     def conclusion(self) -> str | None:
         if self.status != "completed":
             return None
-        found = {run.conclusion for run in self.runs}
+        found = {run.conclusion for run in self.latest}
         for conclusion in (*_SEVERE, "success", "neutral"):
             if conclusion in found:
                 return conclusion

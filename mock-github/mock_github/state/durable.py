@@ -3,10 +3,10 @@
 Every kind of record is a row per key (persist.py): accounts (with org memberships),
 GitHub Apps with their installations and unexpired installation tokens,
 repositories (labels, collaborators, hooks and their settings), issues and pull requests
-(with comments and labels), statuses and webhook deliveries (written once), and the
-settings (the id sequence, the default hook). Issue numbers continue from the restored
-issues. Users' tokens are not kept: they come from the token file at each start, so a
-token taken out of it stops working.
+(with comments and labels), check suites with their runs, statuses and webhook
+deliveries (written once), and the settings (the id sequence, the default hook). Issue
+numbers continue from the restored issues. Users' tokens are not kept: they come from
+the token file at each start, so a token taken out of it stops working.
 
 A new kind joins by a `Kind` in `KINDS`: a function listing `(key, record)`, one putting
 a row back. A new field of a record kept here (a dataclass field, say `Repo.x: dict[int,
@@ -25,6 +25,7 @@ from mock_github.persist import Kind, Store
 from mock_github.records import Account, Hook, Issue, Repo, Status
 from mock_github.state import State
 from mock_github.state.apps import App, Installation, InstallationToken
+from mock_github.state.checks import CheckSuite
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,18 @@ def _restore_installation_token(state: State, key: str, value: Any) -> None:
         state.installation_tokens[key] = InstallationToken(installation, value["expires_at"])
 
 
+def _check_suites(state: State) -> Iterator[tuple[str, Any]]:
+    """A suite with its runs: one row, written again as a run changes."""
+    for number, suite in state.check_suites.items():
+        yield str(number), suite
+
+
+def _restore_check_suite(state: State, key: str, value: Any) -> None:
+    suite = load(CheckSuite, value)
+    state.check_suites[suite.id] = suite
+    state.check_runs.update((run.id, run) for run in suite.runs)
+
+
 def _settings(state: State) -> Iterator[tuple[str, Any]]:
     yield "last_id", state.last_id
     yield "default_hook", state.default_hook
@@ -166,6 +179,7 @@ KINDS: tuple[Kind[State], ...] = (
     Kind("status", _statuses, _encode_status, _restore_status, write_once=True),
     Kind("delivery", _deliveries, _encode, _restore_delivery, write_once=True),
     Kind("setting", _settings, lambda value: value, _restore_setting),
+    Kind("check_suite", _check_suites, _encode, _restore_check_suite),
     # Apps before their installations, installations before their tokens.
     Kind("app", _apps, _encode, _restore_app),
     Kind("installation", _installations, _encode_installation, _restore_installation),
