@@ -1,4 +1,5 @@
-"""mock-github figures: REST reads and status writes per second, webhook round trips, clone time.
+"""mock-github figures: REST reads, status and check run writes, GraphQL queries per second,
+webhook round trips, clone time.
 
 Run: .venv/bin/python benchmarks/mock-github.py (named so it does not shadow the package)
 """
@@ -23,6 +24,14 @@ from mock_github.server import MockGitHub
 
 REPO = "bench/repo"
 TOKEN = "bench-token"  # noqa: S105 - a throw-away token for a throw-away server
+# What `gh pr view N --json statusCheckRollup` asks (gh 2.23).
+ROLLUP_QUERY = """query($owner: String!, $repo: String!, $n: Int!) {
+  repository(owner: $owner, name: $repo) { pullRequest(number: $n) {
+    statusCheckRollup: commits(last: 1) { nodes { commit { statusCheckRollup {
+      contexts(first: 100) { nodes { __typename
+        ... on StatusContext { context state targetUrl createdAt }
+        ... on CheckRun { name status conclusion startedAt completedAt detailsUrl }
+      } pageInfo { hasNextPage endCursor } } } } } } } } }"""
 
 
 class Sink(BaseHTTPRequestHandler):
@@ -70,6 +79,21 @@ def main() -> None:
                 ).raise_for_status(),
             )
             rate("GET combined status", 200, lambda i: http.get(f"{api}/commits/{sha}/status"))
+            rate(
+                "POST check run (no hook)",
+                200,
+                lambda i: http.post(
+                    f"{api}/check-runs", json={"name": f"c{i % 10}", "head_sha": sha}
+                ).raise_for_status(),
+            )
+            variables = {"owner": "bench", "repo": "repo", "n": 1}
+            rate(
+                "GraphQL statusCheckRollup (10 statuses, 10 check runs)",
+                200,
+                lambda i: http.post(
+                    f"{mock.url}/graphql", json={"query": ROLLUP_QUERY, "variables": variables}
+                ).raise_for_status(),
+            )
             control.set_webhook(f"http://127.0.0.1:{sink.server_address[1]}/", "secret")
             rate(
                 "comment + signed issue_comment delivery",
