@@ -14,6 +14,7 @@ import requests
 from mock_github.control import MockGitHubControl
 from ouro.cli import main
 from tests.fixtures_mock_github import HookRecorder, MockGitHubFixture
+from tests.mock_github.test_apps import as_installation, setup_app
 from tests.mock_github.test_cli import mock_process
 from tests.mock_github.test_pygithub import pygithub
 
@@ -255,3 +256,29 @@ def test_checks_outlive_a_restart(tmp_path: Path) -> None:
         suite = repo.get_check_suite(run.check_suite.id)
         assert (suite.status, suite.latest_check_runs_count) == ("queued", 1)
         gh.close()
+
+
+def test_an_apps_check_runs_carry_the_app(mock_github: MockGitHubFixture) -> None:
+    """An installation token's runs are the App's, in REST answers and in GraphQL's rollup."""
+    app_id, key, installation = setup_app(mock_github)
+    head = mock_github.control.open_pr(REPO, "topic", files={"b.txt": "b\n"})["head"]["sha"]
+    gh = as_installation(mock_github, app_id, key, installation)
+    run = gh.get_repo(REPO).create_check_run("ci/app", head, status="in_progress")
+    assert (run.app.id, run.app.slug, run.app.owner.login) == (app_id, "ouro-ci", "acme")
+    gh.close()
+    rollup = """{ repository(owner: "acme", name: "widget") { pullRequest(number: 1) {
+        commits(last: 1) { nodes { commit { statusCheckRollup { state contexts(first: 10) {
+          nodes { ... on CheckRun { name status checkSuite { app { slug databaseId } } } }
+        } } } } } } } }"""
+    answer = Api(mock_github, mock_github.token).session.post(
+        f"{mock_github.url}/graphql", json={"query": rollup}, timeout=30
+    )
+    commit = answer.json()["data"]["repository"]["pullRequest"]["commits"]["nodes"][0]["commit"]
+    assert commit["statusCheckRollup"]["state"] == "PENDING"
+    assert commit["statusCheckRollup"]["contexts"]["nodes"] == [
+        {
+            "name": "ci/app",
+            "status": "IN_PROGRESS",
+            "checkSuite": {"app": {"slug": "ouro-ci", "databaseId": app_id}},
+        }
+    ]

@@ -10,7 +10,8 @@ from typing import Any
 
 from mock_github.graphql.base import Context, Info, account, page
 from mock_github.records import Repo, Status
-from mock_github.state.checks import CheckRun, app_slug
+from mock_github.shapes.checks import CheckShapes
+from mock_github.state.checks import CheckRun
 
 _PASSED = ("success", "neutral", "skipped")
 
@@ -44,14 +45,14 @@ class CheckRunNode:
 
     def __init__(self, ctx: Context, repo: Repo, run: CheckRun):
         suite = ctx.state.suite_of(run)
-        app = ctx.state.account(run.app)
+        app = CheckShapes(ctx.state, ctx.urls).check_app(run.app)  # as the REST API has it
         self.id = f"CR_{run.id}"
         self.databaseId = run.id
         self.name = run.name
         self.status = run.status.upper()
         self.conclusion = run.conclusion.upper() if run.conclusion else None
         self.startedAt, self.completedAt = run.started_at, run.completed_at
-        self.detailsUrl = run.details_url or f"{ctx.urls.web}/{app.login}"
+        self.detailsUrl = run.details_url or app["external_url"]
         self.externalId = run.external_id
         self.permalink = self.url = f"{ctx.urls.web}/{repo.full_name}/runs/{run.id}"
         self.title, self.summary, self.text = (run.output[k] for k in ("title", "summary", "text"))
@@ -61,10 +62,10 @@ class CheckRunNode:
             "status": suite.status.upper(),
             "conclusion": suite.conclusion.upper() if suite.conclusion else None,
             "app": {
-                "id": f"A_{app.id}",
-                "databaseId": app.id,
-                "name": app_slug(app.login),
-                "slug": app_slug(app.login),
+                "id": app["node_id"],
+                "databaseId": app["id"],
+                "name": app["name"],
+                "slug": app["slug"],
             },
             "workflowRun": None,  # GitHub Actions only
         }
