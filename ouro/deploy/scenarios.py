@@ -36,9 +36,19 @@ Checks = list[tuple[str, bool]]
 
 
 def _get(deploy: Deployment, path: str) -> Any:
-    response = requests.get(f"{deploy.url('mock-github')}{path}", timeout=30)
+    with drive.mock_session(deploy) as session:
+        response = session.get(f"{deploy.url('mock-github')}{path}", timeout=30)
     response.raise_for_status()
     return response.json()
+
+
+def _follow(
+    deploy: Deployment, outcomes: list[drive.Outcome], *, timeout: float, started: float
+) -> None:
+    with drive.mock_session(deploy) as session:
+        drive.follow(
+            deploy.url("mock-github"), outcomes, timeout=timeout, started=started, session=session
+        )
 
 
 def _clone_url(deploy: Deployment, repo: str) -> str:
@@ -82,7 +92,7 @@ def image_refresh(
         drive.Outcome(drive.REPO, int(broken["number"]), heads[broken["number"]], REFRESH,
                       broken["title"], "failure"),
     ]  # fmt: skip
-    drive.follow(api, refreshes, timeout=timeout, started=started)
+    _follow(deploy, refreshes, timeout=timeout, started=started)
     good_pr = _get(deploy, f"/repos/{drive.REPO}/pulls/{good['number']}")
     broken_pr = _get(deploy, f"/repos/{drive.REPO}/pulls/{broken['number']}")
     new_head = str(good_pr["head"]["sha"])
@@ -104,7 +114,7 @@ def image_refresh(
          f"- [ ] image-refresh {vmimage.NAME} FAIL:" in (broken_pr["body"] or "")),
     ]  # fmt: skip
     vm = drive.Outcome(drive.REPO, int(good["number"]), new_head, "vm", good["title"], "success")
-    drive.follow(api, [vm], timeout=timeout, started=started)
+    _follow(deploy, [vm], timeout=timeout, started=started)
     checks.append(
         ("the VM test of the new head booted the new image",
          bool(new_ref) and new_ref[-1].split("-")[1][:64] in job_log(vm))
@@ -161,7 +171,7 @@ def infra_revision(
                           context, product["title"], "success")  # fmt: skip
     tried = drive.Outcome(INFRA, int(infra["number"]), infra_sha, f"vm@{drive.REPO}",
                           infra["title"], "success")  # fmt: skip
-    drive.follow(api, [asked, tried], timeout=timeout, started=started)
+    _follow(deploy, [asked, tried], timeout=timeout, started=started)
     asked_log, tried_log = job_log(asked), job_log(tried)
     checks: Checks = [
         (f"the {context} log names the infra revision",

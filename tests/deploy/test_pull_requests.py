@@ -119,20 +119,24 @@ def test_worker_restarted_mid_job_then_the_job_completes(
             drive.REPO, "slow-test", files={"tests/test_slow.py": SLOW_TEST}, user="ouro-demo"
         )
     sha = str(pr["head"]["sha"])
+    # With a token: the mock allows 60 requests an hour without one, as GitHub does.
+    session = drive.mock_session(deployment)
 
     def running() -> bool:
-        return any(s["description"].startswith("In progress") for s in drive.statuses(api, sha))
+        seen = drive.statuses(api, sha, session=session)
+        return any(s["description"].startswith("In progress") for s in seen)
 
     deploy_host.wait_for(running, "the slow job's start", 120)
     # SIGKILL, then start again: the unacked job goes back to the queue.
     podman.run(["restart", "--time", "0", "ouroboros-worker"], timeout=120)
 
     def final() -> bool:
-        seen = drive.statuses(api, sha)
+        seen = drive.statuses(api, sha, session=session)
         return bool(seen) and seen[-1]["state"] in drive.FINAL
 
     deploy_host.wait_for(final, "the slow job's final status", 240)
-    seen = drive.statuses(api, sha)
+    seen = drive.statuses(api, sha, session=session)
+    session.close()
     assert seen[-1]["state"] == "success"
     descriptions = [s["description"].split(" [")[0] for s in seen]
     assert descriptions[0] == "Not yet tested"
