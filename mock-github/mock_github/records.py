@@ -157,7 +157,7 @@ EMITTED = frozenset(
         ),
         *(("issue_comment", action) for action in ("created", "edited", "deleted")),
         *(("check_run", action) for action in ("created", "completed", "rerequested")),
-        *(("check_suite", action) for action in ("completed", "rerequested")),
+        *(("check_suite", action) for action in ("requested", "completed", "rerequested")),
     }
 )
 

@@ -283,3 +283,26 @@ def test_an_apps_check_runs_carry_the_app(mock_github: MockGitHubFixture) -> Non
             "checkSuite": {"app": {"slug": "ouro-ci", "databaseId": app_id}},
         }
     ]
+
+
+def test_a_push_requests_a_suite_of_each_installed_app(
+    mock_github: MockGitHubFixture, hook_recorder: HookRecorder
+) -> None:
+    app_id, key, installation = setup_app(mock_github)
+    c = mock_github.control
+    c.add_hook(REPO, hook_recorder.url)
+    sha = c.push(REPO, {"a.txt": "2\n"}, user="dave")
+    requested = [
+        json.loads(r.body)
+        for r in hook_recorder.received
+        if r.headers["X-GitHub-Event"] == "check_suite"
+    ]
+    assert [(p["action"], p["sender"]["login"]) for p in requested] == [("requested", "dave")]
+    suite = requested[0]["check_suite"]
+    assert (suite["app"]["id"], suite["head_sha"], suite["status"]) == (app_id, sha, "queued")
+    assert suite["head_branch"] == "main"
+    # The App's first run joins the suite GitHub made for it.
+    gh = as_installation(mock_github, app_id, key, installation)
+    run = gh.get_repo(REPO).create_check_run("ci/app", sha, status="in_progress")
+    assert run.check_suite.id == suite["id"]
+    gh.close()

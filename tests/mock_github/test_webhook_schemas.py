@@ -84,7 +84,9 @@ def trigger_everything(mock_github: MockGitHubFixture, receiver_url: str, tmp: P
     api.patch(f"{r}/check-runs/{run['id']}", json=done, timeout=30).raise_for_status()
     c.rerun_check(REPO, run["id"], sender="dave")  # check_run.rerequested
     c.rerun_check_suite(REPO, run["check_suite"]["id"], sender="dave")
-    c.merge_pr(REPO, n)
+    c.register_app("ouro-ci", "acme")
+    c.install_app("ouro-ci", "acme")
+    c.merge_pr(REPO, n)  # a push to main: check_suite requested for the App
     issue = c.open_issue(REPO, "It breaks", "Steps", user="dave")
     i = issue["number"]
     api.patch(f"{r}/issues/{i}", json={"title": "It breaks badly"}, timeout=30).raise_for_status()

@@ -24,13 +24,13 @@ from mock_github.state.statuses import StatusState
 
 
 class State(
+    CheckState,  # first: its push (`refs_moved`) adds to the commits layer's
     PullState,
     IssueState,
     CommitState,
     AppState,
     RepoState,
     StatusState,
-    CheckState,
     AccountState,
 ):
     """All of it, one layer per resource (state/*.py), sharing `StateBase`'s lock and indexes."""

@@ -15,7 +15,8 @@ from typing import Any
 
 from mock_github.errors import ApiError, not_found, validation_failed
 from mock_github.records import Event, Repo, now
-from mock_github.state.accounts import AccountState
+from mock_github.state.apps import AppState
+from mock_github.state.commits import CommitState
 
 RUN_STATUSES = ("queued", "in_progress", "completed")
 CONCLUSIONS = (
@@ -159,7 +160,7 @@ def _apply(run: CheckRun, body: dict[str, Any]) -> None:
         run.status, run.conclusion, run.completed_at = body["status"], None, None
 
 
-class CheckState(AccountState):
+class CheckState(CommitState, AppState):
     def __init__(self, data_dir: Path):
         super().__init__(data_dir)
         self.check_runs: dict[int, CheckRun] = {}
@@ -180,11 +181,17 @@ class CheckState(AccountState):
     def suite_of(self, run: CheckRun) -> CheckSuite:
         return self.check_suites[run.suite_id]
 
-    def _suite(self, repo: Repo, app: str, sha: str) -> CheckSuite:
-        """The app's suite on `sha`, made on first use (GitHub makes it on a push)."""
+    def _find_suite(self, repo: Repo, app: str, sha: str) -> CheckSuite | None:
         for suite in self.check_suites.values():
             if (suite.repo, suite.app, suite.head_sha) == (repo.full_name, app, sha):
                 return suite
+        return None
+
+    def _suite(self, repo: Repo, app: str, sha: str) -> CheckSuite:
+        """The app's suite on `sha`, made on first use."""
+        found = self._find_suite(repo, app, sha)
+        if found is not None:
+            return found
         branches = sorted(
             ref.removeprefix("refs/heads/")
             for ref, head in repo.git.refs().items()
@@ -196,6 +203,22 @@ class CheckState(AccountState):
         )
         self.check_suites[suite.id] = suite
         return suite
+
+    def refs_moved(
+        self, repo: Repo, moves: dict[str, tuple[str | None, str | None]], pusher: str
+    ) -> list[Event]:
+        """A push's events, and GitHub's `check_suite` `requested` to each App installed on
+        the repository for each new branch head: its suite there, still empty, is queued."""
+        events = super().refs_moved(repo, moves, pusher)
+        for ref, (_, after) in sorted(moves.items()):
+            if after is None or not ref.startswith("refs/heads/"):
+                continue
+            for installation in self.installations.values():
+                app = installation.app.bot
+                if installation.covers(repo) and self._find_suite(repo, app, after) is None:
+                    fields = {"check_suite_id": self._suite(repo, app, after).id, "sender": pusher}
+                    events.append(Event(repo.full_name, "check_suite", "requested", fields))
+        return events
 
     def create_check_run(
         self, repo: Repo, body: dict[str, Any], actor: str
