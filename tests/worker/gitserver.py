@@ -32,6 +32,11 @@ class GitServer:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         server_root = root
+        # The Authorization header of each request, in order; with `accepted` set, only
+        # requests carrying one of those are served (others get 401, as GitHub answers).
+        self.authorizations: list[str | None] = []
+        self.accepted: set[str] | None = None
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:
@@ -47,6 +52,14 @@ class GitServer:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                authorization = self.headers.get("Authorization")
+                server.authorizations.append(authorization)
+                if server.accepted is not None and authorization not in server.accepted:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 env = {
                     "PATH": os.environ["PATH"],
                     "GIT_PROJECT_ROOT": str(server_root),

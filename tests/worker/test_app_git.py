@@ -11,11 +11,14 @@ from ouro.amqp import Message, Outcome
 from tasks.github import Credentials
 from tasks.github_conversation import GitHubConversation
 from tasks.worker import gitauth
+from tasks.worker.checkout import checkout
 from tasks.worker.config import WorkerConfig
 from tasks.worker.service import Worker
 from tests.fixtures_mock_github import HookRecorder, MockGitHubFixture
 from tests.tasks.test_github_app import app_mode
+from tests.worker.conftest import JobFactory
 from tests.worker.fakes import FakeStatuses, FakeStore
+from tests.worker.gitserver import GitServer, Repo
 from tests.worker.test_refresh import REPO, open_pr, refresh_job
 
 HOME = "https://github.example/acme/widget.git"
@@ -36,6 +39,36 @@ def test_the_token_goes_only_to_the_repositorys_host() -> None:
     ):
         assert gitauth.for_url(lambda: "ghs_x", elsewhere, HOME)() == {}
     assert gitauth.for_url(None, HOME, HOME)() == {}
+
+
+def test_every_fetch_of_a_checkout_asks_for_the_token_again(
+    git_server: GitServer, repo: Repo, make_job: JobFactory, tmp_path: Path
+) -> None:
+    """A server that takes only the newest token, as if each older one had expired: the
+    PR's fetch and its base's fetch each carry the token current at that moment."""
+    issued: list[str] = []
+
+    def git_token() -> str:
+        issued.append(f"ghs_{len(issued)}")
+        git_server.accepted = {basic(issued[-1])}
+        return issued[-1]
+
+    git_server.accepted = set()
+    repo.commit({"base": "1\n"}, "base")
+    job = make_job(pr=3, base_ref="main")
+    target = tmp_path / "checkout"
+    checkout(
+        job, target, lambda _: None, auth=gitauth.for_url(git_token, job.clone_url, job.clone_url)
+    )
+    assert (target / "README").is_file()
+    used = [a for a in git_server.authorizations if a is not None]
+    assert set(used) == {basic(token) for token in issued}
+    assert len(issued) >= 2  # one per git command that reached the server
+    assert None not in git_server.authorizations  # git never asked without credentials
+
+
+def basic(token: str) -> str:
+    return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
 
 def test_a_refresh_pushes_with_the_installation_token(
