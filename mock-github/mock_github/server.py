@@ -231,7 +231,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             raise ApiError(413, "Payload Too Large")
         return self.rfile.read(int(text))
 
-    def _login(self) -> str | None:
+    def _token(self) -> str | None:
+        """The token the request carries (HTTP Basic's password, as git sends it), if any;
+        None for an App's JWT, which is nobody's token (rest/apps.py checks it)."""
         header = self.headers.get("Authorization", "")
         scheme, _, credential = header.partition(" ")
         if not header:
@@ -245,8 +247,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             token = password or user
         elif scheme.lower() not in ("token", "bearer"):
             raise ApiError(401, "Bad credentials")
-        if self._jwt() is not None:
-            return None  # an App's own routes check it (rest/apps.py); it is nobody's token
+        return None if self._jwt() is not None else token
+
+    def _login(self) -> str | None:
+        token = self._token()
+        if token is None:
+            return None
         with self.mock.state.lock:
             login = self.mock.state.token_login(token)
         if login is None:
@@ -338,8 +344,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # An App's own writes (`/app/…`) authenticate with its JWT, checked by their routes.
         if self.command not in ("GET", "HEAD") and not path.startswith(("/_mock/", "/app/")):
             request.user()
+            self._in_scope(params.get("owner"), params.get("repo"))
         with self.mock.state.lock:
             return handler(request)
+
+    def _in_scope(self, owner: str | None, name: str | None) -> None:
+        """An installation token writes only to its installation's repositories."""
+        token = self._token()
+        if token is not None and owner is not None and name is not None:
+            with self.mock.state.lock:
+                self.mock.state.check_installation_scope(token, f"{owner}/{name}")
 
     def _send(self, response: Response) -> None:
         data = b""
@@ -372,6 +386,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             pusher = self._login()
             if pusher is None:
                 raise ApiError(401, "Requires authentication")
+            self._in_scope(match["owner"], match["name"])
         path_info = f"/{repo.git.path.relative_to(state.repos_dir)}{rest}"
         with state.lock if pusher else contextlib.nullcontext():
             before = repo.git.refs() if pusher else {}

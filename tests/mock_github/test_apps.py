@@ -224,3 +224,28 @@ def as_installation_token(url: str, app_id: int, key: str, installation: int) ->
     )
     assert answer.status_code == 201
     return str(answer.json()["token"])
+
+
+def test_an_installation_token_writes_only_to_its_repositories(
+    mock_github: MockGitHubFixture, tmp_path: Path
+) -> None:
+    app_id, key, installation = setup_app(mock_github)  # installed on acme/widget only
+    other = mock_github.control.create_repo("acme/other", files={"a.txt": "1\n"})
+    token = as_installation_token(mock_github.url, app_id, key, installation)
+    headers = {"Authorization": f"token {token}"}
+    for repo, code in ((REPO, 201), ("acme/other", 403)):
+        answer = requests.post(
+            f"{mock_github.url}/repos/{repo}/issues", json={"title": "t"}, headers=headers,
+            timeout=10,
+        )  # fmt: skip
+        assert answer.status_code == code, answer.text
+    assert answer.json()["message"] == "Resource not accessible by integration"
+    # Reading a public repository is anyone's right.
+    read = requests.get(f"{mock_github.url}/repos/acme/other", headers=headers, timeout=10)
+    assert read.status_code == 200
+    clone = tmp_path / "other"
+    url = str(other["clone_url"]).replace("http://", f"http://x-access-token:{token}@")
+    git("clone", "--quiet", url, str(clone), cwd=tmp_path)
+    git("commit", "--quiet", "--allow-empty", "-m", "two", cwd=clone)
+    with pytest.raises(AssertionError, match="403"):
+        git("push", "--quiet", "origin", "HEAD:main", cwd=clone)

@@ -224,6 +224,14 @@ class AppState(RepoState):
                 del self.installation_tokens[old]
         return token, expires_at
 
+    def check_installation_scope(self, token: str, full_name: str) -> None:
+        """403 as GitHub answers when an installation token writes to a repository its
+        installation does not cover (a user's token is not limited here)."""
+        held = self.installation_tokens.get(token)
+        repo = self.repos.get(full_name.lower())
+        if held is not None and repo is not None and not held.installation.covers(repo):
+            raise ApiError(403, "Resource not accessible by integration")
+
     def token_login(self, token: str) -> str | None:
         """Whose token it is: a user's, or an App's bot for an unexpired installation token."""
         login = self.tokens.get(token)
