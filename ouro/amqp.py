@@ -35,10 +35,11 @@ __all__ = [
     "Publisher",
     "Result",
     "Retry",
+    "broker_addresses",
     "connect",
-    "connection_parameters",
     "consume",
     "delivered",
+    "describe_addresses",
     "message_properties",
     "publish_confirmed",
 ]
@@ -50,12 +51,18 @@ class BrokerUnavailable(Exception):
     """The broker could not be reached, or did not confirm a message."""
 
 
-def connection_parameters(url: str | None = None) -> pika.URLParameters:
-    """Parameters for `url` (default `AMQP_URL`); `amqps://` uses the CA and client certificate
-    files (`AMQP_CA_FILE`, `AMQP_CERT_FILE`, `AMQP_KEY_FILE`) and EXTERNAL authentication."""
-    url = url or setting("AMQP_URL")
+def broker_addresses(url: str | None = None) -> list[pika.URLParameters]:
+    """Connection parameters for each broker address in `url` (default `AMQP_URL`): one URL,
+    or the nodes of a cluster as URLs separated by commas, tried in order when connecting.
+    `amqps://` uses the CA and client certificate files (`AMQP_CA_FILE`, `AMQP_CERT_FILE`,
+    `AMQP_KEY_FILE`) and EXTERNAL authentication."""
+    urls = [part.strip() for part in (url or setting("AMQP_URL")).split(",")]
+    return [_parameters(part) for part in urls]
+
+
+def _parameters(url: str) -> pika.URLParameters:
     if not url.startswith(("amqp://", "amqps://")):
-        raise ConfigError("AMQP_URL must start with amqp:// or amqps://")
+        raise ConfigError("AMQP_URL must be amqp:// or amqps:// URLs, separated by commas")
     try:
         params = pika.URLParameters(url)
     except Exception as error:  # pika raises several types for a malformed URL
@@ -76,9 +83,14 @@ def connection_parameters(url: str | None = None) -> pika.URLParameters:
     return params
 
 
+def describe_addresses(addresses: list[pika.URLParameters]) -> str:
+    """`host:port` of each address, for a log line (no credentials)."""
+    return ", ".join(f"{a.host}:{a.port}" for a in addresses)
+
+
 def connect(url: str | None = None) -> pika.BlockingConnection:
     try:
-        return pika.BlockingConnection(connection_parameters(url))
+        return pika.BlockingConnection(broker_addresses(url))
     except pika.exceptions.AMQPError as error:
         raise BrokerUnavailable(f"cannot connect to the broker: {error!r}") from None
 
@@ -133,7 +145,7 @@ class Publisher:
     """
 
     def __init__(self, url: str | None = None, capabilities: tuple[str | None, ...] = (None,)):
-        self._params = connection_parameters(url)
+        self._addresses = broker_addresses(url)
         self._capabilities = capabilities
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
@@ -148,7 +160,7 @@ class Publisher:
         if self._channel is None or not self._channel.is_open:
             self._drop()
             try:
-                self._connection = pika.BlockingConnection(self._params)
+                self._connection = pika.BlockingConnection(self._addresses)
                 channel = self._connection.channel()
                 channel.confirm_delivery()
                 queues.declare(channel, self._capabilities)
@@ -176,6 +188,10 @@ class Publisher:
         except pika.exceptions.AMQPError as error:
             self._drop()
             raise BrokerUnavailable(f"publishing {message_id} failed: {error!r}") from None
+        except BrokerUnavailable:
+            # Refused: the next publish opens a new channel (see NACK_STUCK in queues.py).
+            self._drop()
+            raise
 
     def _drop(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
@@ -244,7 +260,7 @@ def _consume(
 ) -> None:
     while not stop.is_set():
         try:
-            connection = pika.BlockingConnection(connection_parameters(url))
+            connection = pika.BlockingConnection(broker_addresses(url))
         except pika.exceptions.AMQPError as error:
             log.warning("broker unreachable (%r); retrying in %.0fs", error, reconnect_delay)
             stop.wait(reconnect_delay)
@@ -280,11 +296,22 @@ def _consume_on(
 ) -> None:
     channel = connection.channel()
     queues.declare(channel, capabilities)
-    # global_qos: one unacked message across all queues of this channel, not one per queue.
-    channel.basic_qos(prefetch_count=1, global_qos=True)
+    # One unacked message per consumer. Quorum queues have no channel-wide (global) limit, so
+    # a consumer of several queues cancels its consumers while it holds a message.
+    channel.basic_qos(prefetch_count=1)
     if on_connected:
         on_connected(connection, channel)
     busy = threading.Event()
+    consumers: list[str] = []
+
+    def listen() -> None:
+        for name in queue_names:
+            consumers.append(channel.basic_consume(name, functools.partial(on_message, queue=name)))
+
+    def pause() -> None:
+        # pika nacks (requeues) what arrived for a cancelled consumer and was not dispatched.
+        while consumers:
+            channel.basic_cancel(consumers.pop())
 
     def settle(tag: int, outcome: Outcome) -> None:
         if channel.is_open:
@@ -293,6 +320,8 @@ def _consume_on(
             else:
                 channel.basic_nack(tag, requeue=True)
         busy.clear()
+        if channel.is_open and not consumers and not stop.is_set():
+            listen()
 
     def work(tag: int, message: Message) -> None:
         try:
@@ -317,20 +346,21 @@ def _consume_on(
         *,
         queue: str,
     ) -> None:
+        if busy.is_set():
+            # Sent by another queue before its consumer was cancelled: back for another worker.
+            ch.basic_nack(method.delivery_tag, requeue=True)
+            return
         busy.set()
+        if len(queue_names) > 1:
+            pause()
         message = delivered(queue, method, props, body)
         threading.Thread(target=work, args=(method.delivery_tag, message), daemon=True).start()
 
-    tags = [
-        channel.basic_consume(name, functools.partial(on_message, queue=name))
-        for name in queue_names
-    ]
+    listen()
     while not stop.is_set() or busy.is_set():
-        if stop.is_set() and tags:
+        if stop.is_set():
             # Take no new message while the current one finishes.
-            for tag in tags:
-                channel.basic_cancel(tag)
-            tags = []
+            pause()
         connection.process_data_events(time_limit=0.2)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 DEFAULTS = {
     "AMQP_URL": "amqp://guest:guest@localhost:5672/%2F",
+    "AMQP_QUEUE_TYPE": "quorum",
     "WEBHOOK_SECRET_FILE": "/run/secrets/webhook/.secret",
     "GITHUB_API_URL": "https://api.github.com",
     "GITHUB_WRITE_INTERVAL": "1",

@@ -23,7 +23,7 @@ both dead-lettered (or republished) and redelivered, never lost.
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -38,6 +38,8 @@ ATTEMPTS_HEADER = "x-ouro-attempts"
 # The queue (or exchange) a dead letter came from.
 SOURCE_HEADER = "x-ouro-source"
 OUR_HEADERS = (REASON_HEADER, ATTEMPTS_HEADER, SOURCE_HEADER)
+# Set by the broker on each delivery (quorum queues count them); never carried over.
+BROKER_HEADERS = ("x-delivery-count",)
 MAX_ATTEMPTS = 5
 # Backoff before attempt n+1: `base * 2**(n-1)` (5, 10, 20, 40 s by default), at most this.
 MAX_BACKOFF = 600.0
@@ -86,6 +88,12 @@ class Message:
     @property
     def last_attempt(self) -> bool:
         return self.attempt >= MAX_ATTEMPTS
+
+
+def carried(headers: Mapping[str, object]) -> dict[str, object]:
+    """The headers a message keeps when published again: the publisher's own, without the
+    policy's or the broker's."""
+    return {k: v for k, v in headers.items() if k not in OUR_HEADERS + BROKER_HEADERS}
 
 
 def attempt_of(headers: dict[str, object]) -> int:
@@ -178,7 +186,7 @@ class Rerouter:
     def _publish(
         self, message: Message, routing_key: str, exchange: str, ours: dict[str, object]
     ) -> None:
-        kept = {k: v for k, v in message.headers.items() if k not in OUR_HEADERS}
+        kept = carried(message.headers)
         with self._lock:
             if self._publisher is None:
                 self._publisher = self._make_publisher()

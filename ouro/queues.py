@@ -8,6 +8,7 @@ the queue, which is what an operator needs to see.
 from typing import TYPE_CHECKING
 
 from ouro import validate
+from ouro.config import ConfigError, setting
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingChannel
@@ -37,11 +38,16 @@ WEBHOOK_DEAD = dead_letter_queue(WEBHOOK)
 TASKS_DEAD = dead_letter_queue(TASKS)
 CANCEL_DEAD = dead_letter_queue(CANCEL_EXCHANGE)
 
-_DURABLE_QUEUES: dict[str, dict[str, object]] = {
-    WEBHOOK: {},
-    WEBHOOK_DEAD: {},
-    CANCEL_DEAD: {},
-}
+# Quorum queues are replicated on every node of a cluster and survive losing a minority of
+# them; on one node they cost a little throughput. Classic queues live on one node only, but
+# give the tasks queues ten priority levels on RabbitMQ 3.x, where a quorum queue has none
+# (RabbitMQ 4 gives quorum queues two: 0-4 normal, 5-9 high). A queue's type cannot change
+# once declared, so `AMQP_QUEUE_TYPE` is chosen per deployment (docs/tasks-bot.md).
+QUEUE_TYPES = ("quorum", "classic")
+# NACK_STUCK: on RabbitMQ 3.10, a channel whose first publish to a quorum queue came while
+# the queue had no leader (a node just lost) nacks every later publish, even once a new
+# leader is elected; a new channel publishes fine. So every publisher drops its channel
+# after a nack (tests/base/test_cluster.py shows it).
 
 
 def replay_target(dead: str) -> tuple[str, str]:
@@ -76,17 +82,26 @@ def dead_letter_queues(capabilities: tuple[str | None, ...] = (None,)) -> list[s
     ]
 
 
+def queue_type() -> str:
+    """`AMQP_QUEUE_TYPE`: the type of every durable queue, `quorum` unless set."""
+    chosen = setting("AMQP_QUEUE_TYPE")
+    if chosen not in QUEUE_TYPES:
+        raise ConfigError(f"AMQP_QUEUE_TYPE must be one of {', '.join(QUEUE_TYPES)}")
+    return chosen
+
+
 def declare(channel: "BlockingChannel", capabilities: tuple[str | None, ...] = (None,)) -> None:
     """Declare the webhook queues, the cancel exchange, the tasks queue per capability, and
-    every dead-letter queue."""
-    for name, arguments in _DURABLE_QUEUES.items():
-        channel.queue_declare(name, durable=True, arguments=arguments)
+    every dead-letter queue, all durable and of `queue_type()`."""
+    kind = queue_type()
+    plain: dict[str, object] = {"x-queue-type": kind}
+    tasks = {**plain, "x-max-priority": MAX_PRIORITY} if kind == "classic" else plain
+    for name in (WEBHOOK, WEBHOOK_DEAD, CANCEL_DEAD):
+        channel.queue_declare(name, durable=True, arguments=plain)
     channel.exchange_declare(CANCEL_EXCHANGE, exchange_type="fanout", durable=True)
     for capability in capabilities:
-        channel.queue_declare(
-            tasks_queue(capability),
-            durable=True,
-            arguments={"x-max-priority": MAX_PRIORITY},
-        )
+        channel.queue_declare(tasks_queue(capability), durable=True, arguments=tasks)
         # Without priorities: nothing consumes it, `ouro queue replay` takes it in order.
-        channel.queue_declare(dead_letter_queue(tasks_queue(capability)), durable=True)
+        channel.queue_declare(
+            dead_letter_queue(tasks_queue(capability)), durable=True, arguments=plain
+        )

@@ -55,10 +55,7 @@ def replay(source: str, limit: int | None = None, url: str | None = None) -> Ite
             if method is None:
                 return
             line = describe(source, body, props, time.time())
-            headers = {
-                k: v for k, v in (props.headers or {}).items() if k not in poison.OUR_HEADERS
-            }
-            props.headers = headers or None
+            props.headers = poison.carried(props.headers or {}) or None
             amqp.publish_confirmed(channel, target, body, props, exchange)
             channel.basic_ack(method.delivery_tag)
             yield f"replayed{line}"

@@ -5,7 +5,11 @@ with `.deliver(...)` or with their own client and `.secret`.
 """
 
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +48,28 @@ class RunningReceiver:
             timeout=30,
         )
         return response.status_code, delivery
+
+
+def run_receiver(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`ouro webhook` as an operator starts it, on 127.0.0.1:`port` with `env` added to this
+    environment and its log in file `log`; returns once /healthz answers 200 (the broker
+    reached)."""
+    command = [sys.executable, "-m", "ouro", "webhook", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(command, env={**os.environ, **env}, stderr=stderr)
+    url = f"http://127.0.0.1:{port}/healthz"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return process
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"the receiver did not become ready: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
 
 
 def start_receiver(

@@ -4,7 +4,7 @@ import argparse
 import logging
 import resource
 
-from ouro.amqp import connection_parameters
+from ouro.amqp import broker_addresses, describe_addresses
 from ouro.config import setting
 from ouro.secretfile import SecretFile
 from webhook.broker import Broker
@@ -42,17 +42,16 @@ def connection_bound() -> int:
 def run(args: argparse.Namespace) -> int:
     # Both raise ConfigError: refuse to start rather than answer 401 or 503 to everything.
     secrets = SecretFile(setting("WEBHOOK_SECRET_FILE"), "webhook secret")
-    broker_address = connection_parameters()
+    addresses = broker_addresses()
     receiver = Receiver(secrets, Broker(), args.host, args.port, max_connections=connection_bound())
     if not receiver.broker.up():
         # Not fatal: deliveries get 503 and /healthz says so until the broker is back.
         log.warning("the broker is unreachable; answering 503 until it is back")
     log.info(
-        "listening on %s (at most %d connections), publishing to %s:%s",
+        "listening on %s (at most %d connections), publishing to %s",
         receiver.url,
         receiver.max_connections,
-        broker_address.host,
-        broker_address.port,
+        describe_addresses(addresses),
     )
     # SIGTERM: stop accepting, let deliveries in progress finish (up to 10 s), exit 0.
     receiver.serve_forever(handle_sigterm=True)

@@ -17,7 +17,7 @@ import pika.spec
 from pika.adapters.asyncio_connection import AsyncioConnection
 
 from ouro import queues
-from ouro.amqp import BrokerUnavailable, connection_parameters, message_properties
+from ouro.amqp import BrokerUnavailable, broker_addresses, message_properties
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,11 @@ class AsyncPublisher:
         confirm_timeout: float = 8.0,
         retry_interval: float = 0.5,
     ):
-        self._params = connection_parameters(url)
+        self._addresses = broker_addresses(url)
+        # The address of the next connect: it moves on after each failed or lost connection,
+        # so a cluster's surviving node is reached when one node goes away.
+        self._turn = 0
+        self._timeout = self._addresses[0].socket_timeout
         self._capabilities = capabilities
         self._confirm_timeout = confirm_timeout
         # While the broker is down, callers fail at once instead of each waiting on a connect.
@@ -119,7 +123,7 @@ class AsyncPublisher:
             self._open(self._ready)
         ready = self._ready
         try:
-            await asyncio.wait_for(asyncio.shield(ready), self._params.socket_timeout + 1)
+            await asyncio.wait_for(asyncio.shield(ready), self._timeout + 1)
         except TimeoutError:
             self._connect_failed(ready, "timeout")
             raise BrokerUnavailable(self._last_failure[1]) from None
@@ -128,7 +132,7 @@ class AsyncPublisher:
         loop = asyncio.get_running_loop()
         self._pending, self._returned, self._next_tag = {}, set(), 0
         self._connection = AsyncioConnection(
-            self._params,
+            self._addresses[self._turn % len(self._addresses)],
             on_open_callback=lambda c: c.channel(on_open_callback=self._on_channel),
             on_open_error_callback=self._on_lost,
             on_close_callback=self._on_lost,
@@ -138,6 +142,7 @@ class AsyncPublisher:
     def _connect_failed(self, ready: "asyncio.Future[None]", reason: str) -> None:
         message = f"cannot connect to the broker: {reason}"
         self._last_failure = (time.monotonic(), message)
+        self._turn += 1
         if not ready.done():
             ready.set_exception(BrokerUnavailable(message))
             # Retrieved here, so an unawaited failure is not reported as never retrieved.
@@ -171,6 +176,10 @@ class AsyncPublisher:
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
         nack = isinstance(method, pika.spec.Basic.Nack)
+        if nack and self._connection is not None:
+            # The channel may nack for good (NACK_STUCK in ouro/queues.py): the next publish
+            # connects again. Closing after this frame's settling fails only the others.
+            asyncio.get_running_loop().call_soon(self._close_connection, self._connection)
         pending = self._pending
         if method.multiple:
             while pending:
@@ -231,6 +240,7 @@ class AsyncPublisher:
         else:
             self._connection = None
             if was_up:
+                self._turn += 1
                 log.warning("broker connection lost: %r", reason)
         # Whatever was sent and not confirmed has an unknown fate: the caller must not
         # claim it was stored.
@@ -250,6 +260,6 @@ class AsyncPublisher:
         self._closed = asyncio.get_running_loop().create_future()
         self._close_connection(connection)
         try:
-            await asyncio.wait_for(self._closed, self._params.socket_timeout)
+            await asyncio.wait_for(self._closed, self._timeout)
         except TimeoutError:
             log.warning("the broker connection did not close in time")

@@ -7,31 +7,53 @@ import time
 import pytest
 
 from ouro import amqp, queues
+from ouro.config import ConfigError
 from tests.rabbitmq import RabbitMQ, drain
 
 
-def test_declares_every_queue_durable_with_priorities(amqp_url: str, rabbitmq: RabbitMQ) -> None:
+def queue_rows(broker: RabbitMQ) -> dict[str, str]:
+    listing = broker.ctl(
+        "list_queues", "name", "durable", "type", "arguments", "--no-table-headers"
+    )
+    return {line.split("\t")[0]: line for line in listing.splitlines() if line}
+
+
+def test_declares_every_queue_durable_and_quorum(amqp_url: str, rabbitmq: RabbitMQ) -> None:
     publisher = amqp.Publisher(capabilities=(None, "kvm"))
     publisher.publish(queues.WEBHOOK, b"{}", message_id="d1")
     publisher.close()
-    listing = rabbitmq.ctl("list_queues", "name", "durable", "arguments", "--no-table-headers")
-    rows = {line.split("\t")[0]: line for line in listing.splitlines() if line}
+    rows = queue_rows(rabbitmq)
     assert set(rows) == {
         *("webhook", "tasks", "tasks.kvm"),
         # Every source's dead letters (ouro/poison.py).
         *("webhook.dead", "tasks.dead", "tasks.kvm.dead", "cancel.dead"),
     }
-    assert all("\ttrue\t" in row for row in rows.values())
-    assert "x-max-priority" in rows["tasks.kvm"]
-    assert "x-max-priority" in rows["tasks"]
+    assert all("\ttrue\tquorum\t" in row for row in rows.values()), rows
+    # RabbitMQ 3.x refuses priorities on quorum queues.
+    assert not any("x-max-priority" in row for row in rows.values())
 
 
-def test_higher_priority_jobs_come_first(amqp_url: str) -> None:
-    publisher = amqp.Publisher()
+def test_classic_queues_give_the_tasks_queues_priorities(
+    private_rabbitmq: RabbitMQ, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMQP_URL", private_rabbitmq.url)
+    monkeypatch.setenv("AMQP_QUEUE_TYPE", "classic")
+    publisher = amqp.Publisher(capabilities=(None, "kvm"))
     for i, priority in enumerate([1, 9, 5]):
         publisher.publish(queues.TASKS, b"{}", message_id=f"j{i}", priority=priority)
     publisher.close()
-    assert [props.message_id for props, _ in drain(amqp_url, queues.TASKS)] == ["j1", "j2", "j0"]
+    rows = queue_rows(private_rabbitmq)
+    assert all("\ttrue\tclassic\t" in row for row in rows.values()), rows
+    assert "x-max-priority" in rows["tasks.kvm"]
+    assert "x-max-priority" not in rows["tasks.kvm.dead"]
+    drained = drain(private_rabbitmq.url, queues.TASKS)
+    assert [props.message_id for props, _ in drained] == ["j1", "j2", "j0"]
+
+
+def test_an_unknown_queue_type_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AMQP_QUEUE_TYPE", "stream")
+    with pytest.raises(ConfigError, match="AMQP_QUEUE_TYPE must be one of quorum, classic"):
+        queues.queue_type()
 
 
 def test_unroutable_publish_is_an_error(amqp_url: str) -> None:

@@ -5,12 +5,9 @@ replaced (docs/webhook.md, "What it answers" and "Limits").
 """
 
 import json
-import os
 import selectors
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures_webhook import RunningReceiver, start_receiver, stop_receiver
+from tests.fixtures_webhook import RunningReceiver, run_receiver, start_receiver, stop_receiver
 from tests.rabbitmq import drain, free_port
 from webhook.payload import MAX_NESTING
 from webhook.signature import sign
@@ -211,21 +208,10 @@ def test_a_thousand_clients_trickling_headers_starve_no_delivery(
     (tmp_path / "secret").write_bytes(secret + b"\n")
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "WEBHOOK_SECRET_FILE": str(tmp_path / "secret"), "AMQP_URL": amqp_url}
-    command = [sys.executable, "-m", "ouro", "webhook", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    env = {"WEBHOOK_SECRET_FILE": str(tmp_path / "secret"), "AMQP_URL": amqp_url}
+    process = run_receiver(port, env, tmp_path / "receiver.log")
     slow: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "healthz", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the receiver did not become ready"
-            time.sleep(0.2)
-
         started = time.monotonic()
         for _ in range(1000):
             conn = socket.create_connection(("127.0.0.1", port), timeout=10)
