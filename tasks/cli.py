@@ -9,6 +9,7 @@ import time
 from types import FrameType
 
 from ouro import amqp, metrics, queues
+from ouro.consumerhealth import ConsumerHealth
 from ouro.retry import Sleep
 from ouro.store import open_store
 from tasks import imagescan, queue_inspect, queue_replay, recovery, testmap
@@ -103,7 +104,8 @@ def _bot(
 
 def run_bot(args: argparse.Namespace) -> int:
     tmap = testmap.load()
-    metrics.serve(metrics.port_setting(args.metrics_port))
+    health = ConsumerHealth()
+    metrics.serve(metrics.port_setting(args.metrics_port), health=health)
     state = BotState.open_default()
     state.prune()
     capabilities = tmap.capabilities()
@@ -130,7 +132,13 @@ def run_bot(args: argparse.Namespace) -> int:
         ).start()  # fmt: skip
     log.info("consuming %s", queues.WEBHOOK)
     try:
-        amqp.consume([queues.WEBHOOK], bot.handle, capabilities=capabilities, stop=stop)
+        amqp.consume(
+            [queues.WEBHOOK],
+            bot.handle,
+            capabilities=capabilities,
+            stop=stop,
+            on_connected=health.hook(),
+        )
     finally:
         publisher.close()
         state.close()

@@ -7,6 +7,7 @@ import threading
 from types import FrameType
 
 from ouro import metrics
+from ouro.consumerhealth import ConsumerHealth
 from ouro.store import open_store
 from tasks.github import Credentials, open_statuses
 from tasks.github_conversation import open_conversation
@@ -28,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     # Before consuming: which VM queues this worker may serve depends on the probe.
     config = vmhost.settle(config)
     store = open_store()
-    metrics.serve(metrics.port_setting(args.metrics_port))
+    health = ConsumerHealth()
+    metrics.serve(metrics.port_setting(args.metrics_port), health=health)
     credentials = Credentials()
     statuses = MeteredStatuses(open_statuses(credentials=credentials))
     worker = Worker(
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)
     try:
-        worker.serve(stop)
+        worker.serve(stop, health=health)
     finally:
         for timer in timers:
             timer.cancel()

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ouro import amqp
 from ouro.config import ConfigError
+from ouro.consumerhealth import ConsumerHealth
 from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreRefused
 from ouro.validate import InvalidValue
@@ -100,8 +101,14 @@ class Worker:
 
     # -- the broker side --------------------------------------------------------------
 
-    def serve(self, stop: threading.Event, url: str | None = None) -> None:
-        """Consume jobs until `stop` is set and the running job has ended."""
+    def serve(
+        self,
+        stop: threading.Event,
+        url: str | None = None,
+        health: ConsumerHealth | None = None,
+    ) -> None:
+        """Consume jobs until `stop` is set and the running job has ended; `health` learns
+        whether the worker is connected and consuming (its probes)."""
         log.info(
             "worker %s serving %s in %s mode",
             self.config.name,
@@ -117,7 +124,7 @@ class Worker:
                 url=url,
                 capabilities=capabilities,
                 stop=stop,
-                on_connected=cancels.on_connected,
+                on_connected=health.hook(cancels.on_connected) if health else cancels.on_connected,
                 crash_delay=self.config.requeue_delay,
             )
         finally:
