@@ -1,12 +1,13 @@
 """`ouro queue inspect`: each queue's depth and its messages in human form, not consumed.
 
 Browsing uses `basic_get` without ack on one channel, then one `basic_nack(multiple,
-requeue)` at the end. RabbitMQ puts requeued messages back at their original
-position (classic queues keep it; a priority queue keeps each message's priority),
-so order and priority are preserved. While the browse holds them (milliseconds
+requeue)` at the end. RabbitMQ puts requeued messages back ahead of the others in
+their order (a classic priority queue keeps each message's priority), so the order is
+preserved (tests/tasks/test_bot_broker.py). While the browse holds them (milliseconds
 for the default limit), consumers skip these messages, and they come back with
-the `redelivered` flag set — harmless here, since workers and the bot are
-idempotent and treat a redelivery like a delivery.
+the `redelivered` flag set (and a quorum queue's `x-delivery-count` one higher) —
+harmless here, since workers and the bot are idempotent and treat a redelivery like
+a delivery.
 """
 
 import json

@@ -16,6 +16,8 @@ from tasks.queue_inspect import inspect
 from tests.rabbitmq import drain
 from tests.tasks.bot_stack import MANUAL, NETWORKING, REPO, Stack, wait_until
 
+pytestmark = pytest.mark.faults
+
 NO_JOBS: dict[str, Any] = {queues.TASKS: [], "tasks.kvm": []}
 # dave is a private member of acme (bot_stack.world): asking about him answers 204.
 PATH_LOGINS = ["../../../orgs/acme/members/dave", "dave?x=", "dave#frag", "../dave"]

@@ -197,6 +197,7 @@ def threads_of(pid: int) -> int:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads")))
 
 
+@pytest.mark.faults
 def test_a_thousand_clients_trickling_headers_starve_no_delivery(
     amqp_url: str, tmp_path: Path
 ) -> None:
