@@ -24,7 +24,7 @@ from typing import Protocol
 
 from ouro import amqp, queues, validate
 from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
-from tasks import botmetrics
+from tasks import botmetrics, github_requests
 from tasks.botstate import BotState
 from tasks.decision import MANUAL_TESTING, NOT_YET_TESTED, Decision, StartJob
 from tasks.forge import (
@@ -139,8 +139,9 @@ class Bot:
 
     def _handle(self, event: str, delivery: str, payload: JsonDict) -> amqp.Result:
         try:
-            decision = interpret(event, payload, self.testmap, self._lookups, self._new_id)
-            started = self.apply(decision)
+            with github_requests.counting(botmetrics.event_label(event)):
+                decision = interpret(event, payload, self.testmap, self._lookups, self._new_id)
+                started = self.apply(decision)
         except (
             PayloadError,
             validate.InvalidValue,
@@ -283,16 +284,18 @@ class Bot:
     def scan(self, repos: Iterable[str] | None = None, *, pr: int | None = None) -> int:
         """Queue the open PRs (or only PR number `pr`) whose head lacks expected statuses;
         the number of jobs."""
-        started = 0
-        for repo in repos or self.testmap.repos:
-            pulls = (
-                [self._reader.pull(repo, pr)] if pr is not None else self._reader.open_pulls(repo)
-            )
-            for pull in pulls:
-                try:
-                    decision = pull_decision(pull, self.testmap, self._lookups, new_id=self._new_id)
-                    started += self.apply(decision, scan=True)
-                except (PayloadError, validate.InvalidValue) as error:
-                    log.warning("scan: %s#%d skipped: %s", repo, pull.number, error)
+        with github_requests.counting("scan"):
+            started = sum(self._scan_repo(repo, pr) for repo in repos or self.testmap.repos)
         log.info("scan: %d job(s) queued", started)
+        return started
+
+    def _scan_repo(self, repo: str, pr: int | None) -> int:
+        started = 0
+        pulls = [self._reader.pull(repo, pr)] if pr is not None else self._reader.open_pulls(repo)
+        for pull in pulls:
+            try:
+                decision = pull_decision(pull, self.testmap, self._lookups, new_id=self._new_id)
+                started += self.apply(decision, scan=True)
+            except (PayloadError, validate.InvalidValue) as error:
+                log.warning("scan: %s#%d skipped: %s", repo, pull.number, error)
         return started

@@ -34,7 +34,10 @@ def outcome(result: amqp.Result, duplicate: bool) -> str:
     return "requeued" if result is amqp.Outcome.REQUEUE else "processed"
 
 
+def event_label(event: str) -> str:
+    return event if event in KNOWN_EVENTS else "other"
+
+
 def observe(event: str, result: amqp.Result, seconds: float, *, duplicate: bool = False) -> None:
-    label = event if event in KNOWN_EVENTS else "other"
-    EVENTS.labels(label, outcome(result, duplicate)).inc()
+    EVENTS.labels(event_label(event), outcome(result, duplicate)).inc()
     SECONDS.observe(seconds)

@@ -13,6 +13,7 @@ In App mode (`Credentials`, `GITHUB_APP_ID`) the same clients act as the App's
 installation, and `open_statuses` reports check runs (`tasks.github_checks`).
 """
 
+import functools
 import logging
 import math
 import os
@@ -28,6 +29,7 @@ import requests
 from ouro import jsonutil, validate
 from ouro.config import ConfigError, optional_secret, read_secret_file, setting
 from ouro.retry import Sleep, with_retries
+from tasks import github_conditional, github_requests
 from tasks.forge import (
     DryRunStatuses,
     ForgeError,
@@ -185,7 +187,7 @@ def github_client(
         write_interval = float(setting("GITHUB_WRITE_INTERVAL"))
     except ValueError:
         raise ConfigError("GITHUB_WRITE_INTERVAL must be a number of seconds") from None
-    return github.Github(
+    client = github.Github(
         base_url=setting("GITHUB_API_URL"),
         auth=auth,
         retry=None,
@@ -195,6 +197,31 @@ def github_client(
         # PyGithub also pauses 0.25 s before every request; GitHub asks that only of writes.
         seconds_between_requests=None,
     )
+    count_requests(client.requester)
+    return client
+
+
+# PyGithub makes each client's connection (a `requests` session) when it first needs one,
+# from this class of its requester: the only place to see every request, pages and
+# redirects included. A PyGithub that renames it fails here, at start, not silently.
+_CONNECTION_CLASS = "_Requester__connectionClass"
+
+
+def count_requests(requester: github.Requester.Requester) -> None:
+    """Count every answer `requester` gets from GitHub (`tasks.github_requests`)."""
+    prefix = urllib.parse.urlsplit(requester.base_url).path.rstrip("/")
+    base = getattr(requester, _CONNECTION_CLASS)
+
+    def hook(response: requests.Response, *args: object, **kwargs: object) -> None:
+        request = response.request
+        github_requests.record(request.method or "", request.path_url, response.status_code, prefix)
+
+    class Counted(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.session.hooks["response"].append(hook)
+
+    setattr(requester, _CONNECTION_CLASS, Counted)
 
 
 def github_token() -> str | None:
@@ -286,13 +313,18 @@ class GitHubStatuses:
         path = repo_path(repo)
         validate.sha(sha)
 
+        fields = {
+            "state": status.state,
+            "description": status.description[:140],
+            "context": status.context,
+        }
+        if status.target_url:
+            fields["target_url"] = status.target_url
+
         def call() -> None:
-            commit = self._client.get_repo(path).get_commit(sha)
-            commit.create_status(
-                status.state,
-                target_url=status.target_url or github.GithubObject.NotSet,
-                description=status.description[:140],
-                context=status.context,
+            # Raw: PyGithub's objects for the answer cost more CPU than the bot's own work.
+            self._client.requester.requestJsonAndCheck(
+                "POST", f"/repos/{path}/statuses/{segment(sha)}", input=fields
             )
 
         retried(call, f"posting {status.context} on {repo}@{sha[:12]}", sleep=self._sleep)
@@ -306,14 +338,34 @@ class GitHubStatuses:
 
         def call() -> dict[str, Status]:
             found: dict[str, Status] = {}
-            # GitHub lists statuses newest first; keep the first seen per context.
-            for s in self._client.get_repo(path).get_commit(sha).get_statuses():
-                found.setdefault(
-                    s.context, Status(s.context, s.state, s.description or "", s.target_url)
-                )
+            url: str | None = f"/repos/{path}/commits/{segment(sha)}/statuses"
+            parameters: dict[str, int] | None = {"per_page": 100}
+            while url is not None:
+                headers, data = github_conditional.get(self._client.requester, url, parameters)
+                # GitHub lists statuses newest first; keep the first seen per context.
+                for s in answer(functools.partial(_statuses, data), f"for {repo}@{sha[:12]}"):
+                    found.setdefault(s.context, s)
+                url, parameters = github_conditional.next_page(headers), None
             return found
 
         return retried(call, f"reading statuses of {repo}@{sha[:12]}", sleep=self._sleep)
+
+
+def _statuses(data: object) -> list[Status]:
+    """A page of GitHub's statuses of a commit; `PayloadError` for anything else."""
+    found = []
+    for item in jsonutil.get_list({"page": data}, "page"):
+        if not isinstance(item, dict):
+            raise jsonutil.PayloadError("a status is not an object")
+        found.append(
+            Status(
+                jsonutil.get_str(item, "context"),
+                jsonutil.get_str(item, "state"),
+                jsonutil.get_optional_str(item, "description") or "",
+                jsonutil.get_optional_str(item, "target_url"),
+            )
+        )
+    return found
 
 
 def open_statuses(sleep: Sleep = time.sleep, credentials: Credentials | None = None) -> Statuses:

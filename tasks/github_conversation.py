@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ouro import jsonutil, validate
 from ouro.retry import Sleep
+from tasks import github_conditional
 from tasks.forge import Conversation, DryRunConversation, IssueInfo
 from tasks.github import Credentials, answer, repo_path, retried, segment
 
@@ -100,7 +101,7 @@ class GitHubConversation:
             for page in range(MAX_PAGES):
                 headers, data = self._request("GET", url, parameters=None if page else first)
                 found += answer(functools.partial(_issues, data), f"listing {repo}'s issues")
-                following = _next_page(headers)
+                following = github_conditional.next_page(headers)
                 if following is None:
                     return found
                 url = following
@@ -151,17 +152,6 @@ def _issues(data: Any) -> list[IssueInfo]:
             )
         )
     return found
-
-
-def _next_page(headers: dict[str, Any]) -> str | None:
-    """The `rel="next"` URL of GitHub's `Link` header, if any."""
-    link = next((str(v) for k, v in headers.items() if k.lower() == "link"), "")
-    for part in link.split(","):
-        url, _, params = part.partition(";")
-        if 'rel="next"' in params.replace(" ", ""):
-            # PyGithub sends only the path and query of a URL, to its own host.
-            return url.strip().removeprefix("<").removesuffix(">")
-    return None
 
 
 def open_conversation(

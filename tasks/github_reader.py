@@ -3,15 +3,17 @@ client, quoting and retry policy it shares): pull requests, branches, files, org
 membership and hook deliveries, for the bot and its recovery commands."""
 
 import base64
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import github
 
 from ouro import jsonutil, validate
 from ouro.retry import Sleep
+from tasks import github_conditional
 from tasks.forge import ForgeRefused, HookDelivery, PullInfo, Reader
 from tasks.github import (
     Credentials,
@@ -22,10 +24,14 @@ from tasks.github import (
     segment,
     segments,
 )
+from tasks.interpret import pull_from_payload
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# A Link header that never ends must not keep the bot listing forever (10,000 open PRs).
+MAX_PAGES = 100
 
 
 class GitHubReader:
@@ -57,17 +63,33 @@ class GitHubReader:
         path = repo_path(repo)
         validate.pr_number(number)
 
+        url = f"/repos/{path}/pulls/{segment(str(number))}"
+
         def call() -> PullInfo:
-            return _pull_info(repo, self._client.get_repo(path).get_pull(number))
+            _, data = github_conditional.get(self._client.requester, url)
+            return answer(functools.partial(_pull_info, data), f"for {repo}#{number}")
 
         return self._retry(call, f"reading {repo}#{number}")
 
     def open_pulls(self, repo: str) -> list[PullInfo]:
+        """Page by page, each a conditional read: a listing that did not change is free."""
         path = repo_path(repo)
 
         def call() -> list[PullInfo]:
-            pulls = self._client.get_repo(path).get_pulls(state="open")
-            return [_pull_info(repo, p) for p in pulls]
+            found: list[PullInfo] = []
+            url = f"/repos/{path}/pulls"
+            parameters: dict[str, object] | None = {"state": "open", "per_page": 100}
+            for _ in range(MAX_PAGES):
+                headers, data = github_conditional.get(self._client.requester, url, parameters)
+                found += answer(functools.partial(_pulls, data), f"listing {repo}'s pulls")
+                following = github_conditional.next_page(headers)
+                if following is None:
+                    return found
+                url, parameters = following, None
+            log.warning(
+                "%s has over %d pages of open pull requests: only those read", repo, MAX_PAGES
+            )
+            return found
 
         return self._retry(call, f"listing open pull requests of {repo}")
 
@@ -182,23 +204,17 @@ class GitHubReader:
         return self._retry(call, f"reading {where}")
 
 
-def _pull_info(repo: str, pull: Any) -> PullInfo:
-    return PullInfo(
-        repo=repo,
-        number=pull.number,
-        head_sha=pull.head.sha,
-        base_ref=pull.base.ref,
-        title=pull.title or "",
-        draft=bool(pull.draft),
-        state=pull.state,
-        author=pull.user.login,
-        author_association=pull.raw_data.get("author_association", "NONE"),
-        clone_url=pull.base.repo.clone_url,
-        # A fork's repository may be gone (GitHub then sends `head.repo: null`).
-        head_repo=pull.head.repo.full_name if pull.head.repo else "",
-        head_ref=pull.head.ref,
-        body=pull.body or "",
+def _pull_info(data: object) -> PullInfo:
+    """A pull request of GitHub's API (read as its event's payload would be: the base
+    repository is the event's `repository`); `PayloadError` for anything else."""
+    pull = jsonutil.get_dict({"pull": data}, "pull")
+    return pull_from_payload(
+        {"pull_request": pull, "repository": jsonutil.get_dict(pull, "base.repo")}
     )
+
+
+def _pulls(data: object) -> list[PullInfo]:
+    return [_pull_info(item) for item in jsonutil.get_list({"page": data}, "page")]
 
 
 def open_reader(sleep: Sleep = time.sleep, credentials: Credentials | None = None) -> Reader:

@@ -54,7 +54,9 @@ def interpret(
     return Decision(reason=f"{event} events are not used")
 
 
-def _pull_from_payload(payload: JsonDict) -> PullInfo:
+def pull_from_payload(payload: JsonDict) -> PullInfo:
+    """The pull request of a `pull_request` event; also how the GitHub adapter reads a pull
+    request of the API, which has the same fields (its `base.repo` as `repository`)."""
     get_dict(payload, "pull_request")
     # Full paths from the payload's root, so an error names the field as GitHub does.
     return PullInfo(
@@ -81,7 +83,7 @@ def _pull_from_payload(payload: JsonDict) -> PullInfo:
 
 def _pull_request(payload: JsonDict, testmap: TestMap, lookups: Lookups, new_id: NewId) -> Decision:
     action = get_str(payload, "action")
-    pull = _pull_from_payload(payload)
+    pull = pull_from_payload(payload)
     validate.repo(pull.repo)
     validate.pr_number(pull.number)
     validate.sha(pull.head_sha)

@@ -34,6 +34,7 @@ from ouro.consumerhealth import ConsumerHealth
 from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreRefused
 from ouro.validate import InvalidValue
+from tasks import github_requests
 from tasks.cancel import Cancel
 from tasks.forge import Conversation, ForgeRateLimited, ForgeRefused, Status, Statuses
 from tasks.job import Job
@@ -163,7 +164,7 @@ class Worker:
     # -- one job ----------------------------------------------------------------------
 
     def handle(self, message: amqp.Message) -> amqp.Result:
-        with self._one_at_a_time:
+        with self._one_at_a_time, github_requests.counting("job"):
             return self._handle(message)
 
     def _handle(self, message: amqp.Message) -> amqp.Result:
