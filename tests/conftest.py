@@ -9,9 +9,11 @@ import pytest
 from tests.rabbitmq import RabbitMQ
 
 pytest_plugins = [
+    "tests.chromium",
     "tests.fixtures_images",
     "tests.fixtures_mock_github",
     "tests.fixtures_webhook",
+    "tests.worker.running",
 ]
 
 

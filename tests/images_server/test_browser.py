@@ -1,174 +1,21 @@
-"""The log page in headless Chromium, while the job is still writing.
+"""The log page in headless Chromium (tests/chromium.py), while the job is still writing."""
 
-Chromium is driven over the DevTools protocol with a minimal WebSocket client (stdlib
-only), so the test can look at the same page several times without reloading it.
-"""
-
-import base64
-import json
-import os
-import shutil
-import socket
-import struct
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ouro.store import Store, open_store
 from ouro.store.live import ChunkedLiveLog
+from tests.chromium import Browser, Page
 from tests.fixtures_images import ImagesServerFixture
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-
-class DevTools:
-    """Just enough of RFC 6455 and CDP: send a command, wait for its answer."""
-
-    def __init__(self, port: int, path: str):
-        self._socket = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self._file = self._socket.makefile("rb")
-        key = base64.b64encode(os.urandom(16)).decode()
-        self._socket.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        status = self._file.readline()
-        assert b" 101 " in status, status
-        while self._file.readline().strip():
-            pass
-        self._next_id = 0
-
-    def close(self) -> None:
-        self._file.close()
-        self._socket.close()
-
-    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if session:
-            message["sessionId"] = session
-        self._send(json.dumps(message).encode())
-        while True:
-            answer = json.loads(self._receive())
-            if answer.get("id") == self._next_id:
-                if "error" in answer:
-                    raise AssertionError(f"{method}: {answer['error']}")
-                result: dict[str, Any] = answer["result"]
-                return result
-
-    def _send(self, payload: bytes) -> None:
-        mask = os.urandom(4)
-        length = len(payload)
-        if length < 126:
-            header = struct.pack("!BB", 0x81, 0x80 | length)
-        elif length < 1 << 16:
-            header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
-        else:
-            header = struct.pack("!BBQ", 0x81, 0x80 | 127, length)
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-        self._socket.sendall(header + mask + masked)
-
-    def _receive(self) -> bytes:
-        message = b""
-        while True:
-            first, second = self._file.read(2)
-            length = second & 0x7F
-            if length == 126:
-                (length,) = struct.unpack("!H", self._file.read(2))
-            elif length == 127:
-                (length,) = struct.unpack("!Q", self._file.read(8))
-            message += self._file.read(length)
-            if first & 0x80:  # FIN
-                return message
-
-
-class Page:
-    def __init__(self, devtools: DevTools, session: str):
-        self._devtools = devtools
-        self._session = session
-
-    def evaluate(self, expression: str) -> Any:
-        answer = self._devtools.call(
-            "Runtime.evaluate", self._session, expression=expression, returnByValue=True
-        )
-        return answer["result"].get("value")
-
-    def wait_for(self, expression: str, what: str) -> None:
-        """Until `expression` is true in the page; bounded, as the page polls every second."""
-        for _ in range(300):
-            if self.evaluate(expression):
-                return
-            time.sleep(0.1)
-        log = self.evaluate("document.getElementById('log').textContent")
-        pytest.fail(f"the page never showed {what}; it shows {log!r}")
-
-    def text(self) -> str:
-        value: str = self.evaluate("document.getElementById('log').textContent")
-        return value
-
-
-class Browser:
-    def __init__(self, profile: Path):
-        assert CHROMIUM, "chromium is not installed: apt-get install chromium (.ci/apt-packages)"
-        profile.mkdir()
-        self._stderr = (profile.parent / "chromium.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",  # root in a container: the sandbox cannot start
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--remote-debugging-port=0",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=self._stderr,
-        )
-        active = profile / "DevToolsActivePort"
-        for _ in range(600):
-            if active.exists() and len(active.read_text().splitlines()) == 2:
-                break
-            assert self.process.poll() is None, "chromium exited; see chromium.log"
-            time.sleep(0.05)
-        port, path = active.read_text().splitlines()
-        self.devtools = DevTools(int(port), path)
-
-    def open(self, url: str) -> Page:
-        target = self.devtools.call("Target.createTarget", url=url)["targetId"]
-        session = self.devtools.call("Target.attachToTarget", targetId=target, flatten=True)
-        return Page(self.devtools, session["sessionId"])
-
-    def close(self) -> None:
-        try:
-            self.devtools.call("Browser.close")
-        finally:
-            self.devtools.close()
-            try:
-                self.process.wait(30)
-            finally:
-                if self.process.poll() is None:
-                    self.process.kill()
-                    self.process.wait()
-                self._stderr.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    opened = Browser(tmp_path / "chromium-profile")
-    yield opened
-    opened.close()
+def text(page: Page) -> str:
+    """The log as the page shows it."""
+    value: str = page.evaluate("document.getElementById('log').textContent")
+    return value
 
 
 @pytest.fixture(params=["http", "s3"])
@@ -198,7 +45,7 @@ def test_log_page_follows_a_running_job(browser: Browser, store: Store) -> None:
         live.write("second line ✓\nthird ".encode())
         live.flush()
         page.wait_for("document.getElementById('log').textContent.includes('third')", "line 2")
-        assert page.text() == "first line\nsecond line ✓\nthird "
+        assert text(page) == "first line\nsecond line ✓\nthird "
         assert page.evaluate("window.notReloaded") is True
         assert page.evaluate("document.body.dataset.state") == "running"
 
@@ -207,7 +54,7 @@ def test_log_page_follows_a_running_job(browser: Browser, store: Store) -> None:
     finally:
         live.close()
     page.wait_for("document.body.dataset.state === 'done'", "the end of the job")
-    assert page.text() == "first line\nsecond line ✓\nthird line\nlast line\n"
+    assert text(page) == "first line\nsecond line ✓\nthird line\nlast line\n"
     assert page.evaluate("window.notReloaded") is True
     links = page.evaluate("[...document.querySelectorAll('#files a')].map(a => a.href)")
     assert links == [store.url("logs/browser-job/shots/screen 1.png")]
@@ -215,7 +62,7 @@ def test_log_page_follows_a_running_job(browser: Browser, store: Store) -> None:
     # Opened after the end, the page shows the final log (the chunks are gone).
     again = browser.open(store.url("logs/browser-job/index.html"))
     again.wait_for("document.body.dataset.state === 'done'", "the finished job")
-    assert again.text() == "first line\nsecond line ✓\nthird line\nlast line\n"
+    assert text(again) == "first line\nsecond line ✓\nthird line\nlast line\n"
 
 
 def test_log_page_numbers_lines_highlights_failures_and_opens_at_a_line(
@@ -236,7 +83,7 @@ def test_log_page_numbers_lines_highlights_failures_and_opens_at_a_line(
         store.close()
     page.wait_for("document.body.dataset.state === 'done'", "the end of the job")
     # The text is the log as it was written: numbers are drawn by CSS, not part of it.
-    assert page.text() == (
+    assert text(page) == (
         "setting up\nrunning 2 tests\nFAILED (failures=1)\n"
         "Traceback (most recent call last):\nthe end"
     )
@@ -250,3 +97,39 @@ def test_log_page_numbers_lines_highlights_failures_and_opens_at_a_line(
     assert page.evaluate("document.querySelector('#L4 a.n').getAttribute('href')") == "#L4"
     assert page.evaluate("[...document.querySelectorAll('.bad')].map(l => l.id)") == ["L3", "L4"]
     assert page.evaluate("document.querySelector('.line.target').id") == "L3"
+
+
+def test_log_page_follows_the_tail_while_the_reader_is_at_the_bottom(
+    browser: Browser, images_server: ImagesServerFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images_server.configure(monkeypatch)
+    store = open_store()
+    live = ChunkedLiveLog(store, "logs/tail/", interval=3600)
+    at_bottom = "window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2"
+    try:
+        page = browser.open(store.url("logs/tail/index.html"))
+        page.wait_for("document.body !== null && document.body.dataset.state === 'running'", "it")
+        page.set_viewport(800, 300)
+        live.write(b"".join(b"line %d\n" % n for n in range(1, 201)))
+        live.flush()
+        page.wait_for("document.getElementById('L200') !== null", "line 200")
+        page.wait_for(at_bottom, "the tail")
+        assert page.evaluate("window.scrollY") > 0
+
+        # Scrolled up to read: new lines leave the reader where they are.
+        page.evaluate("window.scrollTo(0, 100)")
+        live.write(b"".join(b"more %d\n" % n for n in range(1, 101)))
+        live.flush()
+        page.wait_for("document.getElementById('L300') !== null", "line 300")
+        assert page.evaluate("window.scrollY") == 100
+        assert not page.evaluate(at_bottom)
+
+        # Back at the bottom: the page follows again.
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        live.write(b"".join(b"last %d\n" % n for n in range(1, 101)))
+        live.flush()
+        page.wait_for("document.getElementById('L400') !== null", "line 400")
+        page.wait_for(at_bottom, "the new tail")
+    finally:
+        live.close()
+        store.close()
