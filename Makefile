@@ -22,6 +22,7 @@ lint: setup $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/actionlint
 	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m ouro.deploy.kubecheck
 
 test: setup $(VENV)/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
