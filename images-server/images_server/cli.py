@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
         bind=args.host,
         public_reads=not args.private_reads,
         fsync=args.fsync,
+        capabilities=tuple(args.capability or ()),
     )
 
     log.info("images-server serving %s on %s", server.root, server.url)
@@ -39,4 +40,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument(
         "--fsync", action="store_true", help="fsync each upload before it becomes visible"
     )
+    parser.add_argument(
+        "--capability", action="append", metavar="CAPABILITY",
+        help="show tasks.CAPABILITY on the status page before any of its jobs ran (repeatable)",
+    )  # fmt: skip
     parser.set_defaults(func=run)

@@ -9,6 +9,7 @@ disk are `storage`'s; `bodies` reads upload bodies, `listing` renders folders, a
 `conditional` answers `304` and `Range`.
 """
 
+import json
 import logging
 import os
 import urllib.parse
@@ -17,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from images_server import metrics, storage
+from images_server import metrics, status, storage
 from images_server.bodies import IDLE_TIMEOUT, receive
 from images_server.conditional import etag, http_date, not_modified, parse_range
 from images_server.errors import Refused, Truncated
@@ -43,7 +44,9 @@ class ImagesServer(ThreadingHTTPServer):
         image_tokens: SecretFile | None = None,
         public_reads: bool = True,
         fsync: bool = False,
+        capabilities: tuple[str, ...] = (),
     ):
+        """`capabilities`: whose queues the status page shows before any of their jobs ran."""
         self.root = root.resolve()
         self.tokens = tokens
         # Tokens that jobs get (IMAGES_JOB_TOKEN_FILE): they may upload images, nothing else.
@@ -52,6 +55,7 @@ class ImagesServer(ThreadingHTTPServer):
         self.fsync = fsync
         self.metrics = Metrics()
         storage.prepare(self.root)
+        self.status = status.Status(self.root, capabilities)
         super().__init__(address, Handler)
 
     @property
@@ -171,6 +175,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not self.server.public_reads:
             self._authorize()
+        if urllib.parse.urlsplit(self.path).path in (status.PAGE_PATH, status.DATA_PATH):
+            self._status(head=head)
+            return
         name, path = self._target()
         try:
             file = open(path, "rb")  # noqa: SIM115 (closed below, after sendfile)
@@ -191,6 +198,19 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", metrics.CONTENT_TYPE)
         self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _status(self, *, head: bool) -> None:
+        if urllib.parse.urlsplit(self.path).path == status.PAGE_PATH:
+            body, kind = status.page(), "text/html; charset=utf-8"
+        else:
+            body, kind = json.dumps(self.server.status.snapshot()).encode(), "application/json"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         if not head:
             self.wfile.write(body)
@@ -340,6 +360,7 @@ def make_server(
     bind: str = "127.0.0.1",
     public_reads: bool = True,
     fsync: bool = False,
+    capabilities: tuple[str, ...] = (),
 ) -> ImagesServer:
     """The server for `root`, with the tokens from `IMAGES_TOKEN_FILE` (and the image-only
     tokens from `IMAGES_JOB_TOKEN_FILE`, if set); not yet serving."""
@@ -348,5 +369,5 @@ def make_server(
     image_tokens = SecretFile(job_file, "image upload token") if job_file else None
     return ImagesServer(
         (bind, port), root, tokens, image_tokens=image_tokens, public_reads=public_reads,
-        fsync=fsync,
+        fsync=fsync, capabilities=capabilities,
     )  # fmt: skip

@@ -13,7 +13,7 @@ import tempfile
 import threading
 from importlib.resources import files
 
-from ouro.store import Store, StoreError, check_path
+from ouro.store import Store, StoreError, check_path, jobrecord
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ PAGE = "index.html"
 FINAL = "log"
 ATTACHMENTS = "attachments.json"
 CHUNKS = "chunks/"
-# The page's own files, left out of the attachments it links to.
-OWN_FILES = (PAGE, FINAL, ATTACHMENTS)
+# The page's own files and the job's record, left out of the attachments it links to.
+OWN_FILES = (PAGE, FINAL, ATTACHMENTS, jobrecord.NAME)
 
 INTERVAL = 2.0
 # Output beyond this wakes the uploader early, so the buffer stays small under heavy output.

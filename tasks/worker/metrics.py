@@ -1,6 +1,7 @@
-"""The worker's metrics, read off the statuses it posts through the forge port: every job
-posts "In progress" when it starts and one final status when it ends, so the stream of
-statuses says how many jobs run, how they end and how long they take."""
+"""The worker's metrics, mostly read off the statuses it posts through the forge port: every
+job posts "In progress" when it starts and one final status when it ends, so the stream of
+statuses says how many jobs run, how they end and how long they take. How long a job waited
+in its queue is observed when it starts (tasks/worker/records.py)."""
 
 import threading
 import time
@@ -19,6 +20,12 @@ DURATION = Histogram(
     "From In progress to the final status, by context",
     ["context"],
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200),
+)
+WAIT = Histogram(
+    "ouro_worker_job_wait_seconds",
+    "From the bot queueing a job (its `created`) to a worker starting it, by context",
+    ["context"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400),
 )
 FINAL = ("success", "failure", "error")
 

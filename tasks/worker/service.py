@@ -45,6 +45,7 @@ from tasks.worker.config import WorkerConfig
 from tasks.worker.gitauth import GitToken
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
 from tasks.worker.outcome import JobFailedToStart
+from tasks.worker.records import Records
 from tasks.worker.runner import (
     Control,
     JobSpec,
@@ -89,6 +90,7 @@ class Worker:
         self._statuses = statuses
         self._conversation = conversation
         self._store = store
+        self._records = Records(store, config.name, clock)
         self._runner = runner or make_runner(config)
         self._clock = clock
         self._lock = threading.Lock()
@@ -304,6 +306,7 @@ class Worker:
             live = self._store.live_log(job.log)
         except Exception as store_error:
             return self._not_written(job, "the store", "the live log", store_error, last)
+        self._records.started(job, url)
         joblog = JobLog(live, masked)
         log.info("job %s: %s %s@%s started", job.id, job.context, job.repo, job.sha[:12])
         start = time.monotonic()
@@ -350,11 +353,14 @@ class Worker:
             return self._not_written(job, "the store", "the log", error, last)
         if status is None:
             # It goes back to the queue all the same; its next run posts "In progress".
-            self._post_best_effort(job, outcome.handed_back(job.context, self.config.name, url))
+            handed_back = outcome.handed_back(job.context, self.config.name, url)
+            self._post_best_effort(job, handed_back)
+            self._records.ended(job, handed_back)
             return amqp.Outcome.REQUEUE
         unposted = self._post(job, status, "the final status", last)
         if unposted is not None:
             return unposted
+        self._records.ended(job, status)
         log.info("job %s: %s %s", job.id, status.state, status.description)
         return amqp.Outcome.ACK
 
