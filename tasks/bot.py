@@ -118,6 +118,9 @@ class Bot:
         self._new_id = new_id
         self._wait = wait
         self._lookups = _Lookups(reader, statuses)
+        # When the message being handled was queued (its AMQP timestamp), until the first
+        # status posted for it is timed.
+        self._queued_at: float | None = None
 
     def handle(self, message: amqp.Message) -> amqp.Result:
         """The consumer's handler: ACK, a dead letter, a retry, or (after a rate limit's
@@ -133,7 +136,11 @@ class Bot:
             log.info("delivery %s (%s) was already processed; dropped", delivery, event)
             botmetrics.observe(event, amqp.Outcome.ACK, 0.0, duplicate=True)
             return amqp.Outcome.ACK
-        result = self._handle(event, delivery, payload)
+        self._queued_at = message.timestamp
+        try:
+            result = self._handle(event, delivery, payload)
+        finally:
+            self._queued_at = None
         botmetrics.observe(event, result, time.monotonic() - began)
         return result
 
@@ -214,7 +221,7 @@ class Bot:
 
         for post in decision.statuses:
             if post.status.context not in statuses_of(post.repo, post.sha):
-                self._statuses.post(post.repo, post.sha, post.status)
+                self._post(post.repo, post.sha, post.status)
         started = 0
         for start in decision.starts:
             if start.exclusive:
@@ -271,9 +278,16 @@ class Bot:
         log.debug("%s@%s %s has a status already", job.repo, job.sha[:12], job.context)
         return False
 
+    def _post(self, repo: str, sha: str, status: Status) -> None:
+        self._statuses.post(repo, sha, status)
+        if self._queued_at is not None:
+            # The message's timestamp is the receiver's clock, in whole seconds.
+            botmetrics.FIRST_STATUS.observe(max(0.0, time.time() - self._queued_at))
+            self._queued_at = None
+
     def _start(self, job: Job, *, announce: bool = True) -> None:
         if announce:
-            self._statuses.post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
+            self._post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
         self._publisher.publish(job.queue, job.to_json(), message_id=job.id, priority=job.priority)
         botmetrics.JOBS.labels(job.queue).inc()
         self._state.remember_job(job.repo, job.sha, job.context, job.id)

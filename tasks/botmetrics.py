@@ -17,6 +17,12 @@ SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 JOBS = Counter("ouro_bot_jobs_queued_total", "Jobs published, by queue", ["queue"])
+FIRST_STATUS = Histogram(
+    "ouro_bot_event_to_status_seconds",
+    "From the receiver queueing an event (whole seconds: the message's AMQP timestamp) to the "
+    "bot's first status for it",
+    buckets=(0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600),
+)
 # Event types are the sender's text: others are counted together, so that nobody can make
 # the bot grow series by sending made-up events.
 KNOWN_EVENTS = frozenset(

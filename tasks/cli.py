@@ -12,7 +12,7 @@ from ouro import amqp, metrics, queues
 from ouro.consumerhealth import ConsumerHealth
 from ouro.retry import Sleep
 from ouro.store import open_store
-from tasks import imagescan, queue_inspect, queue_replay, recovery, testmap
+from tasks import imagescan, queue_inspect, queue_replay, queuemetrics, recovery, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.github import Credentials, open_statuses
@@ -130,6 +130,9 @@ def run_bot(args: argparse.Namespace) -> int:
             target=_scan_images_every, args=(tmap, args.image_scan_hours, stop),
             name="image-scan", daemon=True,
         ).start()  # fmt: skip
+    threading.Thread(
+        target=queuemetrics.watch, args=(capabilities, stop), name="queue-depths", daemon=True
+    ).start()
     log.info("consuming %s", queues.WEBHOOK)
     try:
         amqp.consume(
