@@ -10,6 +10,7 @@ it caused were delivered (or failed). Errors raise `ControlError` with the
 status and GitHub's message.
 """
 
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,12 @@ class MockGitHubControl:
         self, org: str, login: str, *, public: bool = True, role: str = "member"
     ) -> None:
         self._call("POST", f"/orgs/{org}/members", {"login": login, "public": public, "role": role})
+
+    def add_team_member(self, org: str, team: str, login: str, role: str = "member") -> JsonDict:
+        """`login` in `org`'s team `team` (made if new), as an org owner adds them."""
+        path = f"/orgs/{org}/teams/{urllib.parse.quote(team, safe='')}/members"
+        result: JsonDict = self._call("POST", path, {"login": login, "role": role})
+        return result
 
     def add_collaborator(self, repo: str, login: str, permission: str = "push") -> None:
         self._call(

@@ -8,7 +8,12 @@ DOCS = "https://docs.github.com/rest"
 class ApiError(Exception):
     """An answer other than success, with GitHub's error body."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, Any]] | list[str] | None = None,  # some APIs answer strings
+    ):
         super().__init__(message)
         self.status = status
         self.message = message

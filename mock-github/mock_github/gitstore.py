@@ -7,6 +7,7 @@ working tree is ever checked out and the bare repositories stay what
 """
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ZERO_SHA = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree
 
 
 class GitError(Exception):
@@ -32,6 +34,22 @@ class CommitInfo:
     committer_email: str
     committer_date: str
     message: str
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    path: str
+    status: str  # added, removed or modified
+    blob: str  # the blob after the change (before it, for a removed file)
+    additions: int
+    deletions: int
+    patch: str | None
+
+
+def _hunks(chunk: str) -> str | None:
+    """The hunks of one file's `git diff` (GitHub's `patch`), without its headers."""
+    start = chunk.find("\n@@")
+    return chunk[start + 1 :].rstrip("\n") if start >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -217,6 +235,44 @@ class BareRepo:
             _, _, old, new, status = meta.split()
             found.append((kinds.get(status[:1], "modified"), path, old if new == ZERO_SHA else new))
         return found
+
+    def diff(self, before: str | None, after: str) -> list[FileDiff]:
+        """Each file changed from `before` (nothing, if None) to `after`, with its line
+        counts and its patch (the hunks of `git diff`; None for a binary file)."""
+        base = EMPTY_TREE if before is None or before == ZERO_SHA else before
+        numstat = self.git("diff-tree", "-r", "-z", "--numstat", "--no-renames", base, after)
+        counts = {}
+        for entry in numstat.decode(errors="replace").split("\0"):
+            added, _, rest = entry.partition("\t")
+            deleted, _, path = rest.partition("\t")
+            if path:
+                counts[path] = (int(added), int(deleted)) if added != "-" else (0, 0)
+        # Files come in the same (path) order in every diff-tree output of the two trees.
+        patches = self.git("diff-tree", "-r", "-p", "--no-renames", base, after).decode(
+            errors="replace"
+        )
+        hunks = [_hunks(chunk) for chunk in re.split(r"^diff --git ", patches, flags=re.M)[1:]]
+        blobs = self.changed_blobs(None if base == EMPTY_TREE else base, after)
+        return [
+            FileDiff(path, kind, blob, *counts.get(path, (0, 0)), patch)
+            for (kind, path, blob), patch in zip(blobs, hunks, strict=True)
+        ]
+
+    def merge_base(self, one: str, other: str) -> str | None:
+        try:
+            return self.git("merge-base", one, other).decode().strip() or None
+        except GitError:
+            return None  # unrelated histories
+
+    def ahead_behind(self, base: str, head: str) -> tuple[int, int]:
+        """(commits in `head` not in `base`, commits in `base` not in `head`)."""
+        out = self.git("rev-list", "--left-right", "--count", f"{base}...{head}", "--")
+        behind, ahead = out.decode().split()
+        return int(ahead), int(behind)
+
+    def log(self, ref: str) -> list[str]:
+        """Every commit reachable from `ref`, newest first (`git log`'s order)."""
+        return self.git("rev-list", ref, "--").decode().split()
 
     def commits_between(self, before: str | None, after: str, limit: int = 20) -> list[str]:
         """Commits reachable from `after` but not `before`, oldest first."""

@@ -60,6 +60,16 @@ class Status:
 
 
 @dataclass
+class Review:
+    id: int
+    user: str
+    body: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED or PENDING (not yet submitted)
+    commit_id: str  # the head it reviewed
+    submitted_at: str | None
+
+
+@dataclass
 class Pull:
     head_ref: str
     head_sha: str
@@ -70,6 +80,7 @@ class Pull:
     merged_at: str | None = None
     merged_by: str | None = None
     merge_commit_sha: str | None = None
+    reviews: list[Review] = field(default_factory=list)  # oldest first
 
 
 @dataclass
@@ -156,6 +167,7 @@ EMITTED = frozenset(
             for action in ("opened", "edited", "closed", "reopened", "labeled", "unlabeled")
         ),
         *(("issue_comment", action) for action in ("created", "edited", "deleted")),
+        ("pull_request_review", "submitted"),
         *(("check_run", action) for action in ("created", "completed", "rerequested")),
         *(("check_suite", action) for action in ("requested", "completed", "rerequested")),
     }

@@ -27,6 +27,7 @@ from mock_github import conditional, delivery, githttp
 from mock_github.control_api import ControlApi
 from mock_github.control_apps import ControlApps
 from mock_github.control_checks import ControlChecks
+from mock_github.control_teams import ControlTeams
 from mock_github.errors import ApiError
 from mock_github.graphql.api import GraphqlApi
 from mock_github.ratelimit import DEFAULT_LIMIT, Client, RateLimits
@@ -87,6 +88,7 @@ class MockGitHub:
         ControlApi(self.state).register(self.router)
         ControlApps(self.state).register(self.router)
         ControlChecks(self.state).register(self.router)
+        ControlTeams(self.state).register(self.router)
         GraphqlApi(self.state).register(self.router)
 
     def start(self) -> None:

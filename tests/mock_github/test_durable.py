@@ -17,12 +17,14 @@ TOKEN = "bot-token"
 
 
 def make_history(url: str, hook_url: str) -> dict[str, int | str]:
-    """A repository with a pull request, an issue, a comment, a label, statuses and a hook."""
+    """A repository with a pull request (reviewed), an issue, a comment, a label, statuses
+    and a hook; a team."""
     with MockGitHubControl(url) as c:
         c.create_repo(REPO, files={"README.md": "hello\n"})
         c.add_org_member("acme", "dave", public=False)
         c.add_org_member("acme", "ouro-bot", public=False)  # sees private members
         c.add_collaborator(REPO, "carol")
+        c.add_team_member("acme", "Core Devs", "dave", role="maintainer")
         pr = c.open_pr(REPO, "fix", files={"a.txt": "a\n"}, title="Fix", body="Why", user="dave")
         issue = c.open_issue(REPO, "It breaks", "Steps", user="eve")
         comment = c.comment(REPO, issue["number"], "Me too", user="dave")
@@ -32,6 +34,7 @@ def make_history(url: str, hook_url: str) -> dict[str, int | str]:
     commit = gh.get_repo(REPO).get_commit(pr["head"]["sha"])
     commit.create_status("pending", context="ci/test", description="running")
     commit.create_status("success", context="ci/test", description="passed")
+    gh.get_repo(REPO).get_pull(pr["number"]).create_review(body="Fine", event="APPROVE")
     gh.close()
     return {
         "pr": pr["number"],
@@ -62,6 +65,11 @@ def test_restart_keeps_the_state(tmp_path: Path, hook_recorder: HookRecorder) ->
             made["sha"],
             "open",
         )
+        assert [(r.state, r.body, r.user.login) for r in pull.get_reviews()] == [
+            ("APPROVED", "Fine", "ouro-bot")
+        ]
+        team = gh.get_organization("acme").get_team_by_slug("core-devs")
+        assert (team.name, team.get_team_membership("dave").role) == ("Core Devs", "maintainer")
         issue = repo.get_issue(int(made["issue"]))
         assert (issue.title, issue.user.login, [label.name for label in issue.labels]) == (
             "It breaks",

@@ -44,6 +44,7 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
     c.add_org_member("acme", "dave", public=True)
     c.add_user("eve")
     c.add_collaborator(REPO, "carol")
+    c.add_team_member("acme", "Core Devs", "dave", role="maintainer")
     pr = c.open_pr(REPO, "fix", files={"src/a.txt": "2\n", "old.txt": None}, user="dave")
     c.push(REPO, {"b.txt": "b\n"}, branch="feature")
     issue = c.open_issue(REPO, "It breaks", "Steps: …", user="eve")
@@ -102,6 +103,20 @@ def scenario(mock_github: MockGitHubFixture, hook_url: str) -> list[Example]:
         Example("GET", f"{R}/pulls/{n}", 200),
         Example("PATCH", f"{R}/pulls/{n}", 200, {"title": "Fix the letter a"}),
         Example("GET", f"{R}/pulls/{n}/commits", 200),
+        Example("GET", f"{R}/pulls/{n}/files", 200),
+        Example("POST", f"{R}/pulls/{n}/reviews", 200, {"event": "APPROVE"}),
+        Example("POST", f"{R}/pulls/{n}/reviews", 200, {"body": "Draft"}),
+        Example("GET", f"{R}/pulls/{n}/reviews", 200),
+        Example("GET", f"{R}/commits?sha=fix&per_page=1", 200),
+        Example("GET", f"{R}/compare/main...fix", 200),
+        Example("GET", f"{R}/compare/fix...feature", 200),
+        Example("GET", f"/search/issues?q=repo:{REPO}+is:pr+is:open+label:bug", 200),
+        Example("GET", "/search/issues?q=breaks+in:title+is:issue", 200),
+        Example("GET", "/search/issues", 422),
+        Example("GET", "/orgs/acme/teams", 200),
+        Example("GET", "/orgs/acme/teams/core-devs", 200),
+        Example("GET", "/orgs/acme/teams/core-devs/memberships/dave", 200),
+        Example("GET", "/orgs/acme/teams/core-devs/memberships/eve", 404),
         Example("GET", f"{R}/issues?state=all", 200),
         Example("POST", f"{R}/issues", 201, {"title": "Another", "body": "text"}),
         Example("GET", f"{R}/issues/{i}", 200),

@@ -83,6 +83,8 @@ def trigger_everything(mock_github: MockGitHubFixture, receiver_url: str, tmp: P
     done = {"conclusion": "failure", "output": {"title": "1 failed", "summary": "a_test"}}
     api.patch(f"{r}/check-runs/{run['id']}", json=done, timeout=30).raise_for_status()
     c.rerun_check(REPO, run["id"], sender="dave")  # check_run.rerequested
+    review = {"event": "REQUEST_CHANGES", "body": "Please add a test"}
+    api.post(f"{r}/pulls/{n}/reviews", json=review, timeout=30).raise_for_status()  # submitted
     c.rerun_check_suite(REPO, run["check_suite"]["id"], sender="dave")
     c.register_app("ouro-ci", "acme")
     c.install_app("ouro-ci", "acme")

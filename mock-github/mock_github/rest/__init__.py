@@ -3,11 +3,15 @@
 from mock_github.rest.accounts import AccountRoutes
 from mock_github.rest.apps import AppRoutes
 from mock_github.rest.checks import CheckRoutes
+from mock_github.rest.commits import CommitRoutes
 from mock_github.rest.hooks import HookRoutes, Redeliver
 from mock_github.rest.issues import IssueRoutes
 from mock_github.rest.pulls import PullRoutes
 from mock_github.rest.repos import RepoRoutes
+from mock_github.rest.reviews import ReviewRoutes
+from mock_github.rest.search import SearchRoutes
 from mock_github.rest.statuses import StatusRoutes
+from mock_github.rest.teams import TeamRoutes
 from mock_github.routing import Router
 from mock_github.state import State
 
@@ -26,6 +30,10 @@ class RestApi:
             StatusRoutes(self.state),
             CheckRoutes(self.state),
             PullRoutes(self.state),
+            ReviewRoutes(self.state),
+            CommitRoutes(self.state),
+            SearchRoutes(self.state),
+            TeamRoutes(self.state),
             IssueRoutes(self.state),
             HookRoutes(self.state, self._redeliver),
             AppRoutes(self.state),

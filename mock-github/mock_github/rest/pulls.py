@@ -16,6 +16,7 @@ class PullRoutes(Handlers):
         router.add("PATCH", REPO + "/pulls/{number}", self.update_pull)
         router.add("PUT", REPO + "/pulls/{number}/merge", self.merge_pull)
         router.add("GET", REPO + "/pulls/{number}/commits", self.pull_commits)
+        router.add("GET", REPO + "/pulls/{number}/files", self.pull_files)
 
     def list_pulls(self, request: Request) -> Response:
         repo = self.repo_of(request)
@@ -92,3 +93,17 @@ class PullRoutes(Handlers):
         base = repo.git.resolve(f"refs/heads/{pull.base_ref}")
         shas = repo.git.commits_between(base, pull.head_sha, 250)
         return paginate(request, [self.shapes(request).commit(repo, sha) for sha in shas])
+
+    def pull_files(self, request: Request) -> Response:
+        """The files the pull request changes: its head against where it left its base
+        (for a merged one, the base as it was before the merge), as GitHub diffs it."""
+        repo = self.repo_of(request)
+        pull = pull_of(self.state.pull(repo, request.number()))
+        if pull.merge_commit_sha is not None:
+            base = repo.git.commit_info(pull.merge_commit_sha).parents[0]
+        else:
+            base = self.state.resolve(repo, f"refs/heads/{pull.base_ref}")
+        start = repo.git.merge_base(base, pull.head_sha) or base
+        changes = repo.git.diff(start, pull.head_sha)
+        shapes = self.shapes(request)
+        return paginate(request, [shapes.diff_entry(repo, pull.head_sha, c) for c in changes])

@@ -6,16 +6,17 @@ object shapes (shapes/*.py) and adds the payload of each event.
 
 from typing import Any
 
-from mock_github.records import Event, Hook, Repo
+from mock_github.records import Event, Hook, Repo, pull_of
 from mock_github.shapes.base import JsonDict
 from mock_github.shapes.checks import CheckShapes
-from mock_github.shapes.git import GitShapes
+from mock_github.shapes.diffs import DiffShapes
 from mock_github.shapes.hooks import HookShapes
-from mock_github.shapes.pulls import PullShapes
+from mock_github.shapes.reviews import ReviewShapes
 from mock_github.shapes.statuses import StatusShapes
+from mock_github.shapes.teams import TeamShapes
 
 
-class Shapes(PullShapes, GitShapes, StatusShapes, CheckShapes, HookShapes):
+class Shapes(ReviewShapes, DiffShapes, StatusShapes, CheckShapes, HookShapes, TeamShapes):
     def event_payload(self, event: Event, hook: Hook) -> JsonDict:
         repo = self.state.repo(event.repo)
         fields = event.fields
@@ -62,6 +63,13 @@ class Shapes(PullShapes, GitShapes, StatusShapes, CheckShapes, HookShapes):
         elif event.name == "check_suite":
             suite = self.state.check_suites[fields["check_suite_id"]]
             payload["check_suite"] = self.check_suite(repo, suite)
+        elif event.name == "pull_request_review":
+            issue = self.state.issue(repo, fields["number"])
+            review = next(r for r in pull_of(issue).reviews if r.id == fields["review_id"])
+            payload.update(
+                review=self.webhook_review(repo, issue, review),
+                pull_request=self.simple_pull(repo, issue),
+            )
         else:
             issue = self.state.issue(repo, fields["number"])
             if event.name == "pull_request":
@@ -88,8 +96,7 @@ class Shapes(PullShapes, GitShapes, StatusShapes, CheckShapes, HookShapes):
 
     def _status_commit(self, repo: Repo, sha: str) -> JsonDict:
         """The commit as a status event nests it: no files, null for an unknown author."""
-        commit = self.commit(repo, sha)
-        del commit["files"]
+        commit = self.commit(repo, sha, files=False)
         commit["commit"] = {k: v for k, v in commit["commit"].items() if k != "sha"}
         del commit["commit"]["verification"]["verified_at"]
         for role in ("author", "committer"):

@@ -3,7 +3,7 @@
 import base64
 import urllib.parse
 
-from mock_github.gitstore import CommitInfo
+from mock_github.gitstore import CommitInfo, FileDiff
 from mock_github.records import Repo
 from mock_github.shapes.base import JsonDict, ShapesBase
 
@@ -36,26 +36,12 @@ class GitShapes(ShapesBase):
             },
         }
 
-    def commit(self, repo: Repo, sha: str) -> JsonDict:
+    def commit(self, repo: Repo, sha: str, *, files: bool = True) -> JsonDict:
+        """A commit, with its changed `files` unless it is an item of a list (GitHub's lists
+        leave them out)."""
         info = repo.git.commit_info(sha)
         api = self.urls.repo(repo)
-        parent = info.parents[0] if info.parents else None
-        web = f"{self.urls.web}/{repo.full_name}"
-        files = [
-            {
-                "sha": blob,
-                "filename": path,
-                "status": kind,
-                "additions": 0,
-                "deletions": 0,
-                "changes": 0,
-                "blob_url": f"{web}/blob/{sha}/{urllib.parse.quote(path)}",
-                "raw_url": f"{web}/raw/{sha}/{urllib.parse.quote(path)}",
-                "contents_url": self._contents_url(repo, path, sha),
-            }
-            for kind, path, blob in repo.git.changed_blobs(parent, sha)
-        ]
-        return {
+        shape = {
             "sha": sha,
             "node_id": f"C_{sha}",
             "url": f"{api}/commits/{sha}",
@@ -72,8 +58,30 @@ class GitShapes(ShapesBase):
                 }
                 for p in info.parents
             ],
-            "files": files,
         }
+        if files:
+            parent = info.parents[0] if info.parents else None
+            changes = repo.git.diff(parent, sha)
+            shape["files"] = [self.diff_entry(repo, sha, change) for change in changes]
+        return shape
+
+    def diff_entry(self, repo: Repo, sha: str, change: FileDiff) -> JsonDict:
+        """One file of a commit's, a pull request's or a comparison's diff, at commit `sha`."""
+        web, quoted = f"{self.urls.web}/{repo.full_name}", urllib.parse.quote(change.path)
+        entry = {
+            "sha": change.blob,
+            "filename": change.path,
+            "status": change.status,
+            "additions": change.additions,
+            "deletions": change.deletions,
+            "changes": change.additions + change.deletions,
+            "blob_url": f"{web}/blob/{sha}/{quoted}",
+            "raw_url": f"{web}/raw/{sha}/{quoted}",
+            "contents_url": self._contents_url(repo, change.path, sha),
+        }
+        if change.patch is not None:
+            entry["patch"] = change.patch
+        return entry
 
     def branches_at(self, repo: Repo, sha: str) -> list[JsonDict]:
         """The branches whose head is `sha` (a status event's `branches`)."""

@@ -1,5 +1,5 @@
-"""What mock-github knows: accounts, repositories, pull requests, comments, statuses, checks,
-hooks.
+"""What mock-github knows: accounts, teams, repositories, pull requests, reviews, comments,
+statuses, checks, hooks.
 
 Commits live in real bare repositories under the data directory (gitstore); the
 rest is held in memory. One lock guards it all: every change happens under
@@ -20,17 +20,23 @@ from mock_github.state.commits import CommitState
 from mock_github.state.issues import IssueState
 from mock_github.state.pulls import PullState
 from mock_github.state.repos import RepoState
+from mock_github.state.reviews import ReviewState
+from mock_github.state.search import SearchState
 from mock_github.state.statuses import StatusState
+from mock_github.state.teams import TeamState
 
 
 class State(
     CheckState,  # first: its push (`refs_moved`) adds to the commits layer's
     PullState,
+    ReviewState,
     IssueState,
     CommitState,
     AppState,
     RepoState,
     StatusState,
+    SearchState,
+    TeamState,
     AccountState,
 ):
     """All of it, one layer per resource (state/*.py), sharing `StateBase`'s lock and indexes."""

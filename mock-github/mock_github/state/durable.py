@@ -1,9 +1,9 @@
 """What of `State` outlives a restart, in the data directory beside the git repositories.
 
-Every kind of record is a row per key (persist.py): accounts (with org memberships),
+Every kind of record is a row per key (persist.py): accounts (with org memberships), teams,
 GitHub Apps with their installations and unexpired installation tokens,
 repositories (labels, collaborators, hooks and their settings), issues and pull requests
-(with comments and labels), check suites with their runs, statuses and webhook
+(with comments, labels and reviews), check suites with their runs, statuses and webhook
 deliveries (written once), and the settings (the id sequence, the default hook). Issue
 numbers continue from the restored issues. Users' tokens are not kept: they come from
 the token file at each start, so a token taken out of it stops working.
@@ -26,6 +26,7 @@ from mock_github.records import Account, Hook, Issue, Repo, Status
 from mock_github.state import State
 from mock_github.state.apps import App, Installation, InstallationToken
 from mock_github.state.checks import CheckSuite
+from mock_github.state.teams import Team
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,14 @@ def _restore_check_suite(state: State, key: str, value: Any) -> None:
     state.check_runs.update((run.id, run) for run in suite.runs)
 
 
+def _teams(state: State) -> Iterator[tuple[str, Any]]:
+    return iter(state.teams.items())
+
+
+def _restore_team(state: State, key: str, value: Any) -> None:
+    state.teams[key] = load(Team, value)
+
+
 def _settings(state: State) -> Iterator[tuple[str, Any]]:
     yield "last_id", state.last_id
     yield "default_hook", state.default_hook
@@ -180,6 +189,7 @@ KINDS: tuple[Kind[State], ...] = (
     Kind("delivery", _deliveries, _encode, _restore_delivery, write_once=True),
     Kind("setting", _settings, lambda value: value, _restore_setting),
     Kind("check_suite", _check_suites, _encode, _restore_check_suite),
+    Kind("team", _teams, _encode, _restore_team),
     # Apps before their installations, installations before their tokens.
     Kind("app", _apps, _encode, _restore_app),
     Kind("installation", _installations, _encode_installation, _restore_installation),
