@@ -5,6 +5,7 @@ component calls `declare` at start; a mismatch is a broker error that names
 the queue, which is what an operator needs to see.
 """
 
+import re
 from typing import TYPE_CHECKING
 
 from ouro import validate
@@ -17,6 +18,12 @@ WEBHOOK = "webhook"
 TASKS = "tasks"
 # Fanout: every worker binds a private queue and stops jobs that match a cancel message.
 CANCEL_EXCHANGE = "cancel"
+# Fanout: when asked, the receiver mirrors every accepted delivery here, and a shadow bot of a
+# new release consumes a queue bound to it (docs/tasks-bot.md, "Shadow mode").
+SHADOW_EXCHANGE = "webhook.shadow"
+# A stopped shadow bot must not fill the broker's disk: its queue keeps the newest this many
+# deliveries, dropping the oldest.
+SHADOW_MAX_LENGTH = 50_000
 MAX_PRIORITY = 9
 # Every source of messages has a dead-letter queue `<source>.dead`: messages that could not
 # be processed, with the reason in the `x-ouro-reason` header (ouro/poison.py), kept until
@@ -33,6 +40,8 @@ def dead_letter_queue(source: str) -> str:
 def is_dead_letter_queue(name: str) -> bool:
     return name.endswith(DEAD_SUFFIX)
 
+
+_SHADOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 WEBHOOK_DEAD = dead_letter_queue(WEBHOOK)
 TASKS_DEAD = dead_letter_queue(TASKS)
@@ -64,6 +73,14 @@ def replay_target(dead: str) -> tuple[str, str]:
         # Raises InvalidValue (a ValueError) for what no capability can be.
         return "", tasks_queue(capability)
     raise ValueError(f"{dead!r:.80} is not a dead-letter queue of ours")
+
+
+def shadow_name(name: str, what: str) -> str:
+    """`name` if it can name a shadow exchange or queue: not one of production's."""
+    taken = name in (WEBHOOK, TASKS, CANCEL_EXCHANGE) or name.startswith(f"{TASKS}.")
+    if taken or is_dead_letter_queue(name) or not _SHADOW_NAME.fullmatch(name):
+        raise ConfigError(f"{what} {name!r:.80} is not a name for a shadow of its own")
+    return name
 
 
 def tasks_queue(capability: str | None) -> str:
@@ -105,3 +122,16 @@ def declare(channel: "BlockingChannel", capabilities: tuple[str | None, ...] = (
         channel.queue_declare(
             dead_letter_queue(tasks_queue(capability)), durable=True, arguments=plain
         )
+
+
+def declare_shadow(channel: "BlockingChannel", exchange: str, queue: str | None = None) -> None:
+    """The shadow fanout exchange; with `queue`, a shadow bot's queue bound to it (durable, of
+    `queue_type()`, at most `SHADOW_MAX_LENGTH` deliveries) and its dead-letter queue."""
+    channel.exchange_declare(exchange, exchange_type="fanout", durable=True)
+    if queue is None:
+        return
+    plain: dict[str, object] = {"x-queue-type": queue_type()}
+    bounded = {**plain, "x-max-length": SHADOW_MAX_LENGTH}
+    channel.queue_declare(queue, durable=True, arguments=bounded)
+    channel.queue_declare(dead_letter_queue(queue), durable=True, arguments=plain)
+    channel.queue_bind(queue, exchange)

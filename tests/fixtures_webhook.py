@@ -73,11 +73,17 @@ def run_receiver(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[
 
 
 def start_receiver(
-    url: str, secret_file: Path, body_deadline: float = BODY_DEADLINE
+    url: str,
+    secret_file: Path,
+    body_deadline: float = BODY_DEADLINE,
+    shadow_exchange: str | None = None,
 ) -> tuple[Receiver, threading.Thread]:
-    """A receiver serving on its own thread; stop with `stop_receiver`."""
+    """A receiver serving on its own thread (mirroring to `shadow_exchange` if given); stop
+    with `stop_receiver`."""
     receiver = Receiver(
-        SecretFile(secret_file, "webhook secret"), Broker(url), body_deadline=body_deadline
+        SecretFile(secret_file, "webhook secret"),
+        Broker(url, shadow_exchange=shadow_exchange),
+        body_deadline=body_deadline,
     )
     # Connects and declares the queues, so tests can read `webhook` before the first delivery.
     receiver.broker.up()

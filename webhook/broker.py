@@ -1,11 +1,18 @@
-"""Publishing deliveries on the `webhook` queue, and knowing cheaply whether the broker is up."""
+"""Publishing deliveries on the `webhook` queue (and mirroring them to a shadow exchange),
+and knowing cheaply whether the broker is up."""
 
 import asyncio
+import logging
 import threading
+
+import pika
+import pika.exceptions
 
 from ouro import amqp, queues
 from ouro.amqp import BrokerUnavailable
 from webhook.publisher import AsyncPublisher
+
+log = logging.getLogger(__name__)
 
 
 class Broker:
@@ -18,11 +25,30 @@ class Broker:
     """
 
     def __init__(
-        self, url: str | None = None, retry_interval: float = 0.5, confirm_timeout: float = 8.0
+        self,
+        url: str | None = None,
+        retry_interval: float = 0.5,
+        confirm_timeout: float = 8.0,
+        *,
+        shadow_exchange: str | None = None,
     ):
         self._url = url
         self._publisher = AsyncPublisher(
             url, retry_interval=retry_interval, confirm_timeout=confirm_timeout
+        )
+        # The mirror has a connection of its own: its nacks, returns and channel errors
+        # (docs/webhook.md, "Shadow") can then never close the channel production's
+        # deliveries are confirmed on.
+        self.shadow_exchange = shadow_exchange
+        self._mirror = (
+            AsyncPublisher(
+                url,
+                exchange=shadow_exchange,
+                retry_interval=retry_interval,
+                confirm_timeout=confirm_timeout,
+            )
+            if shadow_exchange
+            else None
         )
         self._up = False
         # Set while the receiver serves: `up()` from another thread then asks the loop.
@@ -34,6 +60,13 @@ class Broker:
         waiter = self._publisher.publish(queues.WEBHOOK, body, message_id=message_id)
         waiter.add_done_callback(self._note)
         return waiter
+
+    def mirror(self, body: bytes, message_id: str) -> "asyncio.Future[None] | None":
+        """Publish a copy to the shadow exchange, if there is one; the future is done once
+        the broker confirmed it. On the loop only."""
+        if self._mirror is None:
+            return None
+        return self._mirror.publish("", body, message_id=message_id)
 
     def _note(self, waiter: "asyncio.Future[None]") -> None:
         self._up = not waiter.cancelled() and waiter.exception() is None
@@ -63,10 +96,21 @@ class Broker:
             return False
         try:
             queues.declare(connection.channel())
+            if self.shadow_exchange:
+                self._declare_shadow(connection, self.shadow_exchange)
         finally:
             connection.close()
         self._up = True
         return True
+
+    @staticmethod
+    def _declare_shadow(connection: "pika.BlockingConnection", exchange: str) -> None:
+        # On a channel of its own: a shadow exchange that cannot be declared (one of another
+        # type has its name) costs the mirror, which then counts its failures, not the start.
+        try:
+            queues.declare_shadow(connection.channel(), exchange)
+        except pika.exceptions.AMQPError as error:
+            log.warning("cannot declare shadow exchange %s: %r", exchange, error)
 
     def last_known_up(self) -> bool:
         """The state at the last publish or check, without connecting (for metrics)."""
@@ -74,3 +118,5 @@ class Broker:
 
     async def close(self) -> None:
         await self._publisher.close()
+        if self._mirror is not None:
+            await self._mirror.close()

@@ -2,8 +2,10 @@
 
 import argparse
 import logging
+import os
 import resource
 
+from ouro import queues
 from ouro.amqp import broker_addresses, describe_addresses
 from ouro.config import setting
 from ouro.secretfile import SecretFile
@@ -26,6 +28,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument("--port", type=int, required=True, help="TCP port to listen on")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (%(default)s)")  # noqa: S104
+    parser.add_argument(
+        "--shadow-exchange", metavar="NAME",
+        help="also mirror every accepted delivery to fanout exchange NAME, for a shadow bot "
+        f"(WEBHOOK_SHADOW_EXCHANGE; {queues.SHADOW_EXCHANGE} is the usual name; default: none)",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -43,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
     # Both raise ConfigError: refuse to start rather than answer 401 or 503 to everything.
     secrets = SecretFile(setting("WEBHOOK_SECRET_FILE"), "webhook secret")
     addresses = broker_addresses()
-    receiver = Receiver(secrets, Broker(), args.host, args.port, max_connections=connection_bound())
+    shadow = args.shadow_exchange or os.environ.get("WEBHOOK_SHADOW_EXCHANGE")
+    if shadow:
+        queues.shadow_name(shadow, "--shadow-exchange")
+    broker = Broker(shadow_exchange=shadow or None)
+    receiver = Receiver(secrets, broker, args.host, args.port, max_connections=connection_bound())
     if not receiver.broker.up():
         # Not fatal: deliveries get 503 and /healthz says so until the broker is back.
         log.warning("the broker is unreachable; answering 503 until it is back")
@@ -53,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         receiver.max_connections,
         describe_addresses(addresses),
     )
+    if shadow:
+        log.info("mirroring accepted deliveries to exchange %s", shadow)
     # SIGTERM: stop accepting, let deliveries in progress finish (up to 10 s), exit 0.
     receiver.serve_forever(handle_sigterm=True)
     return 0

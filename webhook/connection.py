@@ -232,9 +232,11 @@ class Connection(asyncio.Protocol):
             return
         message = queue_message(delivery.event, delivery.id, delivery.body)
         published = self.receiver.broker.publish(message, delivery.id)
-        published.add_done_callback(partial(self._published, delivery))
+        published.add_done_callback(partial(self._published, delivery, message))
 
-    def _published(self, delivery: "_Delivery", published: "asyncio.Future[None]") -> None:
+    def _published(
+        self, delivery: "_Delivery", message: bytes, published: "asyncio.Future[None]"
+    ) -> None:
         error = None if published.cancelled() else published.exception()
         if published.cancelled() or error is not None:
             detail = str(error) if isinstance(error, BrokerUnavailable) else repr(error)
@@ -242,6 +244,29 @@ class Connection(asyncio.Protocol):
             return
         self.receiver.metrics.publish_latency(time.monotonic() - delivery.started)
         self._answer(delivery, None, 202, "accepted")
+        # Only accepted deliveries, and only once answered: the mirror cannot change the
+        # answer nor delay it.
+        self._mirror(delivery.id, message)
+
+    def _mirror(self, delivery_id: str, message: bytes) -> None:
+        try:
+            mirrored = self.receiver.broker.mirror(message, delivery_id)
+        except Exception as error:
+            # Whatever goes wrong with the shadow is counted and logged, never raised into
+            # the loop that serves production's deliveries.
+            self._mirrored(delivery_id, error)
+            return
+        if mirrored is not None:
+            mirrored.add_done_callback(
+                lambda done: self._mirrored(
+                    delivery_id, Exception("cancelled") if done.cancelled() else done.exception()
+                )
+            )
+
+    def _mirrored(self, delivery_id: str, error: BaseException | None) -> None:
+        self.receiver.metrics.mirrored(error is None)
+        if error is not None:
+            log.warning("delivery %s not mirrored to the shadow: %s", printable(delivery_id), error)
 
     @staticmethod
     def _github_headers(head: Head) -> tuple[str, str]:

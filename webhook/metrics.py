@@ -1,5 +1,6 @@
 """The receiver's metrics, with prometheus-client: deliveries by event and answer, the time
-from publish to the broker's confirm, and whether the broker is up.
+from publish to the broker's confirm, mirrors to the shadow exchange, and whether the broker
+is up.
 
 Each receiver has a registry of its own, so that several receivers in one process (tests)
 count apart; `/metrics` serves it.
@@ -26,6 +27,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._mirrored = Counter(
+            "ouro_webhook_shadow_mirrored",
+            "Accepted deliveries mirrored to the shadow exchange, by result (ok: confirmed).",
+            ["result"],
+            registry=self.registry,
+        )
         self._broker_up = Gauge(
             "ouro_webhook_broker_up",
             "Whether the broker was reachable at the last check.",
@@ -34,6 +41,9 @@ class Metrics:
 
     def delivery(self, event: str, code: int) -> None:
         self._deliveries.labels(event, str(code)).inc()
+
+    def mirrored(self, ok: bool) -> None:
+        self._mirrored.labels("ok" if ok else "failed").inc()
 
     def publish_latency(self, seconds: float) -> None:
         self._latency.observe(seconds)

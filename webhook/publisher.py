@@ -30,13 +30,16 @@ class AsyncPublisher:
     """Publish persistent messages with confirms; each `publish` returns a future that is
     done (result `None`) once the broker has the message, or fails with `BrokerUnavailable`
     when it may not: a nack, an unroutable message, a lost connection, or no confirm within
-    `confirm_timeout`. Only for use on the loop it was first used on."""
+    `confirm_timeout`. With `exchange`, to that fanout exchange instead of a queue (a
+    message no queue is bound to is unroutable). Only for use on the loop it was first
+    used on."""
 
     def __init__(
         self,
         url: str | None = None,
         capabilities: tuple[str | None, ...] = (None,),
         *,
+        exchange: str = "",
         confirm_timeout: float = 8.0,
         retry_interval: float = 0.5,
     ):
@@ -46,6 +49,9 @@ class AsyncPublisher:
         self._turn = 0
         self._timeout = self._addresses[0].socket_timeout
         self._capabilities = capabilities
+        # "": the default exchange (the routing key names the queue); else a shadow's fanout
+        # exchange, declared on connecting.
+        self._exchange = exchange
         self._confirm_timeout = confirm_timeout
         # While the broker is down, callers fail at once instead of each waiting on a connect.
         self._retry_interval = retry_interval
@@ -103,7 +109,9 @@ class AsyncPublisher:
     ) -> None:
         try:
             # mandatory: an unroutable message (no such queue) is an error, not a drop.
-            self._channel.basic_publish("", routing_key, body, properties, mandatory=True)
+            self._channel.basic_publish(
+                self._exchange, routing_key, body, properties, mandatory=True
+            )
         except (pika.exceptions.AMQPError, AttributeError) as error:
             # AttributeError: the channel went away under us (None) between check and use.
             waiter.set_exception(BrokerUnavailable(f"publishing failed: {error!r}"))
@@ -159,6 +167,8 @@ class AsyncPublisher:
         # The asynchronous channel takes the same declare calls (without waiting for
         # each reply); a failed declare closes the channel before confirm mode is on.
         queues.declare(channel, self._capabilities)
+        if self._exchange:
+            queues.declare_shadow(channel, self._exchange)
 
         def confirm_mode(frame: Any) -> None:
             self._channel = channel
