@@ -1,12 +1,13 @@
-"""The whole deployment on one machine, under podman, from the production pod YAML.
+"""The whole deployment on one machine, under podman, from the production manifests.
 
 `ouro local up` checks prerequisites, builds the images whose inputs changed, makes fake
-secrets, renders containers/*.yaml with the local values (docs/deployment.md, "Values"),
-starts the pods and waits until every service answers. With a `RealGitHub` it starts no
-mock: the bot and worker talk to that API with its token (a secret file) and a test map
-naming the real repository. `ouro local drive` pushes a mocked PR through the system;
-`ouro local down` removes everything; `ouro local run` does all three and is what
-./run-local.sh calls. The deployment tests use the same class.
+secrets, renders containers/kube/ as one pod (`manifests`) and containers/mock-github.yaml
+with the local values (docs/deployment.md, "Values"), starts the pods and waits until every
+service answers. With a `RealGitHub` it starts no mock: the bot and worker talk to that
+API with its token (a secret file) and a test map naming the real repository. `ouro local
+drive` pushes a mocked PR through the system; `ouro local down` removes everything; `ouro
+local run` does all three and is what ./run-local.sh calls. The deployment tests use the
+same class.
 """
 
 import json
@@ -25,13 +26,13 @@ import yaml
 
 from ouro import amqp, cli
 from ouro.config import ConfigError
-from ouro.deploy import appmode, containers, host, podman, vmimage
+from ouro.deploy import appmode, containers, host, manifests, podman, vmimage
 from ouro.deploy import secrets as ouro_secrets
 from ouro.deploy.progress import say
 
 log = logging.getLogger(__name__)
 
-YAMLS = (containers.CONTAINERS / "ouroboros.yaml", containers.CONTAINERS / "mock-github.yaml")
+YAMLS = (manifests.KUBE, containers.CONTAINERS / "mock-github.yaml")
 LOCAL_TESTMAP = containers.CONTAINERS / "local-testmap.yaml"
 SAMPLE_REPO = containers.CONTAINERS / "sample-repo"
 PODS = ("ouroboros", "ouro-mock-github")
@@ -175,7 +176,10 @@ class Deployment:
 
     # -- rendering -----------------------------------------------------------------------
     def render(self, source: Path, testmap: str) -> Path:
-        docs = [d for d in yaml.safe_load_all(source.read_text()) if d]
+        if source.is_dir():
+            docs = manifests.local_pod(manifests.production(source))
+        else:
+            docs = [d for d in yaml.safe_load_all(source.read_text()) if d]
         for doc in docs:
             kind, name = doc["kind"], doc["metadata"]["name"]
             if kind == "ConfigMap" and name == "ouro-config":
@@ -184,19 +188,19 @@ class Deployment:
                 doc["data"]["testmap.yaml"] = testmap
             elif kind == "Pod":
                 self._render_pod(doc)
-        out = self.root / source.name
+        out = self.root / f"{source.stem}.yaml"
         out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         return out
 
     def local_image(self, production: str) -> str:
         """The image built here in place of a production one."""
-        return self.state.images[image_name(production)]
+        return self.state.images[manifests.image_name(production)]
 
     def _render_pod(self, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
         kept = []
         for container in spec["containers"]:
-            image = image_name(container["image"])
+            image = manifests.image_name(container["image"])
             container["image"] = self.local_image(container["image"])
             for variable in container.get("env", []):
                 if variable.get("value", "").startswith(PRODUCTION_IMAGES):
@@ -373,7 +377,7 @@ class Deployment:
 
     def down(self, *, quiet: bool = False) -> None:
         for source in YAMLS:
-            rendered = self.root / source.name
+            rendered = self.root / f"{source.stem}.yaml"
             if rendered.exists():
                 podman.run(["kube", "down", str(rendered)], check=False, timeout=120)
         for pod in PODS:
@@ -398,11 +402,6 @@ class Deployment:
             self.save()
         if not quiet:
             say("deployment removed")
-
-
-def image_name(production: str) -> str:
-    """`app` for `ghcr.io/ouroboros-ci/ouro-app:latest`: the name `containers` builds it by."""
-    return production.rsplit("/", 1)[1].split(":", maxsplit=1)[0].removeprefix("ouro-")
 
 
 def available_components() -> list[str]:

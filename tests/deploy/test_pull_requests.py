@@ -6,9 +6,10 @@ import pytest
 import requests
 
 from mock_github.control import MockGitHubControl
-from ouro.deploy import drive, podman
+from ouro.deploy import drive, manifests, podman
 from ouro.deploy import host as deploy_host
 from ouro.deploy.local import Deployment
+from tests.deploy import observe
 
 pytestmark = pytest.mark.deployment
 
@@ -35,6 +36,34 @@ def test_each_context_of_each_pr_gets_exactly_three_statuses(
         assert all(s["context"] == outcome.context for s in outcome.statuses)
         # Both statuses a worker posts link to the same log.
         assert outcome.statuses[1]["target_url"] == outcome.statuses[2]["target_url"]
+
+
+def test_every_probe_reports_ready_and_each_component_counted_the_scenario(
+    deployment: Deployment, outcomes: list[drive.Outcome]
+) -> None:
+    probes = manifests.probes(manifests.production())
+    # Both probes of every container the production manifests run.
+    assert {(p.container, p.kind) for p in probes} == {
+        (c, k)
+        for c in ("broker", "webhook", "tasks", "worker", "images-server")
+        for k in ("readiness", "liveness")
+    }
+    for probe in probes:
+        code, output = observe.ask(probe)
+        assert code == 0, f"{probe}: {output}"
+    ports = {p.container: p.port for p in probes if p.port}
+    jobs = len(outcomes)
+    webhook = observe.samples(deployment, ports["webhook"])
+    # pull_request opened for both PRs, at least: accepted, each with a 202.
+    assert observe.total(webhook, "ouro_webhook_deliveries_total", code="202") >= 2
+    bot = observe.samples(deployment, ports["tasks"])
+    assert observe.total(bot, "ouro_bot_events_total") >= 2
+    assert observe.total(bot, "ouro_bot_jobs_queued_total") >= jobs
+    worker = observe.samples(deployment, ports["worker"])
+    for state in ("success", "failure"):
+        ended = observe.total(worker, "ouro_worker_jobs_total", state=state)
+        assert ended >= sum(o.expected == state for o in outcomes), (state, worker)
+    assert observe.total(worker, "ouro_worker_job_seconds_count") >= jobs
 
 
 def test_target_url_resolves_to_the_log_with_output_and_attachments(
