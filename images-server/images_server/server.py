@@ -193,20 +193,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise Refused(404, f"/{name} is a file, not a folder")
             self._file(name, file, head=head)
 
-    def _metrics(self, *, head: bool) -> None:
-        body = self.server.metrics.render()
-        self.send_response(200)
-        self.send_header("Content-Type", metrics.CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-    def _status(self, *, head: bool) -> None:
-        if urllib.parse.urlsplit(self.path).path == status.PAGE_PATH:
-            body, kind = status.page(), "text/html; charset=utf-8"
-        else:
-            body, kind = json.dumps(self.server.status.snapshot()).encode(), "application/json"
+    def _generated(self, body: bytes, kind: str, *, head: bool) -> None:
+        """Answer with `body`, made for this request (nothing a cache may keep)."""
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -214,6 +202,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
+
+    def _metrics(self, *, head: bool) -> None:
+        self._generated(self.server.metrics.render(), metrics.CONTENT_TYPE, head=head)
+
+    def _status(self, *, head: bool) -> None:
+        if urllib.parse.urlsplit(self.path).path == status.PAGE_PATH:
+            self._generated(status.page(), "text/html; charset=utf-8", head=head)
+        else:
+            data = json.dumps(self.server.status.snapshot()).encode()
+            self._generated(data, "application/json", head=head)
 
     def _file(self, name: str, file: BinaryIO, *, head: bool) -> None:
         # Served from the open file: a concurrent replace swaps the name, not this inode.
@@ -276,13 +274,7 @@ class Handler(BaseHTTPRequestHandler):
         query = self._query()
         entries = list(storage.entries(name, path, recursive=query.get("recursive") == "1"))
         body, kind = render(name, entries, query=query, accept=self.headers.get("Accept", ""))
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
+        self._generated(body, kind, head=head)
 
     # ---- writes ----
 
