@@ -65,11 +65,20 @@ def test_log_page_follows_a_running_job(browser: Browser, store: Store) -> None:
     assert text(again) == "first line\nsecond line ✓\nthird line\nlast line\n"
 
 
-def test_log_page_numbers_lines_highlights_failures_and_opens_at_a_line(
-    browser: Browser, images_server: ImagesServerFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def http_store(
+    images_server: ImagesServerFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Store]:
     images_server.configure(monkeypatch)
-    store = open_store()
+    opened = open_store()
+    yield opened
+    opened.close()
+
+
+def test_log_page_numbers_lines_highlights_failures_and_opens_at_a_line(
+    browser: Browser, http_store: Store
+) -> None:
+    store = http_store
     live = ChunkedLiveLog(store, "logs/anchors/", interval=3600)
     try:
         # Opened at line 3 before line 3 exists: the page goes there once it arrives.
@@ -80,7 +89,6 @@ def test_log_page_numbers_lines_highlights_failures_and_opens_at_a_line(
         live.write(b"FAILED (failures=1)\nTraceback (most recent call last):\nthe end")
     finally:
         live.close()
-        store.close()
     page.wait_for("document.body.dataset.state === 'done'", "the end of the job")
     # The text is the log as it was written: numbers are drawn by CSS, not part of it.
     assert text(page) == (
@@ -100,10 +108,9 @@ def test_log_page_numbers_lines_highlights_failures_and_opens_at_a_line(
 
 
 def test_log_page_follows_the_tail_while_the_reader_is_at_the_bottom(
-    browser: Browser, images_server: ImagesServerFixture, monkeypatch: pytest.MonkeyPatch
+    browser: Browser, http_store: Store
 ) -> None:
-    images_server.configure(monkeypatch)
-    store = open_store()
+    store = http_store
     live = ChunkedLiveLog(store, "logs/tail/", interval=3600)
     at_bottom = "window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2"
     try:
@@ -132,4 +139,3 @@ def test_log_page_follows_the_tail_while_the_reader_is_at_the_bottom(
         page.wait_for(at_bottom, "the new tail")
     finally:
         live.close()
-        store.close()
