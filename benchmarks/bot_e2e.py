@@ -14,6 +14,10 @@ arrival time is when the status became visible. The receiver's hook subscribes t
 pull_request, issue_comment and push only (as docs/tasks-bot.md recommends), so the
 bot is not fed its own status events.
 
+GitHub requests per event come from the bot's own count (`ouro_github_requests_total` on its
+/metrics, by route and status) and from the mock's `X-RateLimit-Used` before and after.
+`--profile FILE` runs the bot under cProfile (`python -m pstats FILE` reads it).
+
 Run: .venv/bin/python benchmarks/bot_e2e.py [--rate 10] [--seconds 30] [--burst 300]
 """
 
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -228,6 +233,40 @@ def report(name: str, shas: list[str], driver: Driver, recorder: Recorder, start
     )
 
 
+class GitHubCount:
+    """The bot's GitHub requests (its /metrics) and the token's budget spent (the mock)."""
+
+    def __init__(self, metrics_url: str, mock_url: str):
+        self.metrics_url = metrics_url
+        self.mock_url = mock_url
+
+    def requests(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        text = requests.get(self.metrics_url, timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "ouro_github_requests_total":
+                    labels = sample.labels
+                    key = f"{labels['method']} {labels['endpoint']} {labels['status']}"
+                    found[key] = found.get(key, 0.0) + sample.value
+        return found
+
+    def used(self) -> int:
+        headers = {"Authorization": f"token {TOKEN}"}
+        answer = requests.get(f"{self.mock_url}/rate_limit", headers=headers, timeout=10)
+        return int(answer.headers["X-RateLimit-Used"])
+
+    def snapshot(self) -> tuple[dict[str, float], int]:
+        return self.requests(), self.used()
+
+    def report(self, before: tuple[dict[str, float], int], events: int) -> None:
+        after, used = self.snapshot()
+        per_event = {k: (v - before[0].get(k, 0.0)) / events for k, v in after.items()}
+        parts = [f"{n:.2f} {k}" for k, n in sorted(per_event.items()) if n]
+        print(f"  GitHub requests/event: {sum(per_event.values()):.2f} ({'; '.join(parts)})")
+        print(f"  X-RateLimit-Used/event: {(used - before[1]) / events:.2f}")
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -242,6 +281,7 @@ def measure(
     pr: dict[str, Any],
     tmp: Path,
     args: argparse.Namespace,
+    github: GitHubCount,
 ) -> None:
     """The steady run, then the burst; prints the figures."""
     steady_count = int(args.rate * args.seconds)
@@ -251,6 +291,7 @@ def measure(
     driver = Driver(receiver_port, template)
     load = os.getloadavg()
     cpu = cpu_seconds(bot.pid)
+    counts = github.snapshot()
     start = time.monotonic()
     driver.steady(shas[:steady_count], args.rate)
     if not recorder.wait_all(shas[:steady_count], 120):
@@ -260,9 +301,11 @@ def measure(
         f"  bot CPU {1000 * (cpu_seconds(bot.pid) - cpu) / steady_count:.1f} ms"
         f"/event; load average before {load[0]:.1f}"
     )
+    github.report(counts, steady_count)
     burst = shas[steady_count:]
     load = os.getloadavg()
     cpu = cpu_seconds(bot.pid)
+    counts = github.snapshot()
     start = time.monotonic()
     driver.burst(burst, args.clients)
     posted = time.monotonic() - start
@@ -274,6 +317,7 @@ def measure(
         f"{1000 * (cpu_seconds(bot.pid) - cpu) / len(burst):.1f} ms/event; "
         f"load average before {load[0]:.1f}, after {os.getloadavg()[0]:.1f}"
     )
+    github.report(counts, len(burst))
 
 
 def main() -> int:
@@ -282,6 +326,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--burst", type=int, default=300)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--profile", type=Path, help="run the bot under cProfile, into FILE")
     args = parser.parse_args()
     python = [sys.executable, "-m", "ouro"]
     keep = os.environ.get("BENCH_KEEP")
@@ -294,7 +339,7 @@ def main() -> int:
         broker = RabbitMQ(tmp / "rabbitmq")
         broker.start()
         recorder = Recorder()
-        mock_port, receiver_port = free_port(), free_port()
+        mock_port, receiver_port, metrics_port = free_port(), free_port(), free_port()
         mock_url = f"http://127.0.0.1:{mock_port}"
         env = {
             **os.environ,
@@ -305,6 +350,7 @@ def main() -> int:
             "GITHUB_WRITE_INTERVAL": "0",
             "OURO_TESTMAP": str(tmp / "testmap.yaml"),
             "OURO_STATE_DIR": str(tmp / "state"),
+            "OURO_METRICS_PORT": str(metrics_port),
         }
         mock_cmd = [*python, "mock-github", "--port", str(mock_port)]
         mock_cmd += ["--data", str(tmp / "mock"), "--token-file", str(tmp / "token")]
@@ -324,7 +370,11 @@ def main() -> int:
                     REPO, f"http://127.0.0.1:{receiver_port}/", SECRET.decode(), hook_events
                 )
                 control.add_hook(REPO, recorder.url, None, ["status"])
-                with process([*python, "bot"], env, tmp / "bot.log") as bot:
+                bot_cmd = [*python, "bot"]
+                if args.profile:
+                    profile = ["-m", "cProfile", "-o", str(args.profile.resolve())]
+                    bot_cmd = [sys.executable, *profile, "-m", "ouro", "bot"]
+                with process(bot_cmd, env, tmp / "bot.log") as bot:
                     pr = control.open_pr(REPO, "fix", files={"a.c": "int a;\n"}, user="alice")
                     if not recorder.wait_all([pr["head"]["sha"]], 60):
                         raise SystemExit("the bot did not post the first statuses")
@@ -336,6 +386,7 @@ def main() -> int:
                         pr=pr,
                         tmp=tmp,
                         args=args,
+                        github=GitHubCount(f"http://127.0.0.1:{metrics_port}/metrics", mock_url),
                     )
                 control.close()
         finally:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ouro import jsonutil, validate
 from ouro.retry import Sleep
+from tasks import github_conditional
 from tasks.forge import Status
 from tasks.github import answer, repo_path, retried, segment
 
@@ -113,7 +114,7 @@ class CheckRunStatuses:
             params["check_name"] = name
         found: list[jsonutil.JsonDict] = []
         for page in range(1, MAX_PAGES + 1):
-            data = self._request("GET", url, parameters={**params, "page": page})
+            _, data = github_conditional.get(self._client.requester, url, {**params, "page": page})
             runs = answer(functools.partial(jsonutil.get_list, data, "check_runs"), "listing runs")
             found += [r for r in runs if isinstance(r, dict) and _app_of(r) == self._app_id]
             if len(runs) < PER_PAGE:

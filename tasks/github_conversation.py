@@ -65,7 +65,7 @@ class GitHubConversation:
         path = self._issue_path(repo, number)
 
         def call() -> str:
-            _, data = self._request("GET", path)
+            _, data = github_conditional.get(self._client.requester, path)
             text = answer(lambda: jsonutil.get_optional_str(data, "body"), f"for {repo}#{number}")
             return text or ""
 
@@ -99,7 +99,8 @@ class GitHubConversation:
             found: list[IssueInfo] = []
             url = path
             for page in range(MAX_PAGES):
-                headers, data = self._request("GET", url, parameters=None if page else first)
+                parameters = None if page else first
+                headers, data = github_conditional.get(self._client.requester, url, parameters)
                 found += answer(functools.partial(_issues, data), f"listing {repo}'s issues")
                 following = github_conditional.next_page(headers)
                 if following is None:

@@ -165,7 +165,7 @@ class GitHubReader:
         """The string at `field` (dotted) of GitHub's answer to `GET path`."""
 
         def call() -> str:
-            _, data = self._client.requester.requestJsonAndCheck("GET", path)
+            _, data = github_conditional.get(self._client.requester, path)
             return answer(lambda: jsonutil.get_str(data, field), f"for {what}")
 
         return self._retry(call, f"reading {what}")
@@ -187,9 +187,7 @@ class GitHubReader:
 
         def call() -> str | None:
             try:
-                _, data = self._client.requester.requestJsonAndCheck(
-                    "GET", url, parameters={"ref": ref}
-                )
+                _, data = github_conditional.get(self._client.requester, url, {"ref": ref})
             except github.GithubException as error:
                 if error.status == 404:
                     return None

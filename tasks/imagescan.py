@@ -23,7 +23,7 @@ from typing import Literal
 
 from ouro import jsonutil
 from ouro.store import NotFound, Store
-from tasks import tasklines
+from tasks import github_requests, tasklines
 from tasks.forge import Conversation, ForgeError, ForgeRateLimited, IssueInfo, Reader
 from tasks.testmap import ImageSpec, TestMap
 
@@ -150,19 +150,22 @@ def scan(
     """
     chosen = list(testmap.images) if repos is None else list(repos)
     outcomes: list[Outcome] = []
-    for repo in chosen:
-        images = testmap.images.get(repo)
-        if images is None:
-            log.warning("%.140s: no images in the test map; skipped", repo)
-            continue
-        try:
-            outcomes += _scan_repo(repo, images, reader, conversation, built_at=built_at, now=now)
-        except ForgeRateLimited:
-            raise
-        except ForgeError as error:
-            log.warning("%s: image scan failed: %.200s", repo, error)
-            detail = f"{error}"[:200]
-            outcomes += [Outcome(repo, name, "failed", detail=detail) for name in images]
+    with github_requests.counting("image-scan"):
+        for repo in chosen:
+            images = testmap.images.get(repo)
+            if images is None:
+                log.warning("%.140s: no images in the test map; skipped", repo)
+                continue
+            try:
+                outcomes += _scan_repo(
+                    repo, images, reader, conversation, built_at=built_at, now=now
+                )
+            except ForgeRateLimited:
+                raise
+            except ForgeError as error:
+                log.warning("%s: image scan failed: %.200s", repo, error)
+                detail = f"{error}"[:200]
+                outcomes += [Outcome(repo, name, "failed", detail=detail) for name in images]
     return outcomes
 
 

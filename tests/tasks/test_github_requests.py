@@ -4,6 +4,7 @@ the mock GitHub over HTTP: the adapter counts every answer by cause, route and s
 opened or synchronize event reads the statuses once and writes one status per context; a
 rescan of unchanged open pull requests is answered 304 throughout and costs nothing."""
 
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import requests
 from prometheus_client import REGISTRY
 
 from ouro import amqp
-from tasks import github_requests, testmap
+from tasks import github_requests, imagescan, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.github import Credentials, open_statuses
@@ -158,6 +159,66 @@ def test_a_rescan_of_unchanged_pull_requests_costs_nothing(
         assert bot.scan() == 0
         assert since(before, counted("scan")) == requests_made
         assert used(github) - budget == budget_spent
+
+
+def test_an_image_scan_of_unchanged_images_costs_nothing(
+    github: MockGitHubFixture, tmp_path: Path
+) -> None:
+    """The daily scan in the bot's process: the first reads the repository, its branch, the
+    image references and the open issues, and opens an issue; the next reads again what that
+    issue changed (the repository's open issue count, the list); the third only gets 304s."""
+    c = github.control
+    old, fresh = f"debian-{'a' * 64}.qcow2", f"fedora-{'b' * 64}.qcow2"
+    c.push(REPO, {"images/debian": old + "\n", "images/fedora": fresh + "\n"})
+    (tmp_path / "testmap.yaml").write_text(
+        TESTMAP + f"images:\n  {REPO}:\n    debian: {{refresh_days: 7}}\n"
+        "    fedora: {refresh_days: 7}\n"
+    )
+    tmap = testmap.load(tmp_path / "testmap.yaml")
+    now = time.time()
+    built = {old: now - 30 * 86400, fresh: now - 86400}
+    repo, branch = "/repos/{owner}/{repo}", "/repos/{owner}/{repo}/branches/{path}"
+    contents, issues = "/repos/{owner}/{repo}/contents/{path}", "/repos/{owner}/{repo}/issues"
+    expected = [
+        (
+            "opened",
+            {
+                ("GET", repo, "200"): 1,
+                ("GET", branch, "200"): 1,
+                ("GET", contents, "200"): 2,
+                ("GET", issues, "200"): 1,
+                ("POST", issues, "201"): 1,
+            },
+        ),
+        (
+            "requested",
+            {
+                ("GET", repo, "200"): 1,
+                ("GET", branch, "304"): 1,
+                ("GET", contents, "304"): 2,
+                ("GET", issues, "200"): 1,
+            },
+        ),
+        (
+            "requested",
+            {
+                ("GET", repo, "304"): 1,
+                ("GET", branch, "304"): 1,
+                ("GET", contents, "304"): 2,
+                ("GET", issues, "304"): 1,
+            },
+        ),
+    ]
+    for action, requests_made in expected:
+        before, budget = counted("image-scan"), used(github)
+        credentials = Credentials()  # as the bot's schedule does: new clients each time
+        reader = open_reader(credentials=credentials)
+        talk = open_conversation(credentials=credentials)
+        outcomes = imagescan.scan(tmap, reader, talk, built.get, now)
+        assert [(o.name, o.action) for o in outcomes] == [("debian", action), ("fedora", "fresh")]
+        assert since(before, counted("image-scan")) == requests_made
+        spent = sum(n for (_, _, status), n in requests_made.items() if status != "304")
+        assert used(github) - budget == spent
 
 
 def test_routes_not_paths_label_the_count() -> None:
