@@ -25,7 +25,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from ouro import amqp
@@ -38,23 +37,15 @@ from tasks import github_requests
 from tasks.cancel import Cancel
 from tasks.forge import Conversation, ForgeRateLimited, ForgeRefused, Status, Statuses
 from tasks.job import Job
-from tasks.worker import attachments, gitauth, logframe, outcome, refresh
+from tasks.worker import attachments, logframe, outcome, refresh
 from tasks.worker.cancels import CancelQueue
-from tasks.worker.checkout import checkout, container_image, fetch_revision
 from tasks.worker.config import WorkerConfig
+from tasks.worker.execute import execute
 from tasks.worker.gitauth import GitToken
 from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
 from tasks.worker.outcome import JobFailedToStart
 from tasks.worker.records import Records
-from tasks.worker.runner import (
-    Control,
-    JobSpec,
-    Runner,
-    RunResult,
-    Stop,
-    check_command,
-    make_runner,
-)
+from tasks.worker.runner import Control, Runner, RunResult, Stop, make_runner
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +309,16 @@ class Worker:
         scratch = Path(tempfile.mkdtemp(prefix=f"ouro-job-{job.id}-", dir=config.work_dir))
         try:
             if error is None:
-                result, pushed = self._execute(job, control, scratch, secrets, joblog)
+                result, pushed = execute(
+                    job,
+                    control,
+                    scratch,
+                    secrets,
+                    joblog,
+                    config=config,
+                    runner=self._runner,
+                    git_token=self._git_token,
+                )
         except Exception as raised:
             error = raised
         finally:
@@ -377,48 +377,6 @@ class Worker:
             refresh.report(self._conversation, job, status, url, pull)
         except Exception as error:
             log.warning("job %s: cannot update the task line (%r)", job.id, error)
-
-    def _execute(
-        self, job: Job, control: Control, scratch: Path, secrets: dict[str, Path], joblog: JobLog
-    ) -> tuple[RunResult, str | None]:
-        """How the command ended, and the sha an image refresh pushed (if any)."""
-        tooling = scratch / "tooling" if job.tooling_url else None
-        spec = JobSpec(
-            job, scratch / "source", scratch / "attachments", scratch, secrets, tooling=tooling
-        )
-        spec.attachments.mkdir()
-        if control.reason is None:
-            checkout(
-                job,
-                spec.source,
-                joblog.write,
-                retries=self.config.clone_retries,
-                timeout=self.config.clone_timeout,
-                rebase=self.config.rebase,
-                auth=gitauth.for_url(self._git_token, job.checkout_url, job.clone_url),
-            )
-            if tooling is not None and job.tooling_url and job.tooling_sha:
-                joblog.line(f"\nTooling: {job.tooling_url} at {job.tooling_sha}")
-                fetch_revision(
-                    job.tooling_url, job.tooling_sha, tooling, joblog.write,
-                    retries=self.config.clone_retries, timeout=self.config.clone_timeout,
-                    auth=gitauth.for_url(self._git_token, job.tooling_url, job.clone_url),
-                )  # fmt: skip
-            joblog.line("")
-        if control.reason is not None:
-            return RunResult(None, stopped=control.reason), None
-        check_command(spec)
-        image = container_image(spec.source, job.image)
-        if self.config.mode == "podman":
-            joblog.line(f"Image: {image}\n")
-        result = self._runner.run(replace(spec, image=image), joblog.write, control)
-        if job.refresh is None or result.exit_code != 0:
-            return result, None
-        joblog.line("")
-        pushed = refresh.publish(
-            job, spec.source, self.config.secrets_dir, joblog.write, self._git_token
-        )
-        return result, pushed
 
 
 def check_ready(config: WorkerConfig) -> None:
