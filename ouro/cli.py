@@ -33,6 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("mock-github", "mock_github.cli", "a fake GitHub for local runs and tests"),
     Command("testmap", "tasks.cli", "check a test map"),
     Command("queue", "tasks.cli", "look at the broker's queues, replay dead letters"),
+    Command("shadow", "tasks.shadow_report", "compare a shadow bot's decisions with production's"),
     Command("image", "ouro.store.cli", "upload, download, list and prune images in the store"),
     Command("vm", "vm.cli", "build VM images and run commands in throw-away VMs"),
     Command("containers", "ouro.deploy.containers", "build the deployment's container images"),

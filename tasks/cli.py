@@ -12,9 +12,19 @@ from ouro import amqp, metrics, queues
 from ouro.consumerhealth import ConsumerHealth
 from ouro.retry import Sleep
 from ouro.store import open_store
-from tasks import imagescan, queue_inspect, queue_replay, queuemetrics, recovery, testmap
+from tasks import (
+    decisionrecord,
+    imagescan,
+    queue_inspect,
+    queue_replay,
+    queuemetrics,
+    recovery,
+    shadow,
+    testmap,
+)
 from tasks.bot import Bot
 from tasks.botstate import BotState
+from tasks.decisionrecord import DecisionRecord
 from tasks.github import Credentials, open_statuses
 from tasks.github_conversation import open_conversation
 from tasks.github_reader import open_reader
@@ -36,6 +46,15 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     bot.add_argument(
         "--image-scan-hours", type=float, default=24.0, metavar="H",
         help="scan for stale VM images at start and every H hours (0: never; default 24)",
+    )  # fmt: skip
+    bot.add_argument(
+        "--shadow", metavar="QUEUE",
+        help="be a shadow bot: consume QUEUE (bound to the shadow exchange) and only record "
+        "what it would do in OURO_DECISION_RECORD; no scans",
+    )  # fmt: skip
+    bot.add_argument(
+        "--shadow-exchange", metavar="NAME", default=queues.SHADOW_EXCHANGE,
+        help="with --shadow: the exchange the receiver mirrors deliveries to (%(default)s)",
     )  # fmt: skip
     bot.set_defaults(func=run_bot)
     sub = bot.add_subparsers(metavar="ACTION")
@@ -88,15 +107,18 @@ def _bot(
     tmap: testmap.TestMap,
     state: BotState,
     stop: threading.Event,
+    record: DecisionRecord | None = None,
 ) -> Bot:
     credentials = Credentials()
+    # A stop (SIGTERM) ends the GitHub adapter's backoff too, not only the bot's waits.
+    statuses = open_statuses(sleep=stop.wait, credentials=credentials)
+    conversation = open_conversation(sleep=stop.wait, credentials=credentials)
     return Bot(
         tmap,
-        # A stop (SIGTERM) ends the GitHub adapter's backoff too, not only the bot's waits.
-        statuses=open_statuses(sleep=stop.wait, credentials=credentials),
+        statuses=record.statuses(statuses) if record else statuses,
         reader=open_reader(sleep=stop.wait, credentials=credentials),
-        conversation=open_conversation(sleep=stop.wait, credentials=credentials),
-        publisher=publisher,
+        conversation=record.conversation(conversation) if record else conversation,
+        publisher=record.publisher(publisher) if record else publisher,
         state=state,
         wait=stop.wait,
     )
@@ -106,12 +128,18 @@ def run_bot(args: argparse.Namespace) -> int:
     tmap = testmap.load()
     health = ConsumerHealth()
     metrics.serve(metrics.port_setting(args.metrics_port), health=health)
-    state = BotState.open_default()
+    record = decisionrecord.open_setting()
+    if args.shadow:
+        shadow.declare(args.shadow, args.shadow_exchange)
+    state = shadow.open_state(args.shadow) if args.shadow else BotState.open_default()
     state.prune()
     capabilities = tmap.capabilities()
     publisher = amqp.Publisher(capabilities=capabilities)
     stop = threading.Event()
-    bot = _bot(publisher, tmap, state, stop)
+    if args.shadow:
+        bot = shadow.shadow_bot(tmap, state, stop, record)
+    else:
+        bot = _bot(publisher, tmap, state, stop, record)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: finishing the current message, then stopping", signum)
@@ -119,13 +147,14 @@ def run_bot(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if not args.no_scan:
+    # A shadow's scans would act outside any delivery, and the image scan would write.
+    if not args.no_scan and not args.shadow:
         try:
             bot.scan()
         except Exception:
             # A scan is a repair; GitHub being down must not keep the bot from its queue.
             log.exception("scan at start failed; consuming anyway")
-    if tmap.images and args.image_scan_hours > 0:
+    if tmap.images and args.image_scan_hours > 0 and not args.shadow:
         threading.Thread(
             target=_scan_images_every, args=(tmap, args.image_scan_hours, stop),
             name="image-scan", daemon=True,
@@ -133,11 +162,12 @@ def run_bot(args: argparse.Namespace) -> int:
     threading.Thread(
         target=queuemetrics.watch, args=(capabilities, stop), name="queue-depths", daemon=True
     ).start()
-    log.info("consuming %s", queues.WEBHOOK)
+    queue = args.shadow or queues.WEBHOOK
+    log.info("consuming %s%s", queue, f", recording to {record.path}" if record else "")
     try:
         amqp.consume(
-            [queues.WEBHOOK],
-            bot.handle,
+            [queue],
+            record.wrap(bot.handle) if record else bot.handle,
             capabilities=capabilities,
             stop=stop,
             on_connected=health.hook(),
@@ -145,6 +175,8 @@ def run_bot(args: argparse.Namespace) -> int:
     finally:
         publisher.close()
         state.close()
+        if record:
+            record.close()
     return 0
 
 
