@@ -36,7 +36,10 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 def printable(value: str, limit: int = 80) -> str:
     """A header value safe to put in a log line."""
-    return "".join(c if c.isprintable() else "?" for c in value[:limit])
+    value = value[:limit]
+    if value.isprintable():  # the usual case, without a pass per character
+        return value
+    return "".join(c if c.isprintable() else "?" for c in value)
 
 
 class Connection(asyncio.Protocol):

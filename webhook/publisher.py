@@ -9,6 +9,7 @@ write per loop turn and the broker confirms them together (`multiple`).
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pika
@@ -24,6 +25,17 @@ log = logging.getLogger(__name__)
 # How often overdue confirms are looked for: a confirm times out within
 # `confirm_timeout` + this, without a timer per message.
 SWEEP_INTERVAL = 0.5
+
+
+class _OneSendConnection(AsyncioConnection):  # type: ignore[misc]  # pika is untyped
+    """pika hands a message's frames (method, header, body) to its transport one by one, and
+    the transport sends each with a `send` of its own: three system calls per delivery, a
+    sixth of the receiver's CPU in a profile. Joined, a message leaves in one.
+    (`_output_marshaled_frames` is pika's, unchanged since 1.0; its counters stay right but
+    for `frames_sent`, which nothing reads.)"""
+
+    def _output_marshaled_frames(self, marshaled_frames: Sequence[bytes]) -> None:
+        super()._output_marshaled_frames([b"".join(marshaled_frames)])
 
 
 class AsyncPublisher:
@@ -139,7 +151,7 @@ class AsyncPublisher:
     def _open(self, ready: "asyncio.Future[None]") -> None:
         loop = asyncio.get_running_loop()
         self._pending, self._returned, self._next_tag = {}, set(), 0
-        self._connection = AsyncioConnection(
+        self._connection = _OneSendConnection(
             self._addresses[self._turn % len(self._addresses)],
             on_open_callback=lambda c: c.channel(on_open_callback=self._on_channel),
             on_open_error_callback=self._on_lost,
