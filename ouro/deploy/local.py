@@ -26,7 +26,7 @@ import yaml
 
 from ouro import amqp, cli
 from ouro.config import ConfigError
-from ouro.deploy import appmode, containers, host, manifests, podman, vmimage
+from ouro.deploy import appmode, containers, host, localpod, manifests, podman, vmimage
 from ouro.deploy import secrets as ouro_secrets
 from ouro.deploy.progress import say
 
@@ -38,10 +38,6 @@ SAMPLE_REPO = containers.CONTAINERS / "sample-repo"
 PODS = ("ouroboros", "ouro-mock-github")
 # Repositories of the mock whose branches image refreshes push to (a token each).
 PUSH_REPOS = ("ouro-demo/sample",)
-# The registry prefix the production YAML names images by; replaced by local builds.
-PRODUCTION_IMAGES = "ghcr.io/ouroboros-ci/ouro-"
-# The `ouro` subcommand each app container runs; a container whose component is not part
-# of this tree yet is left out, so the deployment grows as components land.
 PORTS = {"broker": 5671, "webhook": 8081, "images-server": 8080, "mock-github": 8090}
 
 
@@ -174,84 +170,6 @@ class Deployment:
             return github.testmap_file.read_text()
         return self.local_testmap(github.repos)
 
-    # -- rendering -----------------------------------------------------------------------
-    def render(self, source: Path, testmap: str) -> Path:
-        if source.is_dir():
-            docs = manifests.local_pod(manifests.production(source))
-        else:
-            docs = [d for d in yaml.safe_load_all(source.read_text()) if d]
-        for doc in docs:
-            kind, name = doc["kind"], doc["metadata"]["name"]
-            if kind == "ConfigMap" and name == "ouro-config":
-                doc["data"].update(self.local_values())
-            elif kind == "ConfigMap" and name == "ouro-testmap":
-                doc["data"]["testmap.yaml"] = testmap
-            elif kind == "Pod":
-                self._render_pod(doc)
-        out = self.root / f"{source.stem}.yaml"
-        out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-        return out
-
-    def local_image(self, production: str) -> str:
-        """The image built here in place of a production one."""
-        return self.state.images[manifests.image_name(production)]
-
-    def _render_pod(self, pod: dict[str, Any]) -> None:
-        spec = pod["spec"]
-        kept = []
-        for container in spec["containers"]:
-            image = manifests.image_name(container["image"])
-            container["image"] = self.local_image(container["image"])
-            for variable in container.get("env", []):
-                if variable.get("value", "").startswith(PRODUCTION_IMAGES):
-                    variable["value"] = self.local_image(variable["value"])
-            if not host.KVM.exists():
-                # A hostPath of a device that is not there would stop the pod; TCG needs none.
-                mounts = container.get("volumeMounts", [])
-                container["volumeMounts"] = [m for m in mounts if m["name"] != "kvm"]
-            args = container.get("args") or []
-            if image == "app" and args and args[0] not in self.state.components:
-                log.info(
-                    "leaving out container %s: no `ouro %s` in this tree",
-                    container["name"],
-                    args[0],
-                )
-                continue
-            if container["name"] == "mock-github":
-                values = {
-                    "--public-url": self.url("mock-github"),
-                    "--webhook-url": self.url("webhook") + "/",
-                }
-                container["args"] = [
-                    values.get(args[i - 1], a) if i else a for i, a in enumerate(args)
-                ]
-            if args[:1] == ["bot"] and not self.mocked:
-                # Against a real repository only the PR asked for is queued (`ouro bot
-                # scan --pr`), never every open PR, whose statuses nobody would finish.
-                container["args"] = [*args, "--no-scan"]
-            for mount in container.get("volumeMounts", []):
-                if mount["name"] in self.same_path_volumes():
-                    mount["mountPath"] = str(self.same_path_volumes()[mount["name"]])
-            kept.append(container)
-        spec["containers"] = kept
-        used = {m["name"] for c in kept for m in c.get("volumeMounts", [])}
-        volumes = []
-        for volume in spec.get("volumes", []):
-            if volume["name"] not in used:
-                continue
-            secret = volume.pop("secret", None)
-            if secret is not None:
-                # podman 4.3 crashes on secret volumes (nil secrets manager in kube play);
-                # the same files, mounted from the generated folder, are what containers see.
-                folder = self.secrets / secret["secretName"].removeprefix("ouro-")
-                volume["hostPath"] = {"path": str(folder), "type": "Directory"}
-            elif volume.get("hostPath", {}).get("type") == "Socket":
-                volume["hostPath"]["path"] = str(self.socket)
-            elif volume["name"] in self.same_path_volumes():
-                volume["hostPath"]["path"] = str(self.same_path_volumes()[volume["name"]])
-            volumes.append(volume)
-        spec["volumes"] = volumes
-
     # -- lifecycle ----------------------------------------------------------------------
     def save(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -303,7 +221,7 @@ class Deployment:
         for source in reversed(self.yamls()) if app else self.yamls():
             if app and source == YAMLS[0]:
                 appmode.register(self, timeout)
-            rendered = self.render(source, testmap)
+            rendered = localpod.render(self, source, testmap)
             podman.run(["kube", "play", "--quiet", str(rendered)], timeout=300)
         pods = PODS if self.mocked else PODS[:1]
         say(f"pods started: {', '.join(pods)} (services on {self.state.host})")
