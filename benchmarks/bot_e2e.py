@@ -16,12 +16,14 @@ bot is not fed its own status events.
 
 GitHub requests per event come from the bot's own count (`ouro_github_requests_total` on its
 /metrics, by route and status) and from the mock's `X-RateLimit-Used` before and after.
-`--profile FILE` runs the bot under cProfile (`python -m pstats FILE` reads it).
+`--profile FILE` runs the bot under cProfile, its consumer's threads included
+(`python -m pstats FILE` reads it).
 
 Run: .venv/bin/python benchmarks/bot_e2e.py [--rate 10] [--seconds 30] [--burst 300]
 """
 
 import argparse
+import cProfile
 import http.client
 import json
 import os
@@ -320,6 +322,21 @@ def measure(
     github.report(counts, len(burst))
 
 
+def profiled_bot(path: Path) -> int:
+    """`ouro bot` under one cProfile for all its threads: `python -m cProfile` sees only the
+    main thread, and the consumer handles each message on a thread of its own."""
+    from ouro.cli import main as ouro_main  # noqa: PLC0415
+
+    profile = cProfile.Profile()
+    # The first profiling event of each new thread turns the profiler on in that thread.
+    threading.setprofile(lambda *_: profile.enable())
+    profile.enable()
+    try:
+        return ouro_main(["bot"])
+    finally:
+        profile.dump_stats(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=10.0)
@@ -327,7 +344,10 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=300)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--profile", type=Path, help="run the bot under cProfile, into FILE")
+    parser.add_argument("--profiled-bot", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profiled_bot:
+        return profiled_bot(args.profiled_bot)
     python = [sys.executable, "-m", "ouro"]
     keep = os.environ.get("BENCH_KEEP")
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -372,8 +392,7 @@ def main() -> int:
                 control.add_hook(REPO, recorder.url, None, ["status"])
                 bot_cmd = [*python, "bot"]
                 if args.profile:
-                    profile = ["-m", "cProfile", "-o", str(args.profile.resolve())]
-                    bot_cmd = [sys.executable, *profile, "-m", "ouro", "bot"]
+                    bot_cmd = [sys.executable, __file__, "--profiled-bot", str(args.profile)]
                 with process(bot_cmd, env, tmp / "bot.log") as bot:
                     pr = control.open_pr(REPO, "fix", files={"a.c": "int a;\n"}, user="alice")
                     if not recorder.wait_all([pr["head"]["sha"]], 60):

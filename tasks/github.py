@@ -208,7 +208,8 @@ _CONNECTION_CLASS = "_Requester__connectionClass"
 
 
 def count_requests(requester: github.Requester.Requester) -> None:
-    """Count every answer `requester` gets from GitHub (`tasks.github_requests`)."""
+    """Count every answer `requester` gets from GitHub (`tasks.github_requests`), and read
+    the environment's proxy and CA settings once per connection rather than per request."""
     prefix = urllib.parse.urlsplit(requester.base_url).path.rstrip("/")
     base = getattr(requester, _CONNECTION_CLASS)
 
@@ -217,9 +218,20 @@ def count_requests(requester: github.Requester.Requester) -> None:
         github_requests.record(request.method or "", request.path_url, response.status_code, prefix)
 
     class Counted(base):  # type: ignore[misc, valid-type]
+        verify: bool | str
+
         def __init__(self, *args: object, **kwargs: object) -> None:
             super().__init__(*args, **kwargs)
             self.session.hooks["response"].append(hook)
+            # `requests` looks for proxies (walking the whole environment twice) and a CA
+            # bundle in the environment before each request: a third of its CPU per request.
+            # The connection talks to one host, so the answer is the same every time.
+            url = f"{self.protocol}://{self.host}:{self.port}/"
+            self.session.proxies = requests.utils.get_environ_proxies(url)
+            if self.verify is True:
+                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                self.verify = bundle or True
+            self.session.trust_env = False
 
     setattr(requester, _CONNECTION_CLASS, Counted)
 

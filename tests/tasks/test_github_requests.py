@@ -17,10 +17,12 @@ from ouro import amqp
 from tasks import github_requests, imagescan, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
+from tasks.forge import ForgeUnavailable
 from tasks.github import Credentials, open_statuses
 from tasks.github_conversation import open_conversation
 from tasks.github_reader import open_reader
 from tests.fixtures_mock_github import HookRecorder, MockGitHubFixture
+from tests.rabbitmq import free_port
 from tests.tasks.test_bot import FakePublisher, message
 
 REPO = "acme/widget"
@@ -219,6 +221,32 @@ def test_an_image_scan_of_unchanged_images_costs_nothing(
         assert since(before, counted("image-scan")) == requests_made
         spent = sum(n for (_, _, status), n in requests_made.items() if status != "304")
         assert used(github) - budget == spent
+
+
+def test_the_environment_still_names_the_ca_and_the_proxy(
+    mock_github_tls: MockGitHubFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Read once per connection rather than per request (`requests`' trust_env is off), the
+    CA bundle and proxy settings of the environment still apply."""
+    mock = mock_github_tls
+    assert mock.ca_file is not None
+    mock.control.create_repo(REPO, files={"a.txt": "1\n"})
+    monkeypatch.setenv("GITHUB_API_URL", mock.url)
+    monkeypatch.setenv("GITHUB_TOKEN_FILE", str(mock.token_file))
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "*")
+    with pytest.raises(ForgeUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        open_reader(sleep=lambda _: True).default_branch(REPO)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mock.ca_file))
+    assert open_reader().default_branch(REPO) == "main"
+    # A proxy nobody listens on: the request goes there, and fails, unless NO_PROXY says not.
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY")
+    with pytest.raises(ForgeUnavailable, match=r"ProxyError|Unable to connect to proxy"):
+        open_reader(sleep=lambda _: True).default_branch(REPO)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert open_reader().default_branch(REPO) == "main"
 
 
 def test_routes_not_paths_label_the_count() -> None:
