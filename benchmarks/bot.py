@@ -64,7 +64,7 @@ def main() -> int:
                 finally:
                     done.release()
 
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             thread = threading.Thread(
                 target=amqp.consume,
                 args=([queues.WEBHOOK], handle),
@@ -73,7 +73,7 @@ def main() -> int:
             thread.start()
             for _ in range(events):
                 done.acquire()
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             stop.set()
             thread.join()
             publisher.close()
@@ -82,7 +82,8 @@ def main() -> int:
             broker.stop()
     print(
         f"{events} pull_request events (2 jobs each) in {elapsed:.2f}s: "
-        f"{events / elapsed:.0f} events/s, {2 * events / elapsed:.0f} jobs/s"
+        f"{events / elapsed:.0f} events/s, {2 * events / elapsed:.0f} jobs/s; "
+        f"bot CPU {1000 * cpu / events:.2f} ms/event"
     )
     return 0
 

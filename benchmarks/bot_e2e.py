@@ -16,7 +16,7 @@ bot is not fed its own status events.
 
 GitHub requests per event come from the bot's own count (`ouro_github_requests_total` on its
 /metrics, by route and status) and from the mock's `X-RateLimit-Used` before and after.
-`--profile FILE` runs the bot under cProfile, its consumer's threads included
+`--profile FILE` runs the bot with its message handlers under cProfile, timed by CPU
 (`python -m pstats FILE` reads it).
 
 Run: .venv/bin/python benchmarks/bot_e2e.py [--rate 10] [--seconds 30] [--burst 300]
@@ -323,14 +323,14 @@ def measure(
 
 
 def profiled_bot(path: Path) -> int:
-    """`ouro bot` under one cProfile for all its threads: `python -m cProfile` sees only the
-    main thread, and the consumer handles each message on a thread of its own."""
+    """`ouro bot` with its message handlers under cProfile, timed by CPU: `python -m cProfile`
+    sees only the main thread (pika's loop), and the consumer handles each message on a
+    thread of its own, one at a time, so they can share one profile."""
     from ouro.cli import main as ouro_main  # noqa: PLC0415
 
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.thread_time)
     # The first profiling event of each new thread turns the profiler on in that thread.
     threading.setprofile(lambda *_: profile.enable())
-    profile.enable()
     try:
         return ouro_main(["bot"])
     finally:
