@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from ouro import amqp
 from tasks.cancel import Cancel
 from tasks.job import Job
 from tests.fixtures_images import ImagesServerFixture
 from tests.fixtures_mock_github import MockGitHubFixture
-from tests.rabbitmq import RabbitMQ
+from tests.rabbitmq import RabbitMQ, free_port
 from tests.worker.conftest import CI_RUN, TEST_IMAGE
 from tests.worker.helpers import publish, publish_cancel, queue_depth, statuses, wait_until
 
@@ -243,3 +244,31 @@ def test_sigterm_past_the_grace_period_hands_the_job_back(stack: Stack) -> None:
     assert stack.statuses(job)[-1][:2] == ("pending", "Requeued: worker wa stopped")
     assert queue_depth(stack.rabbitmq, "tasks") == (1, 0)
     assert "handed back to the queue" in stack.file(job, "log").decode()
+
+
+def github_requests(metrics_port: int) -> dict[tuple[str, str, str], float]:
+    """The worker's count of GitHub requests made for jobs: (method, route, status) → n."""
+    text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    found: dict[tuple[str, str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "ouro_github_requests_total" and sample.labels["cause"] == "job":
+                labels = sample.labels
+                found[labels["method"], labels["endpoint"], labels["status"]] = sample.value
+            if (
+                sample.name == "ouro_github_requests_per_unit_count"
+                and sample.labels["cause"] == "job"
+            ):
+                found["jobs", "", ""] = sample.value
+    return found
+
+
+def test_a_job_costs_github_one_write_per_status(stack: Stack) -> None:
+    """ "In progress" and the result: two requests for the job, counted by the worker (the
+    checkout is git, not the API)."""
+    port = free_port()
+    stack.worker("wa", "--direct", "--metrics-port", str(port))
+    job = stack.job()
+    assert stack.final(job)[0] == "success"
+    expected = {("POST", "/repos/{owner}/{repo}/statuses/{sha}", "201"): 2, ("jobs", "", ""): 1}
+    wait_until(lambda: github_requests(port) == expected, "the job's requests counted")
