@@ -1,8 +1,8 @@
 """The HTTP side of the receiver (docs/webhook.md: its codes, limits and the message it publishes).
 
 It only checks, wraps and publishes: no git or API work, because GitHub gives up
-after 10 s and never retries by itself. One asyncio loop serves every connection
-(`webhook.connection`) and the broker connection (`webhook.publisher`): no thread per
+after 10 s and never retries by itself. One asyncio loop (uvloop's, on libuv) serves every
+connection (`webhook.connection`) and the broker connection (`webhook.publisher`): no thread per
 client, so slow clients cost memory, not threads, and are cut off at their deadlines; and
 no hand-over between threads per delivery, which is where the earlier threaded receiver
 spent its time (docs/webhook.md, "Speed").
@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Coroutine
 from typing import Any
+
+import uvloop
 
 from ouro.secretfile import SecretFile
 from webhook.broker import Broker
@@ -97,7 +99,8 @@ class Receiver:
     def serve_forever(self, *, handle_sigterm: bool = False) -> None:
         """Serve until `request_stop` (or SIGTERM, if asked and on the main thread)."""
         try:
-            asyncio.run(self._serve(handle_sigterm))
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(self._serve(handle_sigterm))
         finally:
             self._socket.close()
             self._stopped.set()
