@@ -352,12 +352,18 @@ class GitHubStatuses:
             found: dict[str, Status] = {}
             url: str | None = f"/repos/{path}/commits/{segment(sha)}/statuses"
             parameters: dict[str, int] | None = {"per_page": 100}
+            what = f"for {repo}@{sha[:12]}"
             while url is not None:
-                headers, data = github_conditional.get(self._client.requester, url, parameters)
+                page, url = github_conditional.get(
+                    self._client.requester,
+                    url,
+                    lambda data: answer(functools.partial(_statuses, data), what),
+                    parameters,
+                )
                 # GitHub lists statuses newest first; keep the first seen per context.
-                for s in answer(functools.partial(_statuses, data), f"for {repo}@{sha[:12]}"):
+                for s in page:
                     found.setdefault(s.context, s)
-                url, parameters = github_conditional.next_page(headers), None
+                parameters = None
             return found
 
         return retried(call, f"reading statuses of {repo}@{sha[:12]}", sleep=self._sleep)

@@ -114,12 +114,18 @@ class CheckRunStatuses:
             params["check_name"] = name
         found: list[jsonutil.JsonDict] = []
         for page in range(1, MAX_PAGES + 1):
-            _, data = github_conditional.get(self._client.requester, url, {**params, "page": page})
-            runs = answer(functools.partial(jsonutil.get_list, data, "check_runs"), "listing runs")
-            found += [r for r in runs if isinstance(r, dict) and _app_of(r) == self._app_id]
-            if len(runs) < PER_PAGE:
+            (ours, count), _ = github_conditional.get(
+                self._client.requester, url, self._ours, {**params, "page": page}
+            )
+            found += ours
+            if count < PER_PAGE:
                 break
         return sorted(found, key=lambda r: int(r.get("id", 0)), reverse=True)
+
+    def _ours(self, data: Any) -> tuple[list[jsonutil.JsonDict], int]:
+        """This App's runs of a page of runs, and how many the page had."""
+        runs = answer(functools.partial(jsonutil.get_list, data, "check_runs"), "listing runs")
+        return [r for r in runs if isinstance(r, dict) and _app_of(r) == self._app_id], len(runs)
 
     def post(self, repo: str, sha: str, status: Status) -> None:
         validate.sha(sha)

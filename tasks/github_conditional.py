@@ -6,14 +6,15 @@ pull requests that did not change then costs no counted request (docs/tasks-bot.
 
 A 304 comes only when the tag still matches what GitHub would send now, so a kept answer is
 never stale; the cache is shared by the process's clients (each scan builds its own) and
-keyed by the API's URL, the path and its parameters. Bounded: the least recently used
-answers go first.
+keyed by the API's URL, the path and its parameters. What is kept is the caller's reading
+of an answer (its `PullInfo`s, say), not the answer: a page of 100 pull requests is
+megabytes of JSON. Bounded: the least recently used go first.
 """
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import github
@@ -21,23 +22,26 @@ if TYPE_CHECKING:
 # A few hundred open pull requests' statuses and listings, each answer up to 100 items.
 ENTRIES = 2048
 
+T = TypeVar("T")
+
 
 class ETagCache:
     def __init__(self, entries: int = ENTRIES):
         self._entries = entries
-        self._kept: OrderedDict[str, tuple[str, Any, dict[str, Any]]] = OrderedDict()
+        # key → (ETag, what the caller read from the answer, the next page's URL)
+        self._kept: OrderedDict[str, tuple[str, Any, str | None]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[str, Any, dict[str, Any]] | None:
+    def get(self, key: str) -> tuple[str, Any, str | None] | None:
         with self._lock:
             found = self._kept.get(key)
             if found is not None:
                 self._kept.move_to_end(key)
             return found
 
-    def put(self, key: str, etag: str, data: Any, headers: dict[str, Any]) -> None:
+    def put(self, key: str, etag: str, value: Any, following: str | None) -> None:
         with self._lock:
-            self._kept[key] = (etag, data, headers)
+            self._kept[key] = (etag, value, following)
             self._kept.move_to_end(key)
             while len(self._kept) > self._entries:
                 self._kept.popitem(last=False)
@@ -49,11 +53,13 @@ SHARED = ETagCache()
 def get(
     requester: "github.Requester.Requester",
     url: str,
+    read: Callable[[Any], T],
     parameters: Mapping[str, Any] | None = None,
     cache: ETagCache = SHARED,
-) -> tuple[dict[str, Any], Any]:
-    """(headers, parsed JSON) of `GET url`, from `cache` when GitHub answers 304. Raises
-    PyGithub's exceptions for 4xx and 5xx, as `requestJsonAndCheck` does."""
+) -> tuple[T, str | None]:
+    """`read` of the parsed JSON of `GET url`, and the next page's URL (`Link`), both from
+    `cache` when GitHub answers 304. Raises PyGithub's exceptions for 4xx and 5xx, as
+    `requestJsonAndCheck` does, and whatever `read` raises (then nothing is kept)."""
     params = dict(parameters or {})
     key = f"{requester.base_url} {url} {sorted(params.items())}"
     kept = cache.get(key)
@@ -63,11 +69,12 @@ def get(
     )
     if kept is not None and data is None:
         # 304: no body. (A GET of these routes answers 200 with JSON, never 204.)
-        return kept[2], kept[1]
+        return kept[1], kept[2]
+    value, following = read(data), next_page(answer_headers)
     etag = _etag(answer_headers)
     if etag:
-        cache.put(key, etag, data, answer_headers)
-    return answer_headers, data
+        cache.put(key, etag, value, following)
+    return value, following
 
 
 def _etag(headers: Mapping[str, Any]) -> str | None:

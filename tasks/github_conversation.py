@@ -64,10 +64,12 @@ class GitHubConversation:
     def body(self, repo: str, number: int) -> str:
         path = self._issue_path(repo, number)
 
-        def call() -> str:
-            _, data = github_conditional.get(self._client.requester, path)
+        def read(data: Any) -> str:
             text = answer(lambda: jsonutil.get_optional_str(data, "body"), f"for {repo}#{number}")
             return text or ""
+
+        def call() -> str:
+            return github_conditional.get(self._client.requester, path, read)[0]
 
         return self._retry(call, f"reading the description of {repo}#{number}")
 
@@ -95,14 +97,18 @@ class GitHubConversation:
         path = f"/repos/{repo_path(repo)}/issues"
         first = {"state": "open", "per_page": PER_PAGE}
 
+        def read(data: Any) -> list[IssueInfo]:
+            return answer(functools.partial(_issues, data), f"listing {repo}'s issues")
+
         def call() -> list[IssueInfo]:
             found: list[IssueInfo] = []
             url = path
             for page in range(MAX_PAGES):
                 parameters = None if page else first
-                headers, data = github_conditional.get(self._client.requester, url, parameters)
-                found += answer(functools.partial(_issues, data), f"listing {repo}'s issues")
-                following = github_conditional.next_page(headers)
+                page_issues, following = github_conditional.get(
+                    self._client.requester, url, read, parameters
+                )
+                found += page_issues
                 if following is None:
                     return found
                 url = following

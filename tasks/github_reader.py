@@ -7,7 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import github
 
@@ -65,9 +65,11 @@ class GitHubReader:
 
         url = f"/repos/{path}/pulls/{segment(str(number))}"
 
-        def call() -> PullInfo:
-            _, data = github_conditional.get(self._client.requester, url)
+        def read(data: object) -> PullInfo:
             return answer(functools.partial(_pull_info, data), f"for {repo}#{number}")
+
+        def call() -> PullInfo:
+            return github_conditional.get(self._client.requester, url, read)[0]
 
         return self._retry(call, f"reading {repo}#{number}")
 
@@ -75,14 +77,18 @@ class GitHubReader:
         """Page by page, each a conditional read: a listing that did not change is free."""
         path = repo_path(repo)
 
+        def read(data: object) -> list[PullInfo]:
+            return answer(functools.partial(_pulls, data), f"listing {repo}'s pulls")
+
         def call() -> list[PullInfo]:
             found: list[PullInfo] = []
             url = f"/repos/{path}/pulls"
             parameters: dict[str, object] | None = {"state": "open", "per_page": 100}
             for _ in range(MAX_PAGES):
-                headers, data = github_conditional.get(self._client.requester, url, parameters)
-                found += answer(functools.partial(_pulls, data), f"listing {repo}'s pulls")
-                following = github_conditional.next_page(headers)
+                pulls, following = github_conditional.get(
+                    self._client.requester, url, read, parameters
+                )
+                found += pulls
                 if following is None:
                     return found
                 url, parameters = following, None
@@ -164,9 +170,11 @@ class GitHubReader:
     def _read_str(self, path: str, field: str, what: str) -> str:
         """The string at `field` (dotted) of GitHub's answer to `GET path`."""
 
+        def read(data: Any) -> str:
+            return answer(functools.partial(jsonutil.get_str, data, field), f"for {what}")
+
         def call() -> str:
-            _, data = github_conditional.get(self._client.requester, path)
-            return answer(lambda: jsonutil.get_str(data, field), f"for {what}")
+            return github_conditional.get(self._client.requester, path, read)[0]
 
         return self._retry(call, f"reading {what}")
 
@@ -185,19 +193,21 @@ class GitHubReader:
         url = f"/repos/{repo_path(repo)}/contents/{file_path(path)}"
         where = f"{repo}@{validate.ref(ref)}:{path}"
 
-        def call() -> str | None:
-            try:
-                _, data = github_conditional.get(self._client.requester, url, {"ref": ref})
-            except github.GithubException as error:
-                if error.status == 404:
-                    return None
-                raise
+        def read(data: object) -> str | None:
             if not isinstance(data, dict) or data.get("type") != "file":
                 return None
             if data.get("encoding") != "base64":  # "none": over 1 MB
                 raise ForgeRefused(403, f"{where} is too large for the contents API")
             content = answer(lambda: jsonutil.get_str(data, "content"), f"about {where}")
             return base64.b64decode(content).decode("utf-8", errors="replace")
+
+        def call() -> str | None:
+            try:
+                return github_conditional.get(self._client.requester, url, read, {"ref": ref})[0]
+            except github.GithubException as error:
+                if error.status == 404:
+                    return None
+                raise
 
         return self._retry(call, f"reading {where}")
 

@@ -14,7 +14,7 @@ import requests
 from prometheus_client import REGISTRY
 
 from ouro import amqp
-from tasks import github_requests, imagescan, testmap
+from tasks import github_conditional, github_requests, imagescan, testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.forge import ForgeUnavailable
@@ -260,3 +260,14 @@ def test_routes_not_paths_label_the_count() -> None:
     assert endpoint("/orgs/acme/members/dave") == "/orgs/{org}/members/{login}"
     assert endpoint("/repos/a/b/unknown") == github_requests.OTHER
     assert endpoint("/users/dave") == github_requests.OTHER
+
+
+def test_kept_answers_are_bounded_least_recently_used_first_out() -> None:
+    cache = github_conditional.ETagCache(entries=2)
+    cache.put("a", 'W/"1"', ["a"], None)
+    cache.put("b", 'W/"2"', ["b"], "/next")
+    assert cache.get("a") == ('W/"1"', ["a"], None)  # now the most recently used
+    cache.put("c", 'W/"3"', ["c"], None)
+    assert cache.get("b") is None
+    assert cache.get("a") is not None
+    assert cache.get("c") is not None
