@@ -68,7 +68,7 @@ class Upload:
         # Readable too: the hashing thread reads back what was written.
         self.fd = os.open(self.temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         # Hashing costs as much CPU as the rest of the upload: only when there is a sum to check.
-        self.hasher = FileHasher(self.fd) if verify else None
+        self.hasher = FileHasher(self.fd, mapped=True) if verify else None
 
     def __enter__(self) -> "Upload":
         return self

@@ -239,7 +239,7 @@ class HttpStore:
             response = self._answer(connection, "GET", path)
             expected = response.getheader("X-Content-SHA256")
             fd = file.fileno()
-            hasher = FileHasher(fd) if expected else None
+            hasher = FileHasher(fd, mapped=True) if expected else None
             moved = hasher.advance if hasher else lambda count: None
             try:
                 if response.length is None or response.chunked:
