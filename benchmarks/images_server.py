@@ -64,7 +64,7 @@ def lean_put(port: int, source: Path, name: str, headers: dict[str, str]) -> Non
             f"PUT /images/{name} HTTP/1.1",
             "Host: 127.0.0.1",
             f"Content-Length: {source.stat().st_size}",
-            *(f"{name}: {value}" for name, value in headers.items()),
+            *(f"{field}: {value}" for field, value in headers.items()),
         ]
         connection.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
         connection.sendfile(body)
