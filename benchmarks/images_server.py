@@ -11,7 +11,9 @@ file alone, in place (`FileHasher(mapped=True)`, as the server and `get_to` hash
 sequential pass on one core that every verified transfer contains, so its share of `cp` is
 the most a verified transfer can reach. Every figure is a time and its share of that run's
 `cp` (100 % = as fast as `cp`); the server's RSS at the start and its peak (`VmHWM`), and
-the largest peak RSS of an `ouro image` process, close the report.
+the largest peak RSS of an `ouro image` process, close the report. A second table gives
+the CPU time each took, client and server together, beside `cp`'s: on a shared machine
+the wall times move with the others' load, the CPU times much less.
 """
 
 import argparse
@@ -48,6 +50,29 @@ def timed(action: object) -> float:
     assert callable(action)
     action()
     return time.perf_counter() - start
+
+
+def cpu_seconds(server_pid: int) -> float:
+    """CPU time so far of this process (its threads), of its children waited for (cp, ouro
+    image) and of the server: on a shared machine, what a transfer costs whatever else runs."""
+    used = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        used += usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime, the 14th and 15th fields, in clock ticks.
+    return used + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def table(runs: list[dict[str, float]]) -> None:
+    """Each figure and its share of the same run's `cp` (100 % = as little as `cp`)."""
+    print(f"{'':22}" + "".join(f"{f'run {n + 1}':>18}" for n in range(len(runs))))
+    for what in runs[0]:
+        cells = []
+        for run in runs:
+            share = "" if what == "cp" else f" {run['cp'] / run[what]:4.0%}"
+            cells.append(f"{run[what]:6.2f} s{share:>6}".rjust(18))
+        print(f"{what:22}" + "".join(cells))
 
 
 def memory(pid: int, field: str) -> int:
@@ -132,6 +157,7 @@ def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in tur
             subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
 
         runs: list[dict[str, float]] = []
+        costs: list[dict[str, float]] = []
         try:
             for _ in range(200):
                 try:
@@ -157,24 +183,37 @@ def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in tur
                     "images/bench.img", folder / "down.img"
                 ),
                 "server: PUT": lambda: lean_put(port, source, "lean.img", auth),
+                "server: GET": lambda: lean_get(port, folder / "lean-down.img"),
                 "server: PUT verified": lambda: lean_put(
                     port, source, "lean-verified.img", auth | {"X-Content-SHA256": digest}
                 ),
-                "server: GET": lambda: lean_get(port, folder / "lean-down.img"),
                 "sha256 alone": lambda: sha256_alone(source),
             }
-            written = ["copy.img", "cli-down.img", "down.img", "lean-down.img"]
-            stored = ["cli.img", "bench.img", "lean.img", "lean-verified.img"]
+            # What to remove after a contender (outside its time), once nothing reads it.
+            # Each contender writes a new file, as `cp` does (replacing the last run's would
+            # add dropping its 1 GiB of page cache to the time), and starts with at most one
+            # other file's pages still dirty: more, and the kernel throttles the writer until
+            # the disk has written some out (a third GiB dirty made a GET 2.5-3 s instead of
+            # 0.6-0.8 s), which `cp`, first in each run, never met.
+            written = {"cp": "copy.img", "ouro image download": "cli-down.img"}
+            written |= {"get_to (in-process)": "down.img", "server: GET": "lean-down.img"}
+            stored = {"ouro image download": "cli.img", "get_to (in-process)": "bench.img"}
+            stored |= {"server: GET": "lean.img", "server: PUT verified": "lean-verified.img"}
             try:
                 for _ in range(args.runs):
-                    runs.append({what: timed(action) for what, action in contenders.items()})
-                    # Each contender writes a new file, as `cp` does: replacing the last
-                    # run's would add dropping its 1 GiB of page cache to the time.
-                    for name in written:
-                        assert (folder / name).stat().st_size == size
-                        (folder / name).unlink()
-                    for name in stored:
-                        store.delete(f"images/{name}")
+                    run: dict[str, float] = {}
+                    cost: dict[str, float] = {}
+                    for what, action in contenders.items():
+                        before = cpu_seconds(server.pid)
+                        run[what] = timed(action)
+                        cost[what] = cpu_seconds(server.pid) - before
+                        if what in written:
+                            assert (folder / written[what]).stat().st_size == size
+                            (folder / written[what]).unlink()
+                        if what in stored:
+                            store.delete(f"images/{stored[what]}")
+                    runs.append(run)
+                    costs.append(cost)
             finally:
                 store.close()
             peak = memory(server.pid, "VmHWM")
@@ -183,13 +222,9 @@ def main() -> int:  # noqa: PLR0915 (one straight script: set up, measure in tur
             server.wait(30)
 
     print(f"{args.size_mib} MiB, {os.cpu_count()} CPUs, in {args.dir}; time and share of cp")
-    print(f"{'':22}" + "".join(f"{f'run {n + 1}':>18}" for n in range(len(runs))))
-    for what in runs[0]:
-        cells = []
-        for run in runs:
-            share = "" if what == "cp" else f" {run['cp'] / run[what]:4.0%}"
-            cells.append(f"{run[what]:6.2f} s{share:>6}".rjust(18))
-        print(f"{what:22}" + "".join(cells))
+    table(runs)
+    print("CPU time, client and server together, and share of cp's")
+    table(costs)
     print(f"server RSS            {rss_start / MiB:.0f} MiB at start, peak {peak / MiB:.0f} MiB")
     # ru_maxrss is in KiB: the largest of the children waited for (cp, cat, ouro image).
     client_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
