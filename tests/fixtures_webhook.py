@@ -36,18 +36,31 @@ class RunningReceiver:
         """POST `payload` as GitHub would, signed with `.secret`; (status code, delivery id)."""
         delivery = delivery or str(uuid.uuid4())
         body = json.dumps(payload).encode()
-        response = requests.post(
-            self.url,
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-GitHub-Event": event,
-                "X-GitHub-Delivery": delivery,
-                "X-Hub-Signature-256": sign(self.secret, body),
-            },
-            timeout=30,
-        )
-        return response.status_code, delivery
+        return post_signed(self.url, self.secret, event, body, delivery), delivery
+
+
+def post_signed(
+    url: str,
+    secret: bytes,
+    event: str,
+    body: bytes,
+    delivery: str,
+    *,
+    session: requests.Session | None = None,
+) -> int:
+    """POST `body` to a receiver as GitHub would, signed with `secret`; the status code."""
+    response = (session or requests).post(
+        url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": sign(secret, body),
+        },
+        timeout=30,
+    )
+    return response.status_code
 
 
 def run_receiver(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

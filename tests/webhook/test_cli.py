@@ -4,12 +4,10 @@ import signal
 from pathlib import Path
 
 import pytest
-import requests
 
 from ouro.cli import main
-from tests.fixtures_webhook import run_receiver
+from tests.fixtures_webhook import post_signed, run_receiver
 from tests.rabbitmq import drain, free_port
-from webhook.signature import sign
 
 
 def test_unreadable_secret_file_is_a_configuration_error(
@@ -39,17 +37,7 @@ def test_serves_deliveries_and_stops_on_sigterm(amqp_url: str, tmp_path: Path) -
     with run_receiver(port, env, log) as process:
         try:
             body = b'{"action": "opened"}'
-            response = requests.post(
-                url,
-                data=body,
-                headers={
-                    "X-GitHub-Event": "pull_request",
-                    "X-GitHub-Delivery": "cli-1",
-                    "X-Hub-Signature-256": sign(secret, body),
-                },
-                timeout=30,
-            )
-            assert response.status_code == 202
+            assert post_signed(url, secret, "pull_request", body, "cli-1") == 202
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)

@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures_webhook import RunningReceiver, run_receiver, start_receiver, stop_receiver
+from tests.fixtures_webhook import (
+    RunningReceiver,
+    post_signed,
+    run_receiver,
+    start_receiver,
+    stop_receiver,
+)
 from tests.rabbitmq import drain, free_port
 from webhook.payload import MAX_NESTING
 from webhook.signature import sign
@@ -251,18 +257,10 @@ def test_a_thousand_clients_trickling_headers_starve_no_delivery(
                 while time.monotonic() - started < 13:
                     body = json.dumps({"action": "opened", "n": len(codes)}).encode()
                     sent_at = time.monotonic()
-                    response = session.post(
-                        url,
-                        data=body,
-                        headers={
-                            "X-GitHub-Event": "pull_request",
-                            "X-GitHub-Delivery": str(uuid.uuid4()),
-                            "X-Hub-Signature-256": sign(secret, body),
-                        },
-                        timeout=30,
-                    )
+                    delivery = str(uuid.uuid4())
+                    code = post_signed(url, secret, "pull_request", body, delivery, session=session)
                     latencies.append(time.monotonic() - sent_at)
-                    codes.append(response.status_code)
+                    codes.append(code)
                     time.sleep(0.01)
             # The last trickling client connected later: its deadline ends 10 s after that.
             while len(cut_off) < 1000 and time.monotonic() - connected < 14:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures_webhook import RunningReceiver, start_receiver, stop_receiver
+from tests.fixtures_webhook import RunningReceiver, post_signed, start_receiver, stop_receiver
 from tests.rabbitmq import RabbitMQ, drain
 from webhook.signature import sign
 
@@ -34,16 +34,7 @@ def receiver_on_private_broker(
 
 def post(url: str, delivery: str) -> int:
     body = json.dumps({"action": "synchronize", "n": delivery}).encode()
-    return requests.post(
-        url,
-        data=body,
-        headers={
-            "X-GitHub-Event": "pull_request",
-            "X-GitHub-Delivery": delivery,
-            "X-Hub-Signature-256": sign(SECRET, body),
-        },
-        timeout=30,
-    ).status_code
+    return post_signed(url, SECRET, "pull_request", body, delivery)
 
 
 @pytest.mark.faults
