@@ -1,7 +1,9 @@
 """Helpers of the worker's broker tests: waiting, queue depths, publishing, reading statuses."""
 
 import time
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pika
 import requests
@@ -11,6 +13,7 @@ from tasks.cancel import Cancel
 from tasks.job import Job
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.rabbitmq import RabbitMQ
+from tests.worker.conftest import TEST_IMAGE
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
@@ -59,3 +62,22 @@ def statuses(github: MockGitHubFixture, job: Job) -> list[tuple[str, str, str | 
         for s in reversed(response.json())
         if s["context"] == job.context
     ]
+
+
+def publish_new_job(
+    github: MockGitHubFixture, repo: str, clone_url: str, url: str, **fields: Any
+) -> Job:
+    """A `unit-tests` job running `.ci/run` on a new commit of `repo` (`fields` override
+    any field), published to the broker at `url`."""
+    values: dict[str, Any] = {
+        "id": f"job-{uuid.uuid4().hex[:12]}",
+        "repo": repo,
+        "sha": github.control.push(repo, {"change": uuid.uuid4().hex}),
+        "context": "unit-tests",
+        "command": ["sh", ".ci/run"],
+        "image": TEST_IMAGE,
+        "clone_url": clone_url,
+    }
+    job = Job(**{**values, **fields})
+    publish(job, url)
+    return job

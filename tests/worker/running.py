@@ -3,7 +3,6 @@ images-server: the `running` fixture (registered in tests/conftest.py) for the w
 broker tests and the status page's."""
 
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +17,8 @@ from tasks.worker.service import Worker
 from tests.fixtures_images import ImagesServerFixture
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.rabbitmq import free_port
-from tests.worker.conftest import CI_RUN, TEST_IMAGE
-from tests.worker.helpers import publish, statuses
+from tests.worker.conftest import CI_RUN
+from tests.worker.helpers import publish_new_job, statuses
 
 REPO = "acme/consume"
 # The `running` fixture's parameter for a store that does not answer at all.
@@ -53,18 +52,7 @@ class Running:
         self.clone_url = str(created["clone_url"])
 
     def publish(self, **overrides: Any) -> Job:
-        values: dict[str, Any] = {
-            "id": f"job-{uuid.uuid4().hex[:12]}",
-            "repo": REPO,
-            "sha": self.github.control.push(REPO, {"change": uuid.uuid4().hex}),
-            "context": "unit-tests",
-            "command": ["sh", ".ci/run"],
-            "image": TEST_IMAGE,
-            "clone_url": self.clone_url,
-        }
-        job = Job(**{**values, **overrides})
-        publish(job, self.amqp_url)
-        return job
+        return publish_new_job(self.github, REPO, self.clone_url, self.amqp_url, **overrides)
 
     def states(self, job: Job) -> list[tuple[str, str]]:
         return [(state, description) for state, description, _ in statuses(self.github, job)]

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,14 @@ from tasks.job import Job
 from tests.fixtures_images import ImagesServerFixture
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.rabbitmq import RabbitMQ, free_port
-from tests.worker.conftest import CI_RUN, TEST_IMAGE
-from tests.worker.helpers import publish, publish_cancel, queue_depth, statuses, wait_until
+from tests.worker.conftest import CI_RUN
+from tests.worker.helpers import (
+    publish_cancel,
+    publish_new_job,
+    queue_depth,
+    statuses,
+    wait_until,
+)
 
 OURO = str(Path(sys.executable).parent / "ouro")
 REPO = "acme/widget"
@@ -78,21 +83,8 @@ class Stack:
         return process
 
     def job(self, **overrides: Any) -> Job:
-        values: dict[str, Any] = {
-            "id": f"job-{uuid.uuid4().hex[:12]}",
-            "repo": REPO,
-            "sha": self.github.control.push(REPO, {"change": uuid.uuid4().hex}),
-            "context": "unit-tests",
-            "command": ["sh", ".ci/run"],
-            "image": TEST_IMAGE,
-            "clone_url": self.clone_url,
-            "secrets": ["token"],
-            "timeout": 120,
-        }
-        values.update(overrides)
-        job = Job(**values)
-        publish(job, self.rabbitmq.url)
-        return job
+        fields: dict[str, Any] = {"secrets": ["token"], "timeout": 120, **overrides}
+        return publish_new_job(self.github, REPO, self.clone_url, self.rabbitmq.url, **fields)
 
     def statuses(self, job: Job) -> list[tuple[str, str, str | None]]:
         return statuses(self.github, job)
