@@ -1,5 +1,9 @@
 """Headless Chromium for the tests of our web pages (the log page, the status page).
 
+Chromium where it is installed (Debian: .ci/apt-packages), else Google Chrome, the same
+engine: GitHub's ubuntu-24.04 runner has Chrome on PATH, and Ubuntu's chromium package
+is only a transitional one for the snap.
+
 Chromium is driven over the DevTools protocol with a minimal WebSocket client (stdlib
 only), so a test can look at the same page several times without reloading it. The
 `browser` fixture is registered for every test (tests/conftest.py).
@@ -19,7 +23,12 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+CHROMIUM = next((found for name in NAMES if (found := shutil.which(name))), None)
+INSTALL_HINT = (
+    "no Chromium or Chrome on PATH: apt-get install chromium (Debian, .ci/apt-packages; "
+    "`make setup` does it), or install Google Chrome"
+)
 
 
 class DevTools:
@@ -113,7 +122,7 @@ class Page:
 
 class Browser:
     def __init__(self, profile: Path):
-        assert CHROMIUM, "chromium is not installed: apt-get install chromium (.ci/apt-packages)"
+        assert CHROMIUM, INSTALL_HINT
         profile.mkdir()
         self._stderr = (profile.parent / "chromium.log").open("wb")
         self.process = subprocess.Popen(
