@@ -66,6 +66,47 @@ def test_every_probe_reports_ready_and_each_component_counted_the_scenario(
     assert observe.total(worker, "ouro_worker_job_seconds_count") >= jobs
 
 
+def test_metrics_and_the_status_page_show_the_scenario(
+    deployment: Deployment, outcomes: list[drive.Outcome]
+) -> None:
+    """What an operator watches, read after the scenario: the series a dashboard plots, and
+    the status page listing each of the scenario's jobs with its result."""
+    ports = {p.container: p.port for p in manifests.probes(manifests.production()) if p.port}
+    bot = observe.samples(deployment, ports["tasks"])
+    # Each status the bot posted is a counted POST to the statuses route, by its event.
+    posted = observe.total(
+        bot,
+        "ouro_github_requests_total",
+        method="POST",
+        endpoint="/repos/{owner}/{repo}/statuses/{sha}",
+    )
+    assert posted >= len(outcomes), {k: v for k, v in bot.items() if "github" in k}
+    assert observe.total(bot, "ouro_bot_event_to_status_seconds_count") >= 2
+    for queue in ("webhook", "tasks", "tasks.vm"):
+        assert f'ouro_queue_messages{{queue="{queue}"}}' in bot, sorted(bot)
+    worker = observe.samples(deployment, ports["worker"])
+    jobs = len(outcomes)
+    # Queued → started, and started → finished, one observation per job at least.
+    assert observe.total(worker, "ouro_worker_job_wait_seconds_count") >= jobs
+    assert observe.total(worker, "ouro_worker_job_seconds_count") >= jobs
+    assert observe.total(worker, "ouro_github_requests_total", method="POST") >= 2 * jobs
+    images = observe.samples(deployment, ports["images-server"])
+    assert observe.total(images, "ouro_images_requests_total", method="PUT") >= jobs
+    assert observe.total(images, "ouro_images_bytes_total", direction="received") > 0
+    assert observe.total(images, "ouro_images_bytes_total", direction="sent") > 0
+
+    status = requests.get(f"{deployment.url('images-server')}/status.json", timeout=10)
+    assert status.status_code == 200
+    shown = {r["id"]: r for r in status.json()["results"]}
+    for outcome in outcomes:
+        # The status's log link is the store's `logs/<job id>/…`.
+        job = outcome.statuses[-1]["target_url"].split("/logs/", 1)[1].split("/", 1)[0]
+        assert job in shown, (job, sorted(shown))
+        assert shown[job]["state"] == outcome.expected
+        assert (shown[job]["pr"], shown[job]["context"]) == (outcome.number, outcome.context)
+    assert {q["queue"] for q in status.json()["queues"]} >= {"webhook", "tasks", "tasks.vm"}
+
+
 def test_target_url_resolves_to_the_log_with_output_and_attachments(
     outcomes: list[drive.Outcome],
 ) -> None:
