@@ -39,6 +39,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("containers", "ouro.deploy.containers", "build the deployment's container images"),
     Command("secrets", "ouro.deploy.secrets", "make fake secrets, or Kubernetes Secrets"),
     Command("local", "ouro.deploy.localrun", "the whole deployment on this machine (podman)"),
+    Command("deploy", "ouro.deploy.deploycli", "publish a release, apply it, roll back, status"),
 )
 
 # Spellings of the previous release, still accepted for one release: the command's first

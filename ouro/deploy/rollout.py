@@ -1,0 +1,185 @@
+"""Applying a release, rolling back to the one before, and saying what runs.
+
+Two targets, one history each (the releases applied, newest last; `rollback` drops the
+newest and applies the one before it):
+
+- `SingleHost`: the local deployment (`ouro local up`, `Deployment`). The release's images
+  are pulled first, so the switch waits for no download; then the manifests are rendered
+  for this machine as `ouro local up` renders them, with the release's images, and the pod
+  is replaced (`podman kube play --replace`). Its volumes (the broker's queues, the bot's
+  state, the images) are kept. History: `releases.yaml` in the deployment's folder.
+- `Cluster`: `kubectl apply -f -` of the production manifests with the release's images,
+  then `kubectl rollout status` of each workload. History: the ConfigMap `ouro-releases`,
+  applied with them.
+"""
+
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import yaml
+
+from ouro.config import ConfigError
+from ouro.deploy import localpod, manifests, podman, probes
+from ouro.deploy.local import Deployment
+from ouro.deploy.progress import say
+from ouro.deploy.release import Release, from_data, render
+
+HISTORY = "releases.yaml"
+HISTORY_CONFIGMAP = "ouro-releases"
+KEPT = 20  # releases remembered for rollbacks
+
+
+@dataclass(frozen=True)
+class Running:
+    """One container as the target reports it."""
+
+    workload: str
+    container: str
+    image: str  # the reference it was started from
+    digest: str  # what it runs: the digest of that image's manifest
+    ready: bool
+
+
+class Target(Protocol):
+    def history(self) -> list[Release]: ...
+    def switch(self, release: Release, history: list[Release], timeout: float) -> None: ...
+    def running(self) -> list[Running]: ...
+
+
+class SingleHost:
+    def __init__(self, deploy: Deployment):
+        self.deploy = deploy
+        self.file = deploy.root / HISTORY
+
+    def history(self) -> list[Release]:
+        if not self.file.exists():
+            return []
+        return [from_data(d, str(self.file)) for d in yaml.safe_load(self.file.read_text())]
+
+    def switch(self, release: Release, history: list[Release], timeout: float) -> None:
+        deploy = self.deploy
+        if not deploy.state_file.exists():
+            raise ConfigError(f"no local deployment in {deploy.root}: `ouro local up` first")
+        for image in release.images.values():
+            podman.run(["pull", "--quiet", image.ref], timeout=3600)
+        say(f"release {release.name}: images pulled")
+        deploy.state.images.update({n: i.ref for n, i in release.images.items()})
+        testmap_file = deploy.root / "testmap.yaml"
+        # The sample's test map names the job image; a real repository's is the user's own.
+        testmap = deploy.local_testmap() if deploy.mocked else testmap_file.read_text()
+        testmap_file.write_text(testmap)
+        rendered = localpod.render(deploy, manifests.KUBE, testmap)
+        start = time.monotonic()
+        podman.run(["kube", "play", "--replace", "--quiet", str(rendered)], timeout=600)
+        deploy.save()
+        self.file.write_text(yaml.safe_dump([r.to_data() for r in history], sort_keys=False))
+        deploy.wait_ready(timeout)
+        say(f"release {release.name}: pod replaced and ready in {time.monotonic() - start:.1f}s")
+
+    def running(self) -> list[Running]:
+        found = []
+        for probe in self.readiness():
+            answered = probes.ask(probe)[0] == 0
+            result = podman.run(
+                ["inspect", "--format", "{{.ImageName}} {{.ImageDigest}} {{.State.Running}}",
+                 f"{manifests.POD}-{probe.container}"], check=False,
+            )  # fmt: skip
+            image, digest, up = [*result.stdout.split(), "-", "-", "false"][:3]
+            ready = up == "true" and answered
+            found.append(Running(manifests.POD, probe.container, image, digest, ready))
+        return found
+
+    def readiness(self) -> list[manifests.Probe]:
+        """The readiness probes of the containers this deployment runs."""
+        listed = podman.run(
+            ["ps", "--all", "--filter", f"pod={manifests.POD}", "--format", "{{.Names}}"],
+            check=False,
+        ).stdout.split()
+        every = manifests.probes(manifests.production())
+        return [
+            p for p in every if p.kind == "readiness" and f"{manifests.POD}-{p.container}" in listed
+        ]
+
+
+class Cluster:
+    def __init__(self, kubectl: list[str]):
+        self.kubectl = kubectl
+
+    def _run(self, args: list[str], stdin: str | None = None, timeout: float = 120) -> str:
+        result = subprocess.run(
+            [*self.kubectl, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ConfigError(f"{' '.join(self.kubectl)} {args[0]}: {result.stderr.strip()}")
+        return result.stdout
+
+    def history(self) -> list[Release]:
+        found = self._run(["get", "configmap", HISTORY_CONFIGMAP, "--ignore-not-found",
+                           "-o", "yaml"])  # fmt: skip
+        if not found.strip():
+            return []
+        text = yaml.safe_load(found)["data"]["history"]
+        return [from_data(d, HISTORY_CONFIGMAP) for d in yaml.safe_load(text)]
+
+    def switch(self, release: Release, history: list[Release], timeout: float) -> None:
+        docs = render(release)
+        docs.append({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": HISTORY_CONFIGMAP,
+                         "labels": {"app.kubernetes.io/part-of": "ouroboros"}},
+            "data": {"history": yaml.safe_dump([r.to_data() for r in history], sort_keys=False)},
+        })  # fmt: skip
+        self._run(["apply", "-f", "-"], stdin=yaml.safe_dump_all(docs, sort_keys=False))
+        for doc in docs:
+            if doc["kind"] in manifests.WORKLOADS:
+                what = f"{doc['kind'].lower()}/{doc['metadata']['name']}"
+                self._run(["rollout", "status", what, f"--timeout={timeout:.0f}s"],
+                          timeout=timeout + 30)  # fmt: skip
+
+    def running(self) -> list[Running]:
+        found = []
+        listed = yaml.safe_load(
+            self._run(["get", "pods", "-l", "app.kubernetes.io/part-of=ouroboros", "-o", "yaml"])
+        )
+        for pod in listed["items"]:
+            statuses: list[dict[str, Any]] = pod.get("status", {}).get("containerStatuses", [])
+            for status in statuses:
+                # imageID is the digest the kubelet pulled: REPOSITORY@sha256:….
+                digest = status.get("imageID", "").rpartition("@")[2]
+                found.append(Running(pod["metadata"]["name"], status["name"], status["image"],
+                                     digest, bool(status.get("ready"))))  # fmt: skip
+        return found
+
+
+def apply(target: Target, release: Release, timeout: float = 180) -> None:
+    history = [r for r in target.history() if r.name != release.name][-(KEPT - 1) :]
+    target.switch(release, [*history, release], timeout)
+
+
+def rollback(target: Target, timeout: float = 180) -> Release:
+    """Back to the release applied before the current one; that release."""
+    history = target.history()
+    if len(history) < 2:
+        raise ConfigError("no release before the current one to roll back to")
+    previous = history[-2]
+    target.switch(previous, history[:-1], timeout)
+    return previous
+
+
+def status(target: Target) -> tuple[Release | None, list[Running], bool]:
+    """The current release, what runs, and whether every container is ready and runs an
+    image of that release."""
+    history = target.history()
+    current = history[-1] if history else None
+    running = target.running()
+    digests = {i.digest for i in current.images.values()} if current else set()
+    ok = bool(running) and all(r.ready and r.digest in digests for r in running)
+    return current, running, ok
