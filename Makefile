@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml | setup
 	touch $@
 
 lint: setup $(VENV)/.installed
-	shellcheck .ci/setup .ci/run run-local.sh
+	shellcheck .ci/setup .ci/run .ci/kind-scenario run-local.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
