@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 RUNNER = "runner"
 RUNS_ON = "ubuntu-24.04"
 REPO = "ouroboros-ci/ouroboros"
+# The host's trusted certificates, given to the runner: where the host reaches PyPI through
+# a proxy that signs with a CA of its own, so must the runner. GitHub's runner needs none.
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def act() -> str:
@@ -133,6 +136,8 @@ def run_job(
             "--container-daemon-socket", "-", "--env-file", "/dev/null",
             "--secret-file", "/dev/null",
             *(["--privileged"] if privileged else []),
+            *(["--container-options", f"--volume={CA_BUNDLE}:{CA_BUNDLE}:ro"]
+              if CA_BUNDLE.exists() else []),
             *(arg for name in secrets for arg in ("--secret", name)),
         ]  # fmt: skip
         log.info("job %s of %s at %s in %s", job, workflow, head[:12], image)
