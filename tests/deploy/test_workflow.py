@@ -5,10 +5,10 @@ exit code; then the real `changes` job of pr.yml decides both ways. Needs podman
 containers: the point here) but no fixed ports, so no deployment lock."""
 
 import io
-import subprocess
 from pathlib import Path
 
 from ouro.deploy import podman, workflow
+from ouro.deploy.workflow import git
 
 WORKFLOW = """\
 name: fixture
@@ -36,11 +36,6 @@ jobs:
       - name: Never
         run: echo "the fourth step ran"
 """
-
-
-def git(*args: str, cwd: Path) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
 
 
 def test_steps_run_in_order_with_their_env_and_a_failure_stops_the_job(tmp_path: Path) -> None:
