@@ -71,6 +71,9 @@ class RealGitHub:
 
 
 class Deployment:
+    # The pods this deployment starts (a tenant's have names of their own: tenant.py).
+    pods: tuple[str, ...] = PODS
+
     def __init__(self, root: Path = podman.STATE / "deploy"):
         self.root = root
         self.secrets = root / "secrets"
@@ -94,7 +97,11 @@ class Deployment:
         return YAMLS if self.mocked else YAMLS[:1]
 
     def url(self, component: str) -> str:
-        return f"http://{self.state.host}:{PORTS[component]}"
+        return f"http://{self.state.host}:{self.port(component)}"
+
+    def port(self, component: str) -> int:
+        """The host port of `component`'s service."""
+        return PORTS[component]
 
     @property
     def amqp_url(self) -> str:
@@ -201,19 +208,7 @@ class Deployment:
         )
         say(f"fake secrets in {self.secrets}" + ("" if self.mocked else " (real GitHub token)"))
         self.start_podman_service()
-        for folder in self.same_path_volumes().values():
-            folder.mkdir(parents=True, exist_ok=True)
-        # What a job that names `images-upload` gets: the token that may upload images only.
-        upload = self.job_secrets_dir / "images-upload"
-        upload.write_bytes((self.secrets / "images" / "job-token").read_bytes())
-        upload.chmod(0o600)
-        if self.mocked:
-            # The sample's push token, for image refreshes: the mock accepts its own token.
-            for repo in PUSH_REPOS:
-                token = self.job_secrets_dir / "push-tokens" / repo
-                token.parent.mkdir(parents=True, exist_ok=True)
-                token.write_bytes((self.secrets / "github" / "token").read_bytes())
-                token.chmod(0o600)
+        self.prepare_volumes()
         self.save()
         testmap = self.testmap_for(github)
         (self.root / "testmap.yaml").write_text(testmap)
@@ -230,6 +225,22 @@ class Deployment:
             with host.environment(self.client_env()):
                 self.state.sample_image = vmimage.upload(sample_image)
             self.save()
+
+    def prepare_volumes(self) -> None:
+        """The same-path folders, and the job secrets in theirs."""
+        for folder in self.same_path_volumes().values():
+            folder.mkdir(parents=True, exist_ok=True)
+        # What a job that names `images-upload` gets: the token that may upload images only.
+        upload = self.job_secrets_dir / "images-upload"
+        upload.write_bytes((self.secrets / "images" / "job-token").read_bytes())
+        upload.chmod(0o600)
+        if self.mocked:
+            # The sample's push token, for image refreshes: the mock accepts its own token.
+            for repo in PUSH_REPOS:
+                token = self.job_secrets_dir / "push-tokens" / repo
+                token.parent.mkdir(parents=True, exist_ok=True)
+                token.write_bytes((self.secrets / "github" / "token").read_bytes())
+                token.chmod(0o600)
 
     def start_podman_service(self) -> None:
         """A podman API socket of our own for the worker's job containers."""
@@ -279,14 +290,15 @@ class Deployment:
 
     def exec(self, container: str, argv: list[str], timeout: float = 120) -> str:
         """Run `argv` in a container of the ouroboros pod, with that container's settings."""
-        result = podman.run(["exec", f"ouroboros-{container}", *argv], timeout=timeout)
+        result = podman.run(["exec", f"{self.pods[0]}-{container}", *argv], timeout=timeout)
         return result.stdout
 
     def container_names(self) -> list[str]:
         result = podman.run(
             ["ps", "-a", "--format", "{{.Names}}", "--filter", "label=app"], check=False
         )
-        return [n for n in result.stdout.split() if n.startswith(PODS)]
+        prefixes = tuple(f"{pod}-" for pod in self.pods)
+        return [n for n in result.stdout.split() if n.startswith(prefixes)]
 
     def dump_logs(self, out: Callable[[str], None] = print) -> None:
         for name in self.container_names():
@@ -305,6 +317,16 @@ class Deployment:
         ours = [v for v in listed if v.startswith("ouro-")]
         if ours:
             podman.run(["volume", "rm", "--force", *ours], check=False)
+        self.stop_podman_service()
+        if not self.mocked:
+            # A real token outlives no deployment (fake secrets are kept for inspection).
+            (self.secrets / "github" / "token").unlink(missing_ok=True)
+        if self.root.exists():
+            self.save()
+        if not quiet:
+            say("deployment removed")
+
+    def stop_podman_service(self) -> None:
         if self._service is not None:
             self._service.terminate()
             self._service.wait(timeout=30)
@@ -313,13 +335,6 @@ class Deployment:
             # Started by an earlier `ouro local up`.
             os.kill(self.state.service_pid, signal.SIGTERM)
         self.state.service_pid = None
-        if not self.mocked:
-            # A real token outlives no deployment (fake secrets are kept for inspection).
-            (self.secrets / "github" / "token").unlink(missing_ok=True)
-        if self.root.exists():
-            self.save()
-        if not quiet:
-            say("deployment removed")
 
 
 def available_components() -> list[str]:
