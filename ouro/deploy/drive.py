@@ -185,8 +185,9 @@ def mock_session(deploy: Deployment) -> requests.Session:
 
 
 def drive(
-    deploy: Deployment, *, timeout: float = 300, started: float | None = None
+    deploy: Deployment, *, timeout: float = 300, started: float | None = None, suffix: str = ""
 ) -> list[Outcome]:
+    """The sample's PRs; `suffix` is a tenant's, on each context's name (tenant.py)."""
     started = started or time.monotonic()
     api = deploy.url("mock-github")
     outcomes: list[Outcome] = []
@@ -196,7 +197,7 @@ def drive(
             pr = control.open_pr(REPO, s.branch, files=s.files, title=s.title, user="ouro-demo")
             number, sha = int(pr["number"]), str(pr["head"]["sha"])
             outcomes += [
-                Outcome(REPO, number, sha, context, s.title, state)
+                Outcome(REPO, number, sha, context + suffix, s.title, state)
                 for context, state in s.expected.items()
             ]
             say(f"PR #{number} opened: {s.title!r} (head {sha[:10]})")

@@ -75,6 +75,14 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def free_port() -> int:
+    """A TCP port free on this host now (the kernel's choice), for a service to publish."""
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
 def host_address() -> str:
     """An address of this host that the pods, the job containers and the host itself all
     reach: `OURO_HOST_ADDRESS`, else the source address of the default route. (Podman's

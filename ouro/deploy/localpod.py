@@ -26,10 +26,20 @@ PRODUCTION_IMAGES = "ghcr.io/ouroboros-ci/ouro-"
 def render(deploy: "Deployment", source: Path, testmap: str) -> Path:
     """`source` (the manifests' folder, as one pod, or a pod YAML) rendered into the
     deployment's folder; the file written."""
+    return write(deploy, source.stem, localize(deploy, load(source), testmap))
+
+
+def load(source: Path) -> list[manifests.Manifest]:
+    """The manifests' folder as one pod, or a pod YAML's objects."""
     if source.is_dir():
-        docs = manifests.local_pod(manifests.production(source))
-    else:
-        docs = [d for d in yaml.safe_load_all(source.read_text()) if d]
+        return manifests.local_pod(manifests.production(source))
+    return [d for d in yaml.safe_load_all(source.read_text()) if d]
+
+
+def localize(
+    deploy: "Deployment", docs: list[manifests.Manifest], testmap: str
+) -> list[manifests.Manifest]:
+    """`docs` with this machine's values, test map, images and volumes (changed in place)."""
     for doc in docs:
         kind, name = doc["kind"], doc["metadata"]["name"]
         if kind == "ConfigMap" and name == "ouro-config":
@@ -38,7 +48,11 @@ def render(deploy: "Deployment", source: Path, testmap: str) -> Path:
             doc["data"]["testmap.yaml"] = testmap
         elif kind == "Pod":
             _render_pod(deploy, doc)
-    out = deploy.root / f"{source.stem}.yaml"
+    return docs
+
+
+def write(deploy: "Deployment", stem: str, docs: list[manifests.Manifest]) -> Path:
+    out = deploy.root / f"{stem}.yaml"
     out.write_text(yaml.safe_dump_all(docs, sort_keys=False))
     return out
 

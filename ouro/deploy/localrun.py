@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from ouro.config import ConfigError
-from ouro.deploy import drive, podman, scenarios
+from ouro.deploy import drive, podman, scenarios, tenant, tenantbroker
 from ouro.deploy.drive import CONTEXT, REPO, Outcome, drive_pr, real_pr, summary
 from ouro.deploy.local import Deployment, RealGitHub
 from ouro.deploy.progress import say
@@ -34,6 +34,8 @@ def shell(deploy: Deployment) -> int:
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    if args.tenant is not None:
+        return run_tenant(args, started)
     if (args.scenario != "pull-requests" or args.app) and (args.repo or args.pr):
         raise ConfigError("--scenario and --app are for the mocked GitHub: not with --repo/--pr")
     if args.repo is None and args.pr is None:
@@ -57,6 +59,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 Report = tuple[list[Outcome], list[tuple[str, bool]]]
+
+
+def run_tenant(args: argparse.Namespace, started: float) -> int:
+    """`--tenant NAME`: the tenant's pods beside the shared deployment, the sample's PRs."""
+    if args.repo or args.pr or args.app or args.scenario != "pull-requests":
+        raise ConfigError("--tenant drives the sample's PRs: not with --repo/--pr/--app/--scenario")
+    deploy = tenant.Tenant(args.tenant, Deployment(args.shared_dir))
+    tenant.shared_up(deploy.shared)
+    return run_deployment(
+        deploy,
+        lambda d: (drive.drive(d, started=started, suffix=deploy.suffix), []),
+        started,
+        args.interactive,
+    )
 
 
 def scenario_driver(name: str, started: float) -> Callable[[Deployment], Report]:
@@ -96,6 +112,22 @@ def run_deployment(
 def _cmd_drive(args: argparse.Namespace) -> int:
     started = time.monotonic()
     return 0 if summary(drive.drive(Deployment(), started=started), started) else 1
+
+
+def _cmd_tenant(args: argparse.Namespace) -> int:
+    shared = Deployment(args.shared_dir)
+    own = tenant.Tenant(args.name, shared)
+    if args.action == "remove":
+        tenant.shared_up(shared)
+        own.down()
+        return 0
+    tenant.shared_up(shared)
+    tenantbroker.add(shared, own.name, own.secrets / "amqp")
+    say(f"tenant {own.name}: vhost and user {own.vhost}; credentials in {own.secrets / 'amqp'}")
+    env = own.client_env()
+    for key in ("AMQP_URL", "AMQP_CA_FILE", "AMQP_CERT_FILE", "AMQP_KEY_FILE"):
+        print(f"export {key}={env[key]}")
+    return 0
 
 
 def _simple(action: str) -> Callable[[argparse.Namespace], int]:
@@ -153,7 +185,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     run_parser.add_argument(
         "--timeout", type=float, default=1800, help="real PR: seconds to wait for final statuses"
     )
+    run_parser.add_argument(
+        "--tenant", metavar="NAME", type=tenant_name,
+        help="tenant NAME beside the running shared deployment: its own receiver, bot, worker "
+        "and mock GitHub on the shared broker (vhost tenant-NAME) and images-server; its "
+        "statuses are CONTEXT@NAME; only its own pods, vhost and user are removed",
+    )  # fmt: skip
+    _shared_dir(run_parser)
     run_parser.set_defaults(func=run)
+    tenant_parser = sub.add_parser(
+        "tenant", help="add or remove a tenant's vhost, user and credentials on the shared broker"
+    )
+    tenant_parser.add_argument("action", choices=("add", "remove"))
+    tenant_parser.add_argument("name", metavar="NAME", type=tenant_name)
+    _shared_dir(tenant_parser)
+    tenant_parser.set_defaults(func=_cmd_tenant)
     sub.add_parser(
         "drive", help="drive the sample PRs through the running deployment"
     ).set_defaults(func=_cmd_drive)
@@ -165,3 +211,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         ("env", "print the settings that reach the running deployment"),
     ):
         sub.add_parser(name, help=text).set_defaults(func=_simple(name))
+
+
+def tenant_name(value: str) -> str:
+    try:
+        return tenant.tenant_name(value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _shared_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shared-dir", type=Path, default=podman.STATE / "deploy", metavar="DIR",
+        help="with --tenant: the shared deployment's folder (default: the one `ouro local up` "
+        "makes)",
+    )  # fmt: skip
