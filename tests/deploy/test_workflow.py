@@ -1,14 +1,20 @@
 """Workflow jobs run here as on GitHub (ouro/deploy/workflow.py): act in a fresh runner
 container, on a clean clone at HEAD. A small workflow shows the order of the steps, their
 `env:` and expressions, the runner's user, and that a failing step ends the job with its
-exit code; then the real `changes` job of pr.yml decides both ways. Needs podman (real
-containers: the point here) but no fixed ports, so no deployment lock."""
+exit code; then the real `changes` job of pr.yml decides both ways. Real containers are the
+point here; building the runner's base needs root (debootstrap), so these are deployment
+tests: `make check` as root runs them, and in CI the `deployment` job (under sudo), not
+`unit-tests` (as the runner user). No fixed ports."""
 
 import io
 from pathlib import Path
 
+import pytest
+
 from ouro.deploy import podman, workflow
 from ouro.deploy.workflow import git
+
+pytestmark = pytest.mark.deployment
 
 WORKFLOW = """\
 name: fixture
