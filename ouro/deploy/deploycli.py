@@ -6,7 +6,7 @@ import shlex
 import time
 from pathlib import Path
 
-from ouro.deploy import containers, manifests, podman, publish, release, rollout
+from ouro.deploy import canary, containers, manifests, podman, publish, release, rollout
 from ouro.deploy.local import Deployment
 
 
@@ -24,6 +24,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         args.registry,
         folder=args.releases,
         name=args.name,
+        commit=args.commit,
     )
     print(f"release {published.name} in {args.releases / published.name}.yaml", end="")
     print(f" ({time.monotonic() - start:.0f}s)")
@@ -66,9 +67,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
             print(f"  {name:7} {image.ref}")
     digests = {i.digest: n for n, i in current.images.items()} if current else {}
     for r in running:
-        which = digests.get(r.digest, "NOT OF THIS RELEASE")
+        known = [d for d in r.digests if d in digests]
+        which = f"{digests[known[0]]} {known[0]}" if known else f"NOT OF THIS RELEASE {r.image}"
         state = "ready" if r.ready else "NOT READY"
-        print(f"{r.workload}/{r.container}: {state}, runs {which} {r.digest}")
+        print(f"{r.workload}/{r.container}: {state}, runs {which}")
     return 0 if ok else 1
 
 
@@ -111,6 +113,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--registry", required=True, help="HOST[:PORT]/PREFIX, e.g. ghcr.io/ouroboros-ci"
     )
     pub.add_argument("--name", help="the release's name (default: DATE-TIME-COMMIT)")
+    pub.add_argument("--commit", help="the commit the images are built from (default: HEAD)")
     pub.add_argument(
         "--pin", action="store_true", help="also write its digests into the kustomization"
     )
@@ -140,3 +143,5 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     _target_options(show)
     show.set_defaults(func=_cmd_status)
+
+    canary.register(sub)

@@ -1,0 +1,110 @@
+"""Release files and the manifests rendered from them: every image by the release's digest,
+never a tag; pinning writes the same into a copy of the kustomization. No podman, no
+ports: no deployment lock needed."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ouro.config import ConfigError
+from ouro.deploy import kubecheck, manifests, release
+
+PREFIX = "ghcr.io/ouroboros-ci/ouro-"
+# An image of ours, by tag, by digest or bare (not a path or URL that has ouro- in it).
+IMAGE = re.compile(r"[\w.:/-]*/ouro-(?:app|broker|job)(?:@sha256:[0-9a-f]+|:[\w.-]+)?(?![\w/.:-])")
+
+
+def a_release(name: str = "20261207-120341-0123abc", prefix: str = PREFIX) -> release.Release:
+    images = {
+        image: release.Image(f"{prefix}{image}@sha256:{digit * 64}", f"{digit * 16}")
+        for image, digit in (("app", "a"), ("broker", "b"), ("job", "c"))
+    }
+    return release.Release(name, "0123abc" + "d" * 33, "2026-12-07T12:03:41Z", images)
+
+
+def test_a_release_file_round_trips_and_is_checked(tmp_path: Path) -> None:
+    r = a_release()
+    path = release.save(r, tmp_path)
+    assert path == tmp_path / f"{r.name}.yaml"
+    assert release.load(r.name, tmp_path) == r
+    assert release.load(str(path)) == r
+    with pytest.raises(ConfigError, match="never rewritten"):
+        release.save(r, tmp_path)
+    text = path.read_text()
+    for old, new, error in (
+        ("@sha256:" + "a" * 64, ":latest", "not a reference by digest"),
+        ("@sha256:" + "a" * 64, "@sha256:abc", "not a reference by digest"),
+        ("0123abc" + "d" * 33, "0123abc", "40 hex"),
+        ("  job:", "  jab:", "images must be exactly"),
+        (PREFIX + "app", PREFIX + "broker", "app: not a reference"),
+    ):
+        with pytest.raises(ConfigError, match=error):
+            release.parse(text.replace(old, new, 1))
+
+
+def test_the_newest_release_is_the_latest_by_date(tmp_path: Path) -> None:
+    assert release.latest(tmp_path) is None
+    older = a_release("b-older")
+    newer = release.Release("a-newer", older.commit, "2026-12-08T00:00:00Z", older.images)
+    release.save(older, tmp_path)
+    release.save(newer, tmp_path)
+    assert release.latest(tmp_path) == newer
+
+
+def every_string(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in every_string(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in every_string(v)]
+    return []
+
+
+def test_rendered_manifests_name_every_image_by_the_releases_digest() -> None:
+    r = a_release(prefix="registry.example:5000/ci/ouro-")
+    docs = release.render(r)
+    refs = {i.ref for i in r.images.values()}
+    strings = every_string(docs)
+    named = [m[0] for s in strings for m in IMAGE.finditer(s)]
+    assert named, "no image named at all"
+    # Containers, the worker's VM image and the test map's default job image, all of them.
+    assert set(named) == refs
+    images = [
+        c["image"]
+        for d in docs
+        if d["kind"] in manifests.WORKLOADS
+        for c in manifests.pod_spec(d)["containers"]
+    ]
+    assert set(images) == {r.images["app"].ref, r.images["broker"].ref}
+    testmap = next(d for d in docs if d["metadata"]["name"] == "ouro-testmap")
+    assert r.images["job"].ref in testmap["data"]["testmap.yaml"]
+
+
+def test_pinning_writes_the_digests_into_the_kustomization(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kube = tmp_path / "kube"
+    shutil.copytree(manifests.KUBE, kube)
+    r = a_release()
+    changed = {p.name for p in release.pin(r, kube)}
+    assert changed == {"kustomization.yaml", "config.yaml", "worker.yaml"}
+    # As `kubectl apply -k` would make them: the same as rendering the release.
+    assert manifests.production(kube) == release.render(r, kube)
+    assert "0" * 64 not in "".join(p.read_text() for p in kube.glob("*.yaml"))
+    assert kubecheck.main(["--kube", str(kube)]) == 0
+    assert "0 problems" in capsys.readouterr().out
+    # Pinning again with the next release replaces the digests.
+    nxt = release.Release("next", r.commit, r.date, {**r.images, "app": release.Image(
+        PREFIX + "app@sha256:" + "e" * 64, "e" * 16)})  # fmt: skip
+    assert {p.name for p in release.pin(nxt, kube)} == {"kustomization.yaml"}
+    assert manifests.production(kube) == release.render(nxt, kube)
+
+
+def test_pinning_refuses_a_release_the_manifests_do_not_name(tmp_path: Path) -> None:
+    kube = tmp_path / "kube"
+    shutil.copytree(manifests.KUBE, kube)
+    with pytest.raises(ConfigError, match="apply it with"):
+        release.pin(a_release(prefix="127.0.0.1:5000/ci/ouro-"), kube)
