@@ -8,8 +8,9 @@ builder — on a clean clone of the repository at HEAD, which act copies in wher
 `actions/checkout` is (never the working tree, whose untracked files GitHub would not
 have). act runs each `run:` step under `bash -e -o pipefail` with the step's `env:`, prints
 each step's name, output and time, and stops at the first failing step ("exitcode 'N':
-failure"). The pull request's event (base and head, number, repository) comes from the
-command line, so expressions like `${{ github.event.pull_request.base.sha }}` have values.
+failure"; the container is removed then too, as after success). The pull request's event
+(base and head, number, repository) comes from the command line, so expressions like
+`${{ github.event.pull_request.base.sha }}` have values.
 act talks to podman through its Docker-compatible API on a socket of this run's own.
 Any `uses:` other than the checkout would be fetched from GitHub, which fails offline.
 """
@@ -134,7 +135,7 @@ def run_job(
             act(), "pull_request", "--workflows", workflow, "--job", job,
             "--eventpath", str(event), "--platform", f"{RUNS_ON}={image}", "--pull=false",
             "--container-daemon-socket", "-", "--env-file", "/dev/null",
-            "--secret-file", "/dev/null",
+            "--secret-file", "/dev/null", "--rm",
             *(["--privileged"] if privileged else []),
             *(["--container-options", f"--volume={CA_BUNDLE}:{CA_BUNDLE}:ro"]
               if CA_BUNDLE.exists() else []),
