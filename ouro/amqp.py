@@ -23,12 +23,24 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from ouro import queues
 from ouro.config import ConfigError, setting
-from ouro.poison import DeadLetter, Message, Outcome, Rerouter, Result, Retry, attempt_of
+from ouro.poison import (
+    DeadLetter,
+    Decline,
+    HandOver,
+    Message,
+    Outcome,
+    Rerouter,
+    Result,
+    Retry,
+    attempt_of,
+)
 
 # The handler's side of the policy is part of this module's interface.
 __all__ = [
     "BrokerUnavailable",
     "DeadLetter",
+    "Decline",
+    "HandOver",
     "Handler",
     "Message",
     "Outcome",
@@ -305,6 +317,8 @@ def _consume_on(
     consumers: list[str] = []
 
     def listen() -> None:
+        if not channel.is_open or consumers or stop.is_set():
+            return
         for name in queue_names:
             consumers.append(channel.basic_consume(name, functools.partial(on_message, queue=name)))
 
@@ -313,15 +327,18 @@ def _consume_on(
         while consumers:
             channel.basic_cancel(consumers.pop())
 
-    def settle(tag: int, outcome: Outcome) -> None:
+    def settle(tag: int, outcome: Outcome, pause_for: float) -> None:
+        if pause_for > 0:
+            # Cancelled before the nack, so that the message goes to another consumer.
+            pause()
         if channel.is_open:
             if outcome is Outcome.ACK:
                 channel.basic_ack(tag)
             else:
                 channel.basic_nack(tag, requeue=True)
         busy.clear()
-        if channel.is_open and not consumers and not stop.is_set():
-            listen()
+        # A declined message's consumer pauses; any other listens again at once.
+        connection.call_later(pause_for, listen)
 
     def work(tag: int, message: Message) -> None:
         try:
@@ -336,7 +353,8 @@ def _consume_on(
             log.error("message %s: cannot reroute it (%r); requeueing", message.message_id, error)
             stop.wait(REROUTE_PAUSE)
             outcome = Outcome.REQUEUE
-        connection.add_callback_threadsafe(lambda: settle(tag, outcome))
+        pause_for = result.pause if isinstance(result, Decline) else 0.0
+        connection.add_callback_threadsafe(functools.partial(settle, tag, outcome, pause_for))
 
     def on_message(
         ch: BlockingChannel,

@@ -43,6 +43,8 @@ class ConsumerHealth:
         self._ticked = 0.0
         # Which connection is current: an old connection's timer must not count.
         self._generation = 0
+        # Why the consumer stopped consuming for good while its process stays up.
+        self._retired: str | None = None
 
     def hook(self, then: OnConnected | None = None) -> OnConnected:
         """An `on_connected` for `amqp.consume` that records the connection, then calls
@@ -76,7 +78,17 @@ class ConsumerHealth:
         connected = bool(connection.is_open and channel.is_open)
         return connected, self._clock() - ticked
 
+    def retire(self, reason: str) -> None:
+        """The consumer has stopped consuming for good (a rolled-back canary worker): never
+        ready again, for `reason`, yet alive, so that it is not restarted into consuming."""
+        with self._lock:
+            self._retired = reason
+
     def readiness(self) -> Report:
+        with self._lock:
+            retired = self._retired
+        if retired is not None:
+            return Report(False, retired)
         connected, age = self._state()
         if age is None:
             return Report(False, "not connected to the broker yet")

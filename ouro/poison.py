@@ -12,6 +12,11 @@ A handler ends each message in one of four ways:
 - `Retry(reason)`: it failed for a reason that may pass (GitHub, the store or the broker
   unavailable): after a backoff it is published again to its queue, the failed attempts
   counted in `x-ouro-attempts`; the `MAX_ATTEMPTS`th failure dead-letters it instead.
+- `Decline(pause)`: not for this consumer (outside a canary worker's share): requeued at
+  once, uncounted, and this consumer takes nothing for `pause` seconds, or the broker would
+  offer it the same message straight back.
+- `HandOver(headers)`: not for this consumer nor any like it (a job a canary worker failed):
+  published again to its queue at once with `headers` added, uncounted, and acked.
 
 A handler that raises counts as `Retry`: a bug may be transient (an unexpected network
 error) or not, and either way the message must neither be lost nor loop for ever.
@@ -68,7 +73,21 @@ class Retry:
     delay: float | None = None
 
 
-Result = Outcome | DeadLetter | Retry
+@dataclass(frozen=True)
+class Decline:
+    """Back to its queue at once for another consumer; this one pauses `pause` seconds."""
+
+    pause: float
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """Published again to its queue at once, marked with `headers`, for another consumer."""
+
+    headers: Mapping[str, object]
+
+
+Result = Outcome | DeadLetter | Retry | Decline | HandOver
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,14 @@ class Rerouter:
         published: the caller then requeues the original, which loses nothing."""
         if isinstance(result, Outcome):
             return result
+        if isinstance(result, Decline):
+            return Outcome.REQUEUE
+        if isinstance(result, HandOver):
+            self._publish(
+                message, message.queue, "", {**result.headers, ATTEMPTS_HEADER: message.attempt - 1}
+            )
+            log.info("message %s handed over on %s", message.message_id, message.queue)
+            return Outcome.ACK
         if isinstance(result, DeadLetter):
             self.dead_letter(message, result.reason)
             return Outcome.ACK

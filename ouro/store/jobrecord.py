@@ -9,7 +9,7 @@ component and read by another, so it lives in the base.
 import json
 from dataclasses import asdict, dataclass
 
-from ouro.jsonutil import get_int, get_number, get_str, parse_object
+from ouro.jsonutil import get_bool, get_int, get_number, get_str, parse_object
 
 NAME = "job.json"
 RUNNING = "running"
@@ -33,6 +33,11 @@ class JobRecord:
     state: str = RUNNING
     description: str = ""
     finished: float | None = None
+    # The worker's release (`ouro worker --release`), and whether it ran as a canary.
+    release: str = ""
+    canary: bool = False
+    # It ended with an internal error: not the change's failure, not a cancel.
+    internal: bool = False
 
     @property
     def running(self) -> bool:
@@ -59,4 +64,8 @@ class JobRecord:
             state=get_str(data, "state"),
             description=get_str(data, "description"),
             finished=get_number(data, "finished") if data.get("finished") is not None else None,
+            # Absent from the records of workers before releases were named.
+            release=get_str(data, "release") if data.get("release") is not None else "",
+            canary=get_bool(data, "canary", False),
+            internal=get_bool(data, "internal", False),
         )

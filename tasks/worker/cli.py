@@ -13,7 +13,8 @@ from tasks.github import Credentials, open_statuses
 from tasks.github_conversation import open_conversation
 from tasks.worker import config as worker_config
 from tasks.worker import orphans, vmhost
-from tasks.worker.metrics import MeteredStatuses
+from tasks.worker.canary import Canary
+from tasks.worker.metrics import RELEASE, MeteredStatuses
 from tasks.worker.service import Worker, check_ready
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,13 @@ log = logging.getLogger(__name__)
 
 def run(args: argparse.Namespace) -> int:
     config = worker_config.from_environment(
-        name=args.name, capabilities=args.capability, direct=args.direct
+        name=args.name,
+        capabilities=args.capability,
+        direct=args.direct,
+        release=args.release,
+        canary_share=args.canary_share,
+        canary_window=args.canary_window,
+        canary_max_error_rate=args.canary_max_error_rate,
     )
     check_ready(config)
     # Before taking a job: what a predecessor of this name left would run beside it.
@@ -30,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     config = vmhost.settle(config)
     store = open_store()
     health = ConsumerHealth()
+    canary = Canary(config, health) if config.canary_share is not None else None
+    RELEASE.labels(config.release, "stable" if canary is None else "canary").set(1)
     metrics.serve(metrics.port_setting(args.metrics_port), health=health)
     credentials = Credentials()
     statuses = MeteredStatuses(open_statuses(credentials=credentials))
@@ -39,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         store,
         conversation=open_conversation(credentials=credentials),
         git_token=credentials.git_token if credentials.app else None,
+        canary=canary,
     )
     stop = threading.Event()
     timers: list[threading.Timer] = []
@@ -86,5 +96,27 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument(
         "--metrics-port", type=int, metavar="PORT",
         help="serve /metrics on PORT (OURO_METRICS_PORT; default: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--release", metavar="NAME",
+        help="the release this worker runs, shown in its statuses, logs and job records "
+        "(OURO_RELEASE)",
+    )  # fmt: skip
+    canary = parser.add_argument_group(
+        "canary", "run as a canary of --release beside the stable workers (docs/worker.md)"
+    )
+    canary.add_argument(
+        "--canary-share", type=float, metavar="FRACTION",
+        help="take this share of the jobs, e.g. 0.25 (OURO_WORKER_CANARY_SHARE; default: "
+        "a stable worker)",
+    )  # fmt: skip
+    canary.add_argument(
+        "--canary-window", type=int, metavar="N",
+        help="judge the canary on its last N jobs (OURO_WORKER_CANARY_WINDOW; default 20)",
+    )  # fmt: skip
+    canary.add_argument(
+        "--canary-max-error-rate", type=float, metavar="RATE",
+        help="roll back when more than RATE of those jobs ended with an internal error "
+        "(OURO_WORKER_CANARY_MAX_ERROR_RATE; default 0.2)",
     )  # fmt: skip
     parser.set_defaults(func=run)

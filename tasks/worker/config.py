@@ -5,6 +5,7 @@ instead of a failure on the first job.
 """
 
 import os
+import re
 import shlex
 import socket
 import tempfile
@@ -15,6 +16,7 @@ from ouro import queues, validate
 from ouro.config import ConfigError, setting
 
 MODES = ("podman", "direct")
+_RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ class WorkerConfig:
     # What `ouro vm run` uses in this worker's jobs, decided once at start by the probe
     # (tasks/worker/vmhost.py); None when the worker serves no VM capability.
     vm_accel: str | None = None
+    # The release this worker runs (`--release`): in its statuses, logs and job records.
+    release: str = ""
+    # A canary worker (tasks/worker/canary.py) takes this share of the jobs; None: stable.
+    canary_share: float | None = None
+    # It rolls itself back when more than `canary_max_error_rate` of its last
+    # `canary_window` jobs ended with an internal error.
+    canary_window: int = 20
+    canary_max_error_rate: float = 0.2
+    # Where a rolled-back canary leaves its marker (`OURO_STATE_DIR`).
+    state_dir: Path = Path("/var/lib/ouro")
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "._-" for c in self.name):
@@ -74,6 +86,19 @@ class WorkerConfig:
             )
         if self.clone_timeout <= 0:
             raise ConfigError("worker clone timeout must be positive")
+        if self.release and not _RELEASE.fullmatch(self.release):
+            raise ConfigError(
+                f"release {self.release!r:.80} must be letters, digits, . _ - (64 at most)"
+            )
+        if self.canary_share is not None:
+            if not self.release:
+                raise ConfigError("a canary worker needs its release (--release, OURO_RELEASE)")
+            if not 0 < self.canary_share <= 1:
+                raise ConfigError("the canary share must be above 0 and at most 1")
+            if self.canary_window < 1 or not 0 <= self.canary_max_error_rate < 1:
+                raise ConfigError(
+                    "the canary window must be at least 1 job, its error rate from 0 to under 1"
+                )
         containers_conf = os.environ.get("CONTAINERS_CONF")
         if self.mode == "podman" and containers_conf and not Path(containers_conf).is_file():
             raise ConfigError(f"CONTAINERS_CONF names {containers_conf}, which does not exist")
@@ -82,6 +107,11 @@ class WorkerConfig:
     def queues(self) -> list[str]:
         """Every worker serves `tasks`; each capability adds `tasks.<capability>`."""
         return [queues.tasks_queue(None)] + [queues.tasks_queue(c) for c in self.capabilities]
+
+    @property
+    def signature(self) -> str:
+        """Who ran a job, as its statuses say: the worker, and its release if named."""
+        return f"{self.name}, release {self.release}" if self.release else self.name
 
 
 def _number(name: str, default: float) -> float:
@@ -110,6 +140,10 @@ def from_environment(
     name: str | None = None,
     capabilities: list[str] | None = None,
     direct: bool = False,
+    release: str | None = None,
+    canary_share: float | None = None,
+    canary_window: int | None = None,
+    canary_max_error_rate: float | None = None,
 ) -> WorkerConfig:
     """Settings from `OURO_WORKER_*` variables; the arguments (command-line options) win."""
     env = os.environ.get
@@ -137,4 +171,13 @@ def from_environment(
         images_url=env("OURO_WORKER_IMAGES_URL") or setting("IMAGES_SERVER_URL"),
         image_cache=Path(cache) if (cache := env("OURO_WORKER_IMAGE_CACHE")) else None,
         vm_image=env("OURO_WORKER_VM_IMAGE", ""),
+        release=release or env("OURO_RELEASE", ""),
+        canary_share=canary_share
+        if canary_share is not None
+        else (_number("OURO_WORKER_CANARY_SHARE", 0) or None),
+        canary_window=canary_window or int(_number("OURO_WORKER_CANARY_WINDOW", 20)),
+        canary_max_error_rate=canary_max_error_rate
+        if canary_max_error_rate is not None
+        else _number("OURO_WORKER_CANARY_MAX_ERROR_RATE", 0.2),
+        state_dir=Path(setting("OURO_STATE_DIR")),
     )

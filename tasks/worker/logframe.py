@@ -22,6 +22,8 @@ def header(
     pr = f" (PR #{job.pr} onto {job.base_ref or '?'})" if job.pr is not None else ""
     joblog.line(f"Job {job.id}: {job.context} for {job.repo} at {job.sha}{pr}")
     joblog.line(f"Worker: {config.name} ({config.mode} mode)")
+    role = " (canary)" if config.canary_share is not None else ""
+    joblog.line(f"Release: {config.release or 'unnamed'}{role}")
     joblog.line(f"Started: {started}")
     joblog.line(f"Command: {job.command}")
     if job.source_url is not None:

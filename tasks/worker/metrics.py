@@ -28,6 +28,20 @@ WAIT = Histogram(
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400),
 )
 FINAL = ("success", "failure", "error")
+RELEASE = Gauge(
+    "ouro_worker_release_info",
+    "1, labelled with this worker's release and role",
+    ["release", "role"],
+)
+CANARY_JOBS = Counter(
+    "ouro_worker_canary_jobs_total",
+    "Jobs a canary worker was offered: ran, declined (outside its share, or failed by a "
+    "canary before), handed over (it failed them with an internal error)",
+    ["result"],
+)
+CANARY_ROLLED_BACK = Gauge(
+    "ouro_worker_canary_rolled_back", "1 once this canary worker has rolled itself back"
+)
 
 
 def context_label(context: str) -> str:

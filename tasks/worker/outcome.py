@@ -28,6 +28,11 @@ def handed_back(context: str, worker: str, log_url: str) -> Status:
     return Status(context, "pending", f"Requeued: worker {worker} stopped", log_url)
 
 
+def canary_failed(context: str, worker: str, log_url: str) -> Status:
+    """A canary worker failed the job with an internal error: a stable worker runs it again."""
+    return Status(context, "pending", f"Requeued: internal error on canary [{worker}]", log_url)
+
+
 def log_refused(context: str, worker: str) -> Status:
     """The store refused the log: no log URL to give, but the commit must not stay pending."""
     return Status(context, "error", f"Log store refused the upload [{worker}]")

@@ -20,9 +20,19 @@ log = logging.getLogger(__name__)
 
 
 class Records:
-    def __init__(self, store: Store, worker: str, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        store: Store,
+        worker: str,
+        clock: Callable[[], float] = time.time,
+        *,
+        release: str = "",
+        canary: bool = False,
+    ):
         self._store = store
         self._worker = worker
+        self._release = release
+        self._canary = canary
         self._clock = clock
         self._current: JobRecord | None = None
 
@@ -33,16 +43,21 @@ class Records:
         self._current = JobRecord(
             id=job.id, repo=job.repo, sha=job.sha, context=job.context, worker=self._worker,
             queue=job.queue, log_url=log_url, created=job.created, started=now, pr=job.pr,
+            release=self._release, canary=self._canary,
         )  # fmt: skip
         self._write(job, self._current)
 
-    def ended(self, job: Job, status: Status) -> None:
+    def ended(self, job: Job, status: Status, *, internal: bool = False) -> None:
         record = self._current
         if record is None or record.id != job.id:
             return
         self._current = None
         ended = replace(
-            record, state=status.state, description=status.description, finished=self._clock()
+            record,
+            state=status.state,
+            description=status.description,
+            finished=self._clock(),
+            internal=internal,
         )
         self._write(job, ended)
 

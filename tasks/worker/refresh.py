@@ -121,3 +121,20 @@ def report(
             f"image-refresh {job.refresh} {outcome}: {status.description} (log: {log_url}{opened})"
         )
         conversation.comment(job.repo, number, text)
+
+
+def tell(
+    conversation: Conversation | None, job: Job, status: Status, log_url: str, pushed: bool
+) -> None:
+    """Open the PR of a refresh asked for on an issue, then tick (or mark FAIL:) the task
+    line; best effort: the status says it all too."""
+    if conversation is None:
+        log.warning("job %s: no GitHub conversation configured: task line not updated", job.id)
+        return
+    try:
+        pull = None
+        if pushed and job.issue is not None and status.state == "success":
+            pull = open_pull(conversation, job, log_url)
+        report(conversation, job, status, log_url, pull)
+    except Exception as error:
+        log.warning("job %s: cannot update the task line (%r)", job.id, error)

@@ -19,6 +19,7 @@ letters back once the cause is fixed.
 """
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -37,12 +38,13 @@ from tasks import github_requests
 from tasks.cancel import Cancel
 from tasks.forge import Conversation, ForgeRateLimited, ForgeRefused, Status, Statuses
 from tasks.job import Job
-from tasks.worker import attachments, logframe, outcome, refresh
+from tasks.worker import attachments, jobsecrets, logframe, outcome, refresh
+from tasks.worker.canary import Canary
 from tasks.worker.cancels import CancelQueue
 from tasks.worker.config import WorkerConfig
 from tasks.worker.execute import execute
 from tasks.worker.gitauth import GitToken
-from tasks.worker.joblog import MIN_SECRET, JobLog, secret_variants
+from tasks.worker.joblog import JobLog
 from tasks.worker.outcome import JobFailedToStart
 from tasks.worker.records import Records
 from tasks.worker.runner import Control, Runner, RunResult, Stop, make_runner
@@ -73,15 +75,20 @@ class Worker:
         conversation: Conversation | None = None,
         git_token: GitToken | None = None,
         clock: Callable[[], float] = time.time,
+        canary: Canary | None = None,
     ):
         """`conversation` ticks image refresh task lines; without it they are not ticked.
-        `git_token`: an App installation's token for git (clone, fetch, push), else none."""
+        `git_token`: an App installation's token for git (clone, fetch, push), else none.
+        `canary`: this worker is a canary (tasks/worker/canary.py)."""
         self.config = config
+        self._canary = canary
         self._git_token = git_token
         self._statuses = statuses
         self._conversation = conversation
         self._store = store
-        self._records = Records(store, config.name, clock)
+        self._records = Records(
+            store, config.name, clock, release=config.release, canary=canary is not None
+        )
         self._runner = runner or make_runner(config)
         self._clock = clock
         self._lock = threading.Lock()
@@ -103,26 +110,33 @@ class Worker:
     ) -> None:
         """Consume jobs until `stop` is set and the running job has ended; `health` learns
         whether the worker is connected and consuming (its probes)."""
+        role = "stable" if self._canary is None else f"canary, share {self._canary.share:g}"
         log.info(
-            "worker %s serving %s in %s mode",
+            "worker %s (release %s, %s) serving %s in %s mode",
             self.config.name,
+            self.config.release or "unnamed",
+            role,
             self.config.queues,
             self.config.mode,
         )
         capabilities = (None, *self.config.capabilities)
         cancels = CancelQueue(self.cancel, url, capabilities)
+        consuming = stop if self._canary is None else self._canary.follow(stop)
         try:
             amqp.consume(
                 self.config.queues,
                 self.handle,
                 url=url,
                 capabilities=capabilities,
-                stop=stop,
+                stop=consuming,
                 on_connected=health.hook(cancels.on_connected) if health else cancels.on_connected,
                 crash_delay=self.config.requeue_delay,
             )
         finally:
             cancels.close()
+        if self._canary is not None and self._canary.rolled_back:
+            # Up, not ready and consuming nothing, until told to stop.
+            stop.wait()
 
     def cancel(self, message: Cancel) -> None:
         now = self._clock()
@@ -170,6 +184,11 @@ class Worker:
         if self._draining.is_set():
             log.info("job %s: arrived while draining; handing it back", job.id)
             return amqp.Outcome.REQUEUE
+        if self._canary is not None:
+            declined = self._canary.declines(message, job)
+            if declined is not None:
+                return declined
+            job = self._canary.own_folder(job)
         previous = None
         if message.redelivered:
             previous = self._previous_status(job)
@@ -216,7 +235,7 @@ class Worker:
         """What becomes of `job` when `what` could not be written to `where` (after the
         adapters' retries): dead-lettered if refused, else retried (`last`: this was the
         last attempt, so the consumer dead-letters it)."""
-        name = self.config.name
+        name = self.config.signature
         if is_permanent(error):
             log.error(
                 "job %s: %s refused %s (%s); dead-lettering the job, running it again "
@@ -256,37 +275,21 @@ class Worker:
             )
         return amqp.Retry(f"{where} did not take {what}: {error}", self.config.requeue_delay)
 
-    def _secrets(self, job: Job) -> tuple[dict[str, Path], list[bytes], list[str]]:
-        """The files of the secrets `job` names, what to mask, and which are too short to."""
-        paths, masked, short = {}, [], []
-        if (
-            job.refresh is not None
-            and self._git_token is None
-            and not refresh.token_file(self.config.secrets_dir, job.repo).is_file()
-        ):
-            # Known before a build of minutes, rather than after it.
-            raise JobFailedToStart(f"No push token for {job.repo}")
-        for name in job.secrets:
-            path = self.config.secrets_dir / name
-            if not path.is_file():
-                raise JobFailedToStart(f"Secret {name!r} not configured")
-            paths[name] = path
-            value = path.read_bytes()
-            masked += secret_variants(value)
-            if len(value.strip()) < MIN_SECRET:
-                short.append(name)
-        return paths, masked, short
-
     def _run(self, job: Job, control: Control, previous: Status | None, last: bool) -> amqp.Result:
         config = self.config
         url = log_url(self._store, job)
         setup_error: Exception | None = None
         try:
-            secrets, masked, short = self._secrets(job)
+            secrets, masked, short = jobsecrets.gather(
+                job, config.secrets_dir, self._git_token is not None
+            )
         except (JobFailedToStart, OSError) as failure:
             secrets, masked, short, setup_error = {}, [], [], failure
         unposted = self._post(
-            job, outcome.in_progress(job.context, config.name, url), "the In progress status", last
+            job,
+            outcome.in_progress(job.context, config.signature, url),
+            "the In progress status",
+            last,
         )
         if unposted is not None:
             return unposted
@@ -302,11 +305,37 @@ class Worker:
         log.info("job %s: %s %s@%s started", job.id, job.context, job.repo, job.sha[:12])
         start = time.monotonic()
         logframe.header(joblog, job, config, previous, short)
+        result, pushed, error = self._execute(job, control, secrets, joblog, setup_error)
+        status = outcome.final_status(
+            job.context, config.signature, url, job.timeout, result=result, error=error
+        )
+        internal = status is not None and outcome.needs_replay(error)
+        handover = self._canary.ended(job, internal) if self._canary and status else None
+        footer_status = None if handover is not None else status
+        logframe.footer(joblog, result, time.monotonic() - start, footer_status)
+        if handover is not None and status is not None:
+            return self._hand_over(job, joblog, status, url, handover)
+        if job.refresh is not None and status is not None:
+            refresh.tell(self._conversation, job, status, url, pushed is not None)
+        finished = self._finish(job, joblog, status, url, last=last, internal=internal)
+        if finished is amqp.Outcome.ACK and status is not None and internal:
+            # Posted, so the PR says why; kept for `ouro queue replay` once that is fixed.
+            return amqp.DeadLetter(f"job {job.id}: {status.description}")
+        return finished
+
+    def _execute(
+        self,
+        job: Job,
+        control: Control,
+        secrets: dict[str, Path],
+        joblog: JobLog,
+        error: BaseException | None,
+    ) -> tuple[RunResult | None, str | None, BaseException | None]:
+        """Run `job` unless its setup failed (`error`), upload its attachments and log what
+        went wrong: the result, the sha an image refresh pushed, and the error if any."""
         result: RunResult | None = None
-        # The sha an image refresh pushed, if it did.
         pushed: str | None = None
-        error: BaseException | None = setup_error
-        scratch = Path(tempfile.mkdtemp(prefix=f"ouro-job-{job.id}-", dir=config.work_dir))
+        scratch = Path(tempfile.mkdtemp(prefix=f"ouro-job-{job.id}-", dir=self.config.work_dir))
         try:
             if error is None:
                 result, pushed = execute(
@@ -315,7 +344,7 @@ class Worker:
                     scratch,
                     secrets,
                     joblog,
-                    config=config,
+                    config=self.config,
                     runner=self._runner,
                     git_token=self._git_token,
                 )
@@ -332,20 +361,17 @@ class Worker:
         if error is not None:
             log.error("job %s: %s", job.id, "".join(traceback.format_exception_only(error)).strip())
             joblog.line("\n" + "".join(traceback.format_exception(error)).rstrip())
-        status = outcome.final_status(
-            job.context, config.name, url, job.timeout, result=result, error=error
-        )
-        logframe.footer(joblog, result, time.monotonic() - start, status)
-        if job.refresh is not None and status is not None:
-            self._report_refresh(job, status, url, pushed is not None)
-        finished = self._finish(job, joblog, status, url, last)
-        if finished is amqp.Outcome.ACK and status is not None and outcome.needs_replay(error):
-            # Posted, so the PR says why; kept for `ouro queue replay` once that is fixed.
-            return amqp.DeadLetter(f"job {job.id}: {status.description}")
-        return finished
+        return result, pushed, error
 
     def _finish(
-        self, job: Job, joblog: JobLog, status: Status | None, url: str, last: bool
+        self,
+        job: Job,
+        joblog: JobLog,
+        status: Status | None,
+        url: str,
+        *,
+        last: bool,
+        internal: bool,
     ) -> amqp.Result:
         try:
             joblog.close()
@@ -353,30 +379,29 @@ class Worker:
             return self._not_written(job, "the store", "the log", error, last)
         if status is None:
             # It goes back to the queue all the same; its next run posts "In progress".
-            handed_back = outcome.handed_back(job.context, self.config.name, url)
+            handed_back = outcome.handed_back(job.context, self.config.signature, url)
             self._post_best_effort(job, handed_back)
             self._records.ended(job, handed_back)
             return amqp.Outcome.REQUEUE
         unposted = self._post(job, status, "the final status", last)
         if unposted is not None:
             return unposted
-        self._records.ended(job, status)
+        self._records.ended(job, status, internal=internal)
         log.info("job %s: %s %s", job.id, status.state, status.description)
         return amqp.Outcome.ACK
 
-    def _report_refresh(self, job: Job, status: Status, url: str, pushed: bool) -> None:
-        """Open the PR of a refresh asked for on an issue, then tick (or mark FAIL:) the
-        task line; best effort: the status says it all too."""
-        if self._conversation is None:
-            log.warning("job %s: no GitHub conversation configured: task line not updated", job.id)
-            return
+    def _hand_over(
+        self, job: Job, joblog: JobLog, status: Status, url: str, handover: amqp.Result
+    ) -> amqp.Result:
+        """A canary's internal error: no `error` status; a stable worker runs the job again.
+        Best effort but the hand-over: the log, the record and the status are for people."""
         try:
-            pull = None
-            if pushed and job.issue is not None and status.state == "success":
-                pull = refresh.open_pull(self._conversation, job, url)
-            refresh.report(self._conversation, job, status, url, pull)
+            joblog.close()
         except Exception as error:
-            log.warning("job %s: cannot update the task line (%r)", job.id, error)
+            log.warning("job %s: cannot finish the canary's log (%r)", job.id, error)
+        self._records.ended(job, status, internal=True)
+        self._post_best_effort(job, outcome.canary_failed(job.context, self.config.signature, url))
+        return handover
 
 
 def check_ready(config: WorkerConfig) -> None:
@@ -385,3 +410,8 @@ def check_ready(config: WorkerConfig) -> None:
         raise ConfigError(f"{config.podman} not found; install podman or use --direct")
     if not config.work_dir.is_dir():
         raise ConfigError(f"work folder {config.work_dir} does not exist")
+    if config.canary_share is not None and not os.access(config.state_dir, os.W_OK):
+        raise ConfigError(
+            f"a canary's rollback marker goes into OURO_STATE_DIR, {config.state_dir}, "
+            "which is not a writable folder"
+        )
