@@ -1,5 +1,5 @@
 """`ouro deploy canary report`: should the canary workers' release be promoted? (docs/worker.md,
-"Canary workers").
+"Canary workers"). And `ouro deploy canary manifest`, their Deployment (`canarypool`).
 
 It reads the job records (`ouro.store.jobrecord`) of the last N jobs that ended, from the
 store the workers write them to, splits them into the canary's and the stable workers',
@@ -18,7 +18,11 @@ import statistics
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+import yaml
+
+from ouro.deploy import canarypool, manifests, release
 from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreError, open_store
 from ouro.store.jobrecord import NAME, JobRecord
@@ -136,9 +140,48 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0 if promote else 1
 
 
+def _cmd_manifest(args: argparse.Namespace) -> int:
+    chosen = release.load(args.release, args.releases)
+    doc = canarypool.deployment(
+        chosen,
+        share=args.canary_share,
+        replicas=args.replicas,
+        window=args.canary_window,
+        max_error_rate=args.canary_max_error_rate,
+        kube=args.kube,
+    )
+    print(yaml.safe_dump(doc, sort_keys=False), end="")
+    return 0
+
+
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser("canary", help="judge the canary workers' release")
+    parser = subparsers.add_parser(
+        "canary", help="a canary worker pool: its Deployment, and whether to promote it"
+    )
     sub = parser.add_subparsers(metavar="ACTION", required=True)
+    manifest = sub.add_parser(
+        "manifest",
+        help="print the canary worker Deployment of a release, for kubectl apply -f -",
+    )
+    manifest.add_argument("--release", required=True, help="a release's name or file")
+    manifest.add_argument(
+        "--releases", type=Path, default=release.RELEASES,
+        help=f"the folder of release files (default {release.RELEASES})",
+    )  # fmt: skip
+    manifest.add_argument("--kube", type=Path, default=manifests.KUBE, help="the kustomization")
+    manifest.add_argument(
+        "--canary-share", type=float, default=0.1, metavar="FRACTION",
+        help="the share of the jobs the canary takes (default 0.1)",
+    )  # fmt: skip
+    manifest.add_argument(
+        "--canary-window", type=int, metavar="N", help="as `ouro worker --canary-window`"
+    )
+    manifest.add_argument(
+        "--canary-max-error-rate", type=float, metavar="RATE",
+        help="as `ouro worker --canary-max-error-rate`",
+    )  # fmt: skip
+    manifest.add_argument("--replicas", type=int, default=1, help="canary workers (default 1)")
+    manifest.set_defaults(func=_cmd_manifest)
     report = sub.add_parser(
         "report",
         help="compare the canary's and the stable workers' jobs: promote (exit 0) or roll "

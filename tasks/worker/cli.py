@@ -15,7 +15,7 @@ from tasks.worker import config as worker_config
 from tasks.worker import orphans, vmhost
 from tasks.worker.canary import Canary
 from tasks.worker.metrics import RELEASE, MeteredStatuses
-from tasks.worker.service import Worker, check_ready
+from tasks.worker.service import Worker
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         canary_window=args.canary_window,
         canary_max_error_rate=args.canary_max_error_rate,
     )
-    check_ready(config)
+    worker_config.check_ready(config)
     # Before taking a job: what a predecessor of this name left would run beside it.
     orphans.reap(config)
     # Before consuming: which VM queues this worker may serve depends on the probe.

@@ -7,6 +7,7 @@ instead of a failure on the first job.
 import os
 import re
 import shlex
+import shutil
 import socket
 import tempfile
 from dataclasses import dataclass, field
@@ -181,3 +182,19 @@ def from_environment(
         else _number("OURO_WORKER_CANARY_MAX_ERROR_RATE", 0.2),
         state_dir=Path(setting("OURO_STATE_DIR")),
     )
+
+
+def check_ready(config: WorkerConfig) -> None:
+    """What the worker cannot run without, checked at start."""
+    if config.mode == "podman" and shutil.which(config.podman) is None:
+        raise ConfigError(f"{config.podman} not found; install podman or use --direct")
+    if not config.work_dir.is_dir():
+        raise ConfigError(f"work folder {config.work_dir} does not exist")
+    if config.canary_share is not None:
+        try:
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"OURO_STATE_DIR, for a canary's marker: {error}") from None
+        if not os.access(config.state_dir, os.W_OK):
+            raise ConfigError(f"OURO_STATE_DIR, for a canary's marker: {config.state_dir} is "
+                              "not writable")  # fmt: skip

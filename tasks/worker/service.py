@@ -19,7 +19,6 @@ letters back once the cause is fixed.
 """
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -29,7 +28,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ouro import amqp
-from ouro.config import ConfigError
 from ouro.consumerhealth import ConsumerHealth
 from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreRefused
@@ -402,16 +400,3 @@ class Worker:
         self._records.ended(job, status, internal=True)
         self._post_best_effort(job, outcome.canary_failed(job.context, self.config.signature, url))
         return handover
-
-
-def check_ready(config: WorkerConfig) -> None:
-    """What the worker cannot run without, checked at start."""
-    if config.mode == "podman" and shutil.which(config.podman) is None:
-        raise ConfigError(f"{config.podman} not found; install podman or use --direct")
-    if not config.work_dir.is_dir():
-        raise ConfigError(f"work folder {config.work_dir} does not exist")
-    if config.canary_share is not None and not os.access(config.state_dir, os.W_OK):
-        raise ConfigError(
-            f"a canary's rollback marker goes into OURO_STATE_DIR, {config.state_dir}, "
-            "which is not a writable folder"
-        )
