@@ -48,6 +48,11 @@ def outcome(result: amqp.Result) -> str:
         return result.value
     if isinstance(result, amqp.DeadLetter):
         return f"dead letter: {result.reason}"
+    # A canary worker's; the bot returns neither.
+    if isinstance(result, amqp.Decline):
+        return "declined"
+    if isinstance(result, amqp.HandOver):
+        return "handed over"
     return f"retry: {result.reason}"
 
 
