@@ -38,7 +38,7 @@ class Running:
     workload: str
     container: str
     image: str  # the reference it was started from
-    digest: str  # what it runs: the digest of that image's manifest
+    digests: tuple[str, ...]  # what it runs: the digests its image is known by
     ready: bool
 
 
@@ -71,8 +71,17 @@ class SingleHost:
         testmap = deploy.local_testmap() if deploy.mocked else testmap_file.read_text()
         testmap_file.write_text(testmap)
         rendered = localpod.render(deploy, manifests.KUBE, testmap)
+        # The volumes stay, with the broker's queues in them; podman 4.3 refuses to play a
+        # claim whose volume exists, even with --replace.
+        docs = [
+            d
+            for d in yaml.safe_load_all(rendered.read_text())
+            if d and not (d["kind"] == "PersistentVolumeClaim" and volume_exists(d))
+        ]
+        replacing = deploy.root / "release.yaml"
+        replacing.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         start = time.monotonic()
-        podman.run(["kube", "play", "--replace", "--quiet", str(rendered)], timeout=600)
+        podman.run(["kube", "play", "--replace", "--quiet", str(replacing)], timeout=600)
         deploy.save()
         self.file.write_text(yaml.safe_dump([r.to_data() for r in history], sort_keys=False))
         deploy.wait_ready(timeout)
@@ -83,12 +92,12 @@ class SingleHost:
         for probe in self.readiness():
             answered = probes.ask(probe)[0] == 0
             result = podman.run(
-                ["inspect", "--format", "{{.ImageName}} {{.ImageDigest}} {{.State.Running}}",
+                ["inspect", "--format", "{{.ImageName}} {{.Image}} {{.State.Running}}",
                  f"{manifests.POD}-{probe.container}"], check=False,
             )  # fmt: skip
-            image, digest, up = [*result.stdout.split(), "-", "-", "false"][:3]
+            image, image_id, up = [*result.stdout.split(), "-", "-", "false"][:3]
             ready = up == "true" and answered
-            found.append(Running(manifests.POD, probe.container, image, digest, ready))
+            found.append(Running(manifests.POD, probe.container, image, digests(image_id), ready))
         return found
 
     def readiness(self) -> list[manifests.Probe]:
@@ -101,6 +110,21 @@ class SingleHost:
         return [
             p for p in every if p.kind == "readiness" and f"{manifests.POD}-{p.container}" in listed
         ]
+
+
+def volume_exists(claim: manifests.Manifest) -> bool:
+    name = claim["metadata"]["name"]
+    return podman.run(["volume", "exists", name], check=False).returncode == 0
+
+
+def digests(image_id: str) -> tuple[str, ...]:
+    """Every digest a local image is known by: its own, and each registry's (a push may
+    store another manifest of the same image, with another digest)."""
+    result = podman.run(
+        ["image", "inspect", "--format", "{{.Digest}} {{range .RepoDigests}}{{.}} {{end}}",
+         image_id], check=False,
+    )  # fmt: skip
+    return tuple(sorted({word.rpartition("@")[2] for word in result.stdout.split()}))
 
 
 class Cluster:
@@ -155,7 +179,7 @@ class Cluster:
                 # imageID is the digest the kubelet pulled: REPOSITORY@sha256:….
                 digest = status.get("imageID", "").rpartition("@")[2]
                 found.append(Running(pod["metadata"]["name"], status["name"], status["image"],
-                                     digest, bool(status.get("ready"))))  # fmt: skip
+                                     (digest,), bool(status.get("ready"))))  # fmt: skip
         return found
 
 
@@ -180,6 +204,6 @@ def status(target: Target) -> tuple[Release | None, list[Running], bool]:
     history = target.history()
     current = history[-1] if history else None
     running = target.running()
-    digests = {i.digest for i in current.images.values()} if current else set()
-    ok = bool(running) and all(r.ready and r.digest in digests for r in running)
+    ours = {i.digest for i in current.images.values()} if current else set()
+    ok = bool(running) and all(r.ready and ours & set(r.digests) for r in running)
     return current, running, ok
