@@ -195,6 +195,9 @@ def test_a_healthy_canary_takes_about_its_share_and_is_promoted(stack: Stack, sh
     assert all(share_of(j) < share for j in ran)
     assert 1 <= len(ran) <= inside
     assert per_worker["canary"] == len(ran)
+    # Its logs and records are in folders of their own, and say which release ran them.
+    log = (stack.images.dir / "logs" / f"{ran[0]}.canary" / "log").read_text()
+    assert "Release: good (canary)" in log
     declined = metric(port, 'ouro_worker_canary_jobs_total{result="declined"}')
     records = [JobRecord.from_json(p.read_bytes()) for p in stack.images.dir.glob(f"logs/*/{NAME}")]
     waits = sorted(r.started - r.created for r in records)
