@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from ouro.config import ConfigError
 from ouro.deploy import canarypool, manifests, release
 from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreError, open_store
@@ -123,6 +124,8 @@ def table(canary: Side, stable: Side) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.last < 1:
+        raise ConfigError("--last must be at least 1")
     store = open_store()
     try:
         records = last_records(store, args.last)
@@ -141,6 +144,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_manifest(args: argparse.Namespace) -> int:
+    if not 0 < args.canary_share <= 1:
+        raise ConfigError("--canary-share must be above 0 and at most 1")
     chosen = release.load(args.release, args.releases)
     doc = canarypool.deployment(
         chosen,
