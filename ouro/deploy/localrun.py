@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from ouro.config import ConfigError
-from ouro.deploy import drive, podman, scenarios, tenant, tenantbroker
+from ouro.deploy import drive, podman, scenarios, tenant
 from ouro.deploy.drive import CONTEXT, REPO, Outcome, drive_pr, real_pr, summary
 from ouro.deploy.local import Deployment, RealGitHub
 from ouro.deploy.progress import say
@@ -121,12 +121,10 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
         tenant.shared_up(shared)
         own.down()
         return 0
-    tenant.shared_up(shared)
-    tenantbroker.add(shared, own.name, own.secrets / "amqp")
-    say(f"tenant {own.name}: vhost and user {own.vhost}; credentials in {own.secrets / 'amqp'}")
-    env = own.client_env()
-    for key in ("AMQP_URL", "AMQP_CA_FILE", "AMQP_CERT_FILE", "AMQP_KEY_FILE"):
-        print(f"export {key}={env[key]}")
+    settings = own.add()
+    say(f"tenant {own.name}: vhost and user {own.vhost} on the shared broker")
+    for key, value in settings.items():
+        print(f"export {key}={value}")
     return 0
 
 

@@ -130,7 +130,7 @@ class Tenant(Deployment):
         published = {p["containerPort"] for docs in pods for p in _ports(docs)}
         self.host_ports = {port: host.free_port() for port in sorted(published)}
         self.ports_file.write_text(json.dumps(self.host_ports))
-        tenantbroker.add(self.shared, self.name, self.secrets / "amqp")
+        self.add()
         self._secrets()
         say(f"tenant {self.name}: vhost and user {self.vhost} on the shared broker")
         self.start_podman_service()
@@ -146,6 +146,21 @@ class Tenant(Deployment):
         ports = ", ".join(f"{c}->{h}" for c, h in self.host_ports.items())
         say(f"tenant {self.name}: pods {', '.join(self.pods)} started (ports {ports})")
         self.wait_ready(timeout)
+
+    def add(self) -> dict[str, str]:
+        """The tenant on the shared broker (vhost, user, credentials), and the settings with
+        which a process reaches its vhost."""
+        shared_up(self.shared)
+        self.state.host = self.shared.state.host
+        credentials = self.secrets / "amqp"
+        tenantbroker.add(self.shared, self.name, credentials)
+        self.save()
+        return {
+            "AMQP_URL": self.amqp_url,
+            "AMQP_CA_FILE": str(credentials / "ca.pem"),
+            "AMQP_CERT_FILE": str(credentials / "client.pem"),
+            "AMQP_KEY_FILE": str(credentials / "client.key"),
+        }
 
     def _secrets(self) -> None:
         """The tenant's own webhook secret and mock GitHub token; the shared images-server's

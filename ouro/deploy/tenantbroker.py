@@ -67,11 +67,10 @@ def remove(shared: Deployment, name: str) -> None:
     if not running(shared):
         return
     who = account(name)
-    if who in _listed(shared, "vhosts"):
-        _ctl(shared, "delete_vhost", who)
-    if who in _listed(shared, "users"):
-        _ctl(shared, "delete_user", who)
-    log.info("tenant %s: vhost and user %s removed", name, who)
+    for what in ("vhost", "user"):
+        if who in _listed(shared, f"{what}s"):
+            _ctl(shared, f"delete_{what}", who)
+            log.info("tenant %s: %s %s removed", name, what, who)
 
 
 def queues(shared: Deployment, vhost: str) -> list[str]:
