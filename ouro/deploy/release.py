@@ -3,7 +3,7 @@
 One YAML file per release in `containers/releases/` (`ouro deploy publish` writes it, the
 landing workflow commits it):
 
-    name: 20261207-1203-0123abc
+    name: 20261207-120341-0123abc
     commit: 0123abc…            # 40 hex
     date: "2026-12-07T12:03:41Z"
     images:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import yaml
 
 from ouro.config import ConfigError
-from ouro.deploy import localpod, manifests, podman, probes
+from ouro.deploy import host, localpod, manifests, podman, probes
 from ouro.deploy.local import Deployment
 from ouro.deploy.progress import say
 from ouro.deploy.release import Release, from_data, render
@@ -85,7 +85,14 @@ class SingleHost:
         deploy.save()
         self.file.write_text(yaml.safe_dump([r.to_data() for r in history], sort_keys=False))
         deploy.wait_ready(timeout)
+        # The bot and the worker too: every container's production readiness probe.
+        host.wait_for(
+            self.ready, "every readiness probe", max(1.0, start + timeout - time.monotonic())
+        )
         say(f"release {release.name}: pod replaced and ready in {time.monotonic() - start:.1f}s")
+
+    def ready(self) -> bool:
+        return all(probes.ask(p)[0] == 0 for p in self.readiness())
 
     def running(self) -> list[Running]:
         found = []
