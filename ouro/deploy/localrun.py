@@ -194,7 +194,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     tenant_parser = sub.add_parser(
         "tenant", help="add or remove a tenant's vhost, user and credentials on the shared broker"
     )
-    tenant_parser.add_argument("action", choices=("add", "remove"))
+    tenant_parser.add_argument(
+        "action", choices=("add", "remove"),
+        help="add: the vhost, user and credentials, printed as settings to export; remove: "
+        "everything of the tenant's (pods, volumes, vhost, user, secrets)",
+    )  # fmt: skip
     tenant_parser.add_argument("name", metavar="NAME", type=tenant_name)
     _shared_dir(tenant_parser)
     tenant_parser.set_defaults(func=_cmd_tenant)
@@ -221,6 +225,5 @@ def tenant_name(value: str) -> str:
 def _shared_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shared-dir", type=Path, default=podman.STATE / "deploy", metavar="DIR",
-        help="with --tenant: the shared deployment's folder (default: the one `ouro local up` "
-        "makes)",
+        help="a tenant's shared deployment: its folder (default: the one `ouro local up` makes)",
     )  # fmt: skip
