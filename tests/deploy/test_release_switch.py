@@ -229,7 +229,11 @@ def switch(
 
 
 def test_apply_release_b_then_roll_back_to_a_losing_nothing(
-    own_deployment: Deployment, registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_deployment: Deployment,
+    registry: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     deploy = own_deployment
     registries_conf = tmp_path / "registries.conf"
@@ -257,6 +261,8 @@ def test_apply_release_b_then_roll_back_to_a_losing_nothing(
     )
     local["app"] = "localhost/ouro-app:release-b"
     podman.run(["build", "--quiet", "--tag", local["app"], str(build)], timeout=600)
+    # Its name only: its layers are A's, and it should not keep A's app image from pruning.
+    request.addfinalizer(lambda: podman.run(["rmi", local["app"]], check=False))
     b = publish.publish(local, f"{registry}/ouro", folder=releases, name="release-b")
     assert b.images["app"].digest != a.images["app"].digest
     # Unchanged inputs: the same images, not pushed again.
