@@ -154,20 +154,10 @@ class Cluster:
     def history(self) -> list[Release]:
         found = self._run(["get", "configmap", HISTORY_CONFIGMAP, "--ignore-not-found",
                            "-o", "yaml"])  # fmt: skip
-        if not found.strip():
-            return []
-        text = yaml.safe_load(found)["data"]["history"]
-        return [from_data(d, HISTORY_CONFIGMAP) for d in yaml.safe_load(text)]
+        return history_of(yaml.safe_load(found)) if found.strip() else []
 
     def switch(self, release: Release, history: list[Release], timeout: float) -> None:
-        docs = render(release)
-        docs.append({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": HISTORY_CONFIGMAP,
-                         "labels": {"app.kubernetes.io/part-of": "ouroboros"}},
-            "data": {"history": yaml.safe_dump([r.to_data() for r in history], sort_keys=False)},
-        })  # fmt: skip
+        docs = cluster_objects(release, history)
         self._run(["apply", "-f", "-"], stdin=yaml.safe_dump_all(docs, sort_keys=False))
         for doc in docs:
             if doc["kind"] in manifests.WORKLOADS:
@@ -188,6 +178,24 @@ class Cluster:
                 found.append(Running(pod["metadata"]["name"], status["name"], status["image"],
                                      (digest,), bool(status.get("ready"))))  # fmt: skip
         return found
+
+
+def cluster_objects(release: Release, history: list[Release]) -> list[manifests.Manifest]:
+    """What `kubectl apply` gets: the production objects with `release`'s images, and the
+    history (newest last) in a ConfigMap beside them."""
+    history_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": HISTORY_CONFIGMAP,
+                     "labels": {"app.kubernetes.io/part-of": "ouroboros"}},
+        "data": {"history": yaml.safe_dump([r.to_data() for r in history], sort_keys=False)},
+    }  # fmt: skip
+    return [*render(release), history_map]
+
+
+def history_of(configmap: manifests.Manifest) -> list[Release]:
+    """The releases a cluster's history ConfigMap holds, newest last."""
+    return [from_data(d, HISTORY_CONFIGMAP) for d in yaml.safe_load(configmap["data"]["history"])]
 
 
 def apply(target: Target, release: Release, timeout: float = 180) -> None:

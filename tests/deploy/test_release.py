@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ouro.config import ConfigError
-from ouro.deploy import kubecheck, manifests, release
+from ouro.deploy import kubecheck, manifests, release, rollout
 
 PREFIX = "ghcr.io/ouroboros-ci/ouro-"
 # An image of ours, by tag, by digest or bare (not a path or URL that has ouro- in it).
@@ -108,3 +109,13 @@ def test_pinning_refuses_a_release_the_manifests_do_not_name(tmp_path: Path) -> 
     shutil.copytree(manifests.KUBE, kube)
     with pytest.raises(ConfigError, match="apply it with"):
         release.pin(a_release(prefix="127.0.0.1:5000/ci/ouro-"), kube)
+
+
+def test_what_kubectl_applies_for_a_release_validates_and_carries_the_history() -> None:
+    older = a_release("older")
+    newer = release.Release("newer", older.commit, "2026-12-08T00:00:00Z", older.images)
+    docs = rollout.cluster_objects(newer, [older, newer])
+    assert kubecheck.problems([("release", d) for d in docs]) == []
+    history = next(d for d in docs if d["metadata"]["name"] == rollout.HISTORY_CONFIGMAP)
+    # As `kubectl get configmap -o yaml` gives it back.
+    assert rollout.history_of(yaml.safe_load(yaml.safe_dump(history))) == [older, newer]
