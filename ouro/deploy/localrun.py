@@ -65,7 +65,7 @@ def run_tenant(args: argparse.Namespace, started: float) -> int:
     """`--tenant NAME`: the tenant's pods beside the shared deployment, the sample's PRs."""
     if args.repo or args.pr or args.app or args.scenario != "pull-requests":
         raise ConfigError("--tenant drives the sample's PRs: not with --repo/--pr/--app/--scenario")
-    deploy = tenant.Tenant(args.tenant, Deployment(args.shared_dir))
+    deploy = tenant.Tenant(args.tenant, Deployment(args.deployment))
     tenant.shared_up(deploy.shared)
     return run_deployment(
         deploy,
@@ -115,7 +115,7 @@ def _cmd_drive(args: argparse.Namespace) -> int:
 
 
 def _cmd_tenant(args: argparse.Namespace) -> int:
-    shared = Deployment(args.shared_dir)
+    shared = Deployment(args.deployment)
     own = tenant.Tenant(args.name, shared)
     if args.action == "remove":
         tenant.shared_up(shared)
@@ -189,7 +189,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "and mock GitHub on the shared broker (vhost tenant-NAME) and images-server; its "
         "statuses are CONTEXT@NAME; only its own pods, vhost and user are removed",
     )  # fmt: skip
-    _shared_dir(run_parser)
+    _deployment_option(run_parser)
     run_parser.set_defaults(func=run)
     tenant_parser = sub.add_parser(
         "tenant", help="add or remove a tenant's vhost, user and credentials on the shared broker"
@@ -200,7 +200,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "everything of the tenant's (pods, volumes, vhost, user, secrets)",
     )  # fmt: skip
     tenant_parser.add_argument("name", metavar="NAME", type=tenant_name)
-    _shared_dir(tenant_parser)
+    _deployment_option(tenant_parser)
     tenant_parser.set_defaults(func=_cmd_tenant)
     sub.add_parser(
         "drive", help="drive the sample PRs through the running deployment"
@@ -222,8 +222,9 @@ def tenant_name(value: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _shared_dir(parser: argparse.ArgumentParser) -> None:
+def _deployment_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--shared-dir", type=Path, default=podman.STATE / "deploy", metavar="DIR",
-        help="a tenant's shared deployment: its folder (default: the one `ouro local up` makes)",
+        "--deployment", type=Path, default=podman.STATE / "deploy", metavar="DIR",
+        help="a tenant's shared deployment: its folder, as for `ouro deploy` (default: the "
+        "one `ouro local up` makes)",
     )  # fmt: skip

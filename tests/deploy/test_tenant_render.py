@@ -88,7 +88,7 @@ def test_the_tenants_pods_are_its_own(rendered: tuple[tenant.Tenant, list[Any]])
 
 def test_a_tenant_needs_the_shared_deployment_up(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "ouro", "local", "run", "--tenant", "carol",
-            "--shared-dir", str(tmp_path / "deploy")]  # fmt: skip
+            "--deployment", str(tmp_path / "deploy")]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode != 0
     assert "is not up: start it first with `./run-local.sh -i`" in result.stderr + result.stdout

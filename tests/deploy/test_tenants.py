@@ -60,7 +60,7 @@ class Run:
 
 def start(name: str, shared: Deployment) -> Run:
     argv = [sys.executable, "-m", "ouro", "local", "run", "--tenant", name, "-i",
-            "--shared-dir", str(shared.root)]  # fmt: skip
+            "--deployment", str(shared.root)]  # fmt: skip
     process = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,
@@ -165,7 +165,7 @@ def test_tenant_add_and_remove_for_ones_own_processes(
     reaches the tenant's vhost; `remove` takes the vhost, the user and the files away, and
     a copy of the old certificate is refused."""
     ouro = [sys.executable, "-m", "ouro", "local", "tenant"]
-    where = ["carol", "--shared-dir", str(deployment.root)]
+    where = ["carol", "--deployment", str(deployment.root)]
     added = subprocess.run([*ouro, "add", *where], capture_output=True, text=True, check=True)
     exports = dict(
         line.removeprefix("export ").split("=", 1)
