@@ -18,6 +18,8 @@ Any `uses:` other than the checkout would be fetched from GitHub, which fails of
 import argparse
 import json
 import logging
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,9 +38,30 @@ log = logging.getLogger(__name__)
 RUNNER = "runner"
 RUNS_ON = "ubuntu-24.04"
 REPO = "ouroboros-ci/ouroboros"
-# The host's trusted certificates, given to the runner: where the host reaches PyPI through
-# a proxy that signs with a CA of its own, so must the runner. GitHub's runner needs none.
+# The host's trusted certificates, given to the runner: where the host reaches PyPI and npm
+# through a proxy that signs with a CA of its own, so must the runner, with the variables that
+# point Python's clients at them. GitHub's runner needs none of this.
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def container_options(privileged: bool) -> list[str]:
+    """act's options for the runner container: privileged or not, the host's CA bundle and
+    its variables, and where podman runs with the project's containers.conf (whose default
+    limits are 1024 files and processes) the host's open-files limit: GitHub's runner allows
+    65536, and the receiver's tests open a thousand sockets. Podman then takes the process
+    limit too, and this host refuses more than that file's."""
+    options = ["--privileged"] if privileged else []
+    if podman.env().get("CONTAINERS_CONF") == str(podman.CONTAINERS_CONF):
+        _, files = resource.getrlimit(resource.RLIMIT_NOFILE)
+        options += [f"--ulimit=nofile={files}:{files}", "--ulimit=nproc=1024:1024"]
+    args = []
+    if CA_BUNDLE.exists():
+        options.append(f"--volume={CA_BUNDLE}:{CA_BUNDLE}:ro")
+        for name in CA_VARIABLES:
+            if os.environ.get(name) == str(CA_BUNDLE):
+                args += ["--env", f"{name}={CA_BUNDLE}"]
+    return ["--container-options", " ".join(options), *args]
 
 
 def act() -> str:
@@ -136,9 +159,7 @@ def run_job(
             "--eventpath", str(event), "--platform", f"{RUNS_ON}={image}", "--pull=false",
             "--container-daemon-socket", "-", "--env-file", "/dev/null",
             "--secret-file", "/dev/null", "--rm",
-            *(["--privileged"] if privileged else []),
-            *(["--container-options", f"--volume={CA_BUNDLE}:{CA_BUNDLE}:ro"]
-              if CA_BUNDLE.exists() else []),
+            *container_options(privileged),
             *(arg for name in secrets for arg in ("--secret", name)),
         ]  # fmt: skip
         log.info("job %s of %s at %s in %s", job, workflow, head[:12], image)
