@@ -6,7 +6,6 @@ gh speaks HTTPS to every host but github.com, and takes `GH_HOST=HOST:PORT` (RES
 
 import json
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -20,9 +19,8 @@ from tests.mock_github.test_git import git
 
 REPO = "acme/widget"
 
-needs_gh = pytest.mark.skipif(
-    shutil.which("gh") is None, reason="gh (GitHub CLI) is not on PATH: apt-get install gh"
-)
+# The fixture is in this folder's conftest.py, for test_graphql.py's gh tests too.
+needs_gh = pytest.mark.usefixtures("gh_installed")
 
 
 def gh_env(mock: MockGitHubFixture, tmp_path: Path, token: str | None) -> dict[str, str]:

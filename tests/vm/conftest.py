@@ -7,7 +7,6 @@ need QEMU or mmdebstrap skip, saying why, where they are missing.
 
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from typing import IO
 import pytest
 
 from ouro.store import file_sha256
+from tests.tools import require_root, require_tool
 from vm.build import build
 from vm.imagefiles import ImageFiles
 
@@ -34,19 +34,15 @@ size: 1G
 
 
 def require_qemu() -> None:
-    for tool in ("qemu-system-x86_64", "qemu-img"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (apt-get install qemu-system-x86 qemu-utils)")
+    require_tool("qemu-system-x86_64", "qemu-system-x86")
+    require_tool("qemu-img", "qemu-utils")
 
 
 def require_build_tools() -> None:
     require_qemu()
-    if shutil.which("mmdebstrap") is None:
-        pytest.skip("mmdebstrap is not installed (apt-get install mmdebstrap)")
-    if shutil.which("mkfs.ext4") is None and not Path("/usr/sbin/mkfs.ext4").exists():
-        pytest.skip("mkfs.ext4 is not installed (apt-get install e2fsprogs)")
-    if os.geteuid() != 0:
-        pytest.skip("ouro vm build needs root (mmdebstrap's root mode)")
+    require_tool("mmdebstrap", "mmdebstrap")
+    require_tool("mkfs.ext4", "e2fsprogs", sbin=True)
+    require_root("ouro vm build (mmdebstrap's root mode)")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """Fixtures of the worker's tests: a git server, job and config factories, a job image."""
 
 import os
-import shutil
 import subprocess
 import tarfile
 import uuid
@@ -13,6 +12,7 @@ import pytest
 
 from tasks.job import Job
 from tasks.worker.config import WorkerConfig
+from tests.tools import missing, require_tool
 from tests.worker.gitserver import GitServer, Repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,11 +102,10 @@ def _podman_works(env: dict[str, str]) -> bool:
 @pytest.fixture(scope="session")
 def podman_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment under which podman runs the test job image (built here, from the
-    host's static busybox); skips container tests with the reason when podman cannot."""
-    if shutil.which("podman") is None:
-        pytest.skip("podman is not installed")
+    host's static busybox); container tests fail with the reason when podman cannot."""
+    require_tool("podman", "podman")
     if not BUSYBOX.is_file():
-        pytest.skip("no /bin/busybox (apt-get install busybox-static) to build the job image")
+        missing("no /bin/busybox to build the job image: apt-get install busybox-static")
     rootfs = tmp_path_factory.mktemp("job-image")
     archive = rootfs / "rootfs.tar"
     applets = subprocess.run(
@@ -136,4 +135,5 @@ def podman_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         )
         if imported.returncode == 0 and _podman_works(env):
             return env
-    pytest.skip("podman cannot run containers here, even with containers/containers.conf")
+    # Not a missing tool but a broken one: nothing to skip to, whoever asks.
+    pytest.fail("podman cannot run containers here, even with containers/containers.conf")
