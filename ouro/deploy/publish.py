@@ -3,7 +3,8 @@ record them in a release file.
 
 `podman push --digestfile` gives the digest of the manifest as the registry stores it,
 which is what a pull by digest asks for. Each image is pushed under its input hash as tag
-(content-addressed, never moved) and recorded by digest. An image whose inputs equal the
+(a name for people: a rebuild of the same inputs may differ and move it) and recorded by
+digest, which never moves. An image whose inputs equal the
 ones the newest release recorded for the same repository is not pushed again: that
 release's digest is reused. Registries that need no TLS (a test's on loopback) are marked
 insecure in registries.conf (`CONTAINERS_REGISTRIES_CONF`), not here.

@@ -13,11 +13,19 @@ landing workflow commits it):
 
 `ref` is the registry reference by digest, never a tag; `inputs` is the hash of what the
 image was built from (its local tag, `ouro containers refs`), so an image whose inputs did
-not change since the last release is not pushed again. `render` gives the production
-manifests with a release's images; `pin` writes them into containers/kube/ itself.
+not change since the last release is not pushed again. A release carries its manifests:
+`manifests_of` gives containers/kube/ as of its `commit` (from the local repository), and
+`render` gives those manifests with the release's images; `pin` writes the images into
+containers/kube/ itself.
 """
 
+import contextlib
+import io
 import re
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +33,7 @@ from typing import Any
 import yaml
 
 from ouro.config import ConfigError
-from ouro.deploy import containers, localpod, manifests
+from ouro.deploy import containers, localpod, manifests, podman
 
 RELEASES = containers.CONTAINERS / "releases"
 DIGEST = r"sha256:[0-9a-f]{64}"
@@ -124,6 +132,32 @@ def latest(folder: Path = RELEASES) -> Release | None:
     """The newest release in `folder` (by date), or None."""
     releases = [parse(p.read_text(), str(p)) for p in sorted(folder.glob("*.yaml"))]
     return max(releases, key=lambda r: (r.date, r.name), default=None)
+
+
+@contextlib.contextmanager
+def manifests_of(release: Release, repository: Path = podman.PROJECT) -> Iterator[Path]:
+    """The manifests' folder (containers/kube/) as of `release`'s commit, in a temporary
+    folder: applying or rolling back to a release restores its objects, args and env too."""
+    kube = manifests.KUBE.relative_to(podman.PROJECT).as_posix()
+    git = ["git", "-C", str(repository)]
+    known = subprocess.run([*git, "cat-file", "-e", f"{release.commit}^{{commit}}"],
+                           capture_output=True, check=False)  # fmt: skip
+    if known.returncode != 0:
+        raise ConfigError(
+            f"release {release.name}: its commit {release.commit} is not in {repository}:"
+            f" fetch it first (git fetch origin {release.commit}, or git fetch origin main)"
+        )
+    archive = subprocess.run([*git, "archive", "--format=tar", release.commit, kube],
+                             capture_output=True, check=False)  # fmt: skip
+    if archive.returncode != 0:
+        raise ConfigError(
+            f"release {release.name}: no {kube} in commit {release.commit}:"
+            f" {archive.stderr.decode(errors='replace').strip()}"
+        )
+    with tempfile.TemporaryDirectory(prefix="ouro-release-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp) / kube
 
 
 def _substitute(value: Any, release: Release) -> Any:

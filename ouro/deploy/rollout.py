@@ -4,18 +4,20 @@ Two targets, one history each (the releases applied, newest last; `rollback` dro
 newest and applies the one before it):
 
 - `SingleHost`: the local deployment (`ouro local up`, `Deployment`). The release's images
-  are pulled first, so the switch waits for no download; then the manifests are rendered
-  for this machine as `ouro local up` renders them, with the release's images, and the pod
-  is replaced (`podman kube play --replace`). Its volumes (the broker's queues, the bot's
-  state, the images) are kept. History: `releases.yaml` in the deployment's folder.
-- `Cluster`: `kubectl apply -f -` of the production manifests with the release's images,
-  then `kubectl rollout status` of each workload. History: the ConfigMap `ouro-releases`,
-  applied with them.
+  are pulled first, so the switch waits for no download; then the release's manifests (as
+  of its commit) are rendered for this machine as `ouro local up` renders them, with the
+  release's images, and the pod is replaced (`podman kube play --replace`). Its volumes
+  (the broker's queues, the bot's state, the images) are kept. History: `releases.yaml`
+  in the deployment's folder.
+- `Cluster`: `kubectl apply -f -` of the release's manifests (as of its commit) with its
+  images, then `kubectl rollout status` of each workload. History: the ConfigMap
+  `ouro-releases`, applied with them.
 """
 
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
@@ -24,7 +26,7 @@ from ouro.config import ConfigError
 from ouro.deploy import host, localpod, manifests, podman, probes
 from ouro.deploy.local import Deployment
 from ouro.deploy.progress import say
-from ouro.deploy.release import Release, from_data, render
+from ouro.deploy.release import Release, from_data, manifests_of, render
 
 HISTORY = "releases.yaml"
 HISTORY_CONFIGMAP = "ouro-releases"
@@ -70,7 +72,8 @@ class SingleHost:
         # The sample's test map names the job image; a real repository's is the user's own.
         testmap = deploy.local_testmap() if deploy.mocked else testmap_file.read_text()
         testmap_file.write_text(testmap)
-        rendered = localpod.render(deploy, manifests.KUBE, testmap)
+        with manifests_of(release) as kube:
+            rendered = localpod.render(deploy, kube, testmap)
         # The volumes stay, with the broker's queues in them; podman 4.3 refuses to play a
         # claim whose volume exists, even with --replace.
         docs = [
@@ -157,7 +160,8 @@ class Cluster:
         return history_of(yaml.safe_load(found)) if found.strip() else []
 
     def switch(self, release: Release, history: list[Release], timeout: float) -> None:
-        docs = cluster_objects(release, history)
+        with manifests_of(release) as kube:
+            docs = cluster_objects(release, history, kube)
         self._run(["apply", "-f", "-"], stdin=yaml.safe_dump_all(docs, sort_keys=False))
         for doc in docs:
             if doc["kind"] in manifests.WORKLOADS:
@@ -180,9 +184,11 @@ class Cluster:
         return found
 
 
-def cluster_objects(release: Release, history: list[Release]) -> list[manifests.Manifest]:
-    """What `kubectl apply` gets: the production objects with `release`'s images, and the
-    history (newest last) in a ConfigMap beside them."""
+def cluster_objects(
+    release: Release, history: list[Release], kube: Path
+) -> list[manifests.Manifest]:
+    """What `kubectl apply` gets: the production objects in `kube` (the release's manifests)
+    with `release`'s images, and the history (newest last) in a ConfigMap beside them."""
     history_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -190,7 +196,7 @@ def cluster_objects(release: Release, history: list[Release]) -> list[manifests.
                      "labels": {"app.kubernetes.io/part-of": "ouroboros"}},
         "data": {"history": yaml.safe_dump([r.to_data() for r in history], sort_keys=False)},
     }  # fmt: skip
-    return [*render(release), history_map]
+    return [*render(release, kube), history_map]
 
 
 def history_of(configmap: manifests.Manifest) -> list[Release]:

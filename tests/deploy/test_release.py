@@ -4,6 +4,7 @@ ports: no deployment lock needed."""
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -114,8 +115,41 @@ def test_pinning_refuses_a_release_the_manifests_do_not_name(tmp_path: Path) -> 
 def test_what_kubectl_applies_for_a_release_validates_and_carries_the_history() -> None:
     older = a_release("older")
     newer = release.Release("newer", older.commit, "2026-12-08T00:00:00Z", older.images)
-    docs = rollout.cluster_objects(newer, [older, newer])
+    docs = rollout.cluster_objects(newer, [older, newer], manifests.KUBE)
     assert kubecheck.problems([("release", d) for d in docs]) == []
     history = next(d for d in docs if d["metadata"]["name"] == rollout.HISTORY_CONFIGMAP)
     # As `kubectl get configmap -o yaml` gives it back.
     assert rollout.history_of(yaml.safe_load(yaml.safe_dump(history))) == [older, newer]
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    return result.stdout.strip()
+
+
+def test_a_release_is_rendered_from_the_manifests_of_its_own_commit(tmp_path: Path) -> None:
+    """Rolling back restores the release's objects and env, not only its images."""
+    repo = tmp_path / "repo"
+    kube = repo / "containers" / "kube"
+    shutil.copytree(manifests.KUBE, kube)
+    git(repo, "init", "--quiet")
+    commits = []
+    for url in ("amqps://ouro-broker:5671/%2F", "amqps://ouro-broker:5671/second"):
+        config = kube / "config.yaml"
+        config.write_text(re.sub(r"AMQP_URL: \S+", f"AMQP_URL: {url}", config.read_text()))
+        git(repo, "add", "containers")
+        git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "--quiet",
+            "-m", url)  # fmt: skip
+        commits.append(git(repo, "rev-parse", "HEAD"))
+    urls = []
+    for commit in commits:
+        r = release.Release(commit[:7], commit, "2026-12-07T12:03:41Z", a_release().images)
+        with release.manifests_of(r, repo) as folder:
+            docs = release.render(r, folder)
+        config_map = next(d for d in docs if d["metadata"]["name"] == "ouro-config")
+        urls.append(config_map["data"]["AMQP_URL"])
+    assert urls == ["amqps://ouro-broker:5671/%2F", "amqps://ouro-broker:5671/second"]
+    unknown = release.manifests_of(a_release(), repo)
+    with pytest.raises(ConfigError, match=r"not in .*: fetch it first \(git fetch origin"):
+        unknown.__enter__()
