@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--scenario and --app are for the mocked GitHub: not with --repo/--pr")
     if args.repo is None and args.pr is None:
         return run_deployment(
-            Deployment(), scenario_driver(args.scenario, started), started, args.interactive,
-            app=args.app,
+            Deployment(args.deployment), scenario_driver(args.scenario, started), started,
+            args.interactive, app=args.app,
         )  # fmt: skip
     if args.repo is None or args.pr is None:
         raise ConfigError("--repo and --pr go together")
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         args.repo, args.pr, context=args.context, command=command, testmap_file=args.testmap
     )
     return run_deployment(
-        Deployment(),
+        Deployment(args.deployment),
         lambda d: (drive_pr(d, pr, timeout=args.timeout, started=started), []),
         started,
         args.interactive,
@@ -124,7 +124,7 @@ def _cmd_tenant(args: argparse.Namespace) -> int:
     settings = own.add()
     say(f"tenant {own.name}: vhost and user {own.vhost} on the shared broker")
     for key, value in settings.items():
-        print(f"export {key}={value}")
+        print(f"export {key}={shlex.quote(value)}")
     return 0
 
 
@@ -141,7 +141,7 @@ def _simple(action: str) -> Callable[[argparse.Namespace], int]:
             return shell(deploy)
         else:
             for key, value in deploy.client_env().items():
-                print(f"export {key}={value}")
+                print(f"export {key}={shlex.quote(value)}")
         return 0
 
     return command
@@ -225,6 +225,6 @@ def tenant_name(value: str) -> str:
 def _deployment_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--deployment", type=Path, default=podman.STATE / "deploy", metavar="DIR",
-        help="a tenant's shared deployment: its folder, as for `ouro deploy` (default: the "
-        "one `ouro local up` makes)",
+        help="the deployment's folder, as for `ouro deploy`; with --tenant, the shared one's "
+        "(default: the one `ouro local up` makes)",
     )  # fmt: skip

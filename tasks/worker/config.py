@@ -176,7 +176,9 @@ def from_environment(
         canary_share=canary_share
         if canary_share is not None
         else (_number("OURO_WORKER_CANARY_SHARE", 0) or None),
-        canary_window=canary_window or int(_number("OURO_WORKER_CANARY_WINDOW", 20)),
+        canary_window=canary_window
+        if canary_window is not None
+        else int(_number("OURO_WORKER_CANARY_WINDOW", 20)),
         canary_max_error_rate=canary_max_error_rate
         if canary_max_error_rate is not None
         else _number("OURO_WORKER_CANARY_MAX_ERROR_RATE", 0.2),

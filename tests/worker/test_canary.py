@@ -11,7 +11,7 @@ from ouro.consumerhealth import ConsumerHealth
 from tasks.job import Job
 from tasks.worker import canary
 from tasks.worker.canary import FAILED_HEADER, Canary, share_of
-from tasks.worker.config import WorkerConfig
+from tasks.worker.config import WorkerConfig, from_environment
 
 
 def config(tmp_path: Path, **fields: object) -> WorkerConfig:
@@ -102,3 +102,9 @@ def test_a_canary_needs_a_release_and_a_share_in_range(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="release"):
         config(tmp_path, release="bad name")
     assert config(tmp_path).signature == "c1, release r2"
+
+
+def test_a_window_of_zero_from_the_command_line_is_refused(tmp_path: Path) -> None:
+    # 0 is a value given, not an option left out: the check refuses it.
+    with pytest.raises(ConfigError, match="window"):
+        from_environment(release="r", canary_share=0.5, canary_window=0)
