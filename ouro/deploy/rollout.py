@@ -14,7 +14,9 @@ newest and applies the one before it):
   `ouro-releases`, applied with them.
 """
 
+import os
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +58,9 @@ class SingleHost:
         self.file = deploy.root / HISTORY
 
     def history(self) -> list[Release]:
-        if not self.file.exists():
-            return []
-        return [from_data(d, str(self.file)) for d in yaml.safe_load(self.file.read_text())]
+        # No file, or an empty one: nothing applied yet.
+        found = yaml.safe_load(self.file.read_text()) if self.file.exists() else None
+        return [from_data(d, str(self.file)) for d in found or []]
 
     def switch(self, release: Release, history: list[Release], timeout: float) -> None:
         deploy = self.deploy
@@ -86,12 +88,14 @@ class SingleHost:
         start = time.monotonic()
         podman.run(["kube", "play", "--replace", "--quiet", str(replacing)], timeout=600)
         deploy.save()
-        self.file.write_text(yaml.safe_dump([r.to_data() for r in history], sort_keys=False))
         deploy.wait_ready(timeout)
         # The bot and the worker too: every container's production readiness probe.
         host.wait_for(
             self.ready, "every readiness probe", max(1.0, start + timeout - time.monotonic())
         )
+        # Recorded once ready: a switch that failed leaves the history as it was, so a
+        # rollback goes back to the release before the one that ran until now.
+        write_atomically(self.file, yaml.safe_dump([r.to_data() for r in history], sort_keys=False))
         say(f"release {release.name}: pod replaced and ready in {time.monotonic() - start:.1f}s")
 
     def ready(self) -> bool:
@@ -120,6 +124,15 @@ class SingleHost:
         return [
             p for p in every if p.kind == "readiness" and f"{manifests.POD}-{p.container}" in listed
         ]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`text` into `path` through a file beside it and a rename: never half written."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as file:
+        file.write(text)
+    os.replace(file.name, path)
 
 
 def volume_exists(claim: manifests.Manifest) -> bool:
@@ -161,13 +174,15 @@ class Cluster:
 
     def switch(self, release: Release, history: list[Release], timeout: float) -> None:
         with manifests_of(release) as kube:
-            docs = cluster_objects(release, history, kube)
+            *docs, history_map = cluster_objects(release, history, kube)
         self._run(["apply", "-f", "-"], stdin=yaml.safe_dump_all(docs, sort_keys=False))
         for doc in docs:
             if doc["kind"] in manifests.WORKLOADS:
                 what = f"{doc['kind'].lower()}/{doc['metadata']['name']}"
                 self._run(["rollout", "status", what, f"--timeout={timeout:.0f}s"],
                           timeout=timeout + 30)  # fmt: skip
+        # Recorded once every workload rolled out, as on a single host.
+        self._run(["apply", "-f", "-"], stdin=yaml.safe_dump(history_map, sort_keys=False))
 
     def running(self) -> list[Running]:
         found = []
@@ -188,7 +203,7 @@ def cluster_objects(
     release: Release, history: list[Release], kube: Path
 ) -> list[manifests.Manifest]:
     """What `kubectl apply` gets: the production objects in `kube` (the release's manifests)
-    with `release`'s images, and the history (newest last) in a ConfigMap beside them."""
+    with `release`'s images, and last the history (newest last) in a ConfigMap."""
     history_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

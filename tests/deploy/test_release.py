@@ -12,6 +12,7 @@ import yaml
 
 from ouro.config import ConfigError
 from ouro.deploy import kubecheck, manifests, release, rollout
+from ouro.deploy.local import Deployment
 
 PREFIX = "ghcr.io/ouroboros-ci/ouro-"
 # An image of ours, by tag, by digest or bare (not a path or URL that has ouro- in it).
@@ -153,3 +154,16 @@ def test_a_release_is_rendered_from_the_manifests_of_its_own_commit(tmp_path: Pa
     unknown = release.manifests_of(a_release(), repo)
     with pytest.raises(ConfigError, match=r"not in .*: fetch it first \(git fetch origin"):
         unknown.__enter__()
+
+
+def test_the_local_history_reads_an_empty_file_as_none_and_is_replaced_whole(
+    tmp_path: Path,
+) -> None:
+    target = rollout.SingleHost(Deployment(tmp_path))
+    assert target.history() == []
+    target.file.write_text("")
+    assert target.history() == []
+    older, newer = a_release("older"), a_release("newer")
+    rollout.write_atomically(target.file, yaml.safe_dump([older.to_data(), newer.to_data()]))
+    assert target.history() == [older, newer]
+    assert [p.name for p in tmp_path.iterdir()] == [rollout.HISTORY]
