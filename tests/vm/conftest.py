@@ -2,7 +2,8 @@
 
 The image is built once (mmdebstrap from deb.debian.org, ~30-60 s) with the .debs kept in
 a folder beside pytest's temporary folders, so later sessions download little. Tests that
-need QEMU or mmdebstrap skip, saying why, where they are missing.
+need QEMU or mmdebstrap fail with the command that installs them where they are missing
+(tests/tools.py).
 """
 
 import os
