@@ -90,6 +90,19 @@ def image_name(value: str) -> str:
     return value
 
 
+# Release names (`ouro deploy publish --name`, `ouro worker --release`): a file name in
+# containers/releases/, and a word in statuses and logs.
+_RELEASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def release_name(value: str) -> str:
+    if not isinstance(value, str) or not _RELEASE_NAME.fullmatch(value):
+        raise InvalidValue(
+            f"invalid release name {value!r:.80}: letters, digits, . _ - (64 at most)"
+        )
+    return value
+
+
 def job_id(value: str) -> str:
     if not _JOB_ID.fullmatch(value) or ".." in value:
         raise InvalidValue(f"invalid job id {value!r:.80}")

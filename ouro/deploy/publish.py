@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ouro.config import ConfigError
 from ouro.deploy import containers, podman
-from ouro.deploy.release import RELEASES, Image, Release, latest, save
+from ouro.deploy.release import RELEASES, Image, Release, checked_name, latest, save
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,11 @@ def publish(
     missing = set(containers.IMAGES) - set(local)
     if missing:
         raise ConfigError(f"no image given for {', '.join(sorted(missing))}")
+    # Before anything is pushed: a bad name found afterwards would waste the pushes.
+    if name is not None:
+        checked_name(name, "--name")
+        if (folder / f"{name}.yaml").exists():
+            raise ConfigError(f"release {name} exists in {folder}: give another --name")
     registry = registry.rstrip("/")
     previous = latest(folder)
     images = {}

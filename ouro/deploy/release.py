@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from ouro import validate
 from ouro.config import ConfigError
 from ouro.deploy import containers, localpod, manifests, podman
 
@@ -42,9 +43,8 @@ NAMED = re.compile(
     rf"{re.escape(localpod.PRODUCTION_IMAGES)}(?P<name>{'|'.join(containers.IMAGES)})"
     rf"(?:@{DIGEST})?"
 )
-BY_DIGEST = re.compile(rf"^[a-z0-9.:-]+(?:/[a-z0-9._-]+)*/ouro-(?P<name>[a-z]+)@{DIGEST}$")
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+BY_DIGEST = re.compile(rf"[a-z0-9.:-]+(?:/[a-z0-9._-]+)*/ouro-(?P<name>[a-z]+)@{DIGEST}")
+COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,8 @@ def from_data(data: Any, where: str = "release") -> Release:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: not a mapping")
     name, commit, date = (str(data.get(k, "")) for k in ("name", "commit", "date"))
-    if not NAME.match(name):
-        raise ConfigError(f"{where}: bad name {name!r}")
-    if not COMMIT.match(commit):
+    checked_name(name, where)
+    if not COMMIT.fullmatch(commit):
         raise ConfigError(f"{where}: commit must be 40 hex digits, not {commit!r}")
     if not date:
         raise ConfigError(f"{where}: no date")
@@ -102,11 +101,20 @@ def from_data(data: Any, where: str = "release") -> Release:
     images = {}
     for image, entry in found.items():
         ref = str(entry.get("ref", "")) if isinstance(entry, dict) else ""
-        match = BY_DIGEST.match(ref)
+        match = BY_DIGEST.fullmatch(ref)
         if match is None or match["name"] != image:
             raise ConfigError(f"{where}: {image}: not a reference by digest: {ref!r}")
         images[image] = Image(ref, str(entry.get("inputs", "")))
     return Release(name, commit, date, images)
+
+
+def checked_name(name: str, where: str = "release") -> str:
+    """`name` if it is a release's name (`validate.release_name`, the worker's `--release`
+    too)."""
+    try:
+        return validate.release_name(name)
+    except validate.InvalidValue as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def load(release: str, folder: Path = RELEASES) -> Release:
@@ -121,10 +129,14 @@ def load(release: str, folder: Path = RELEASES) -> Release:
 
 def save(release: Release, folder: Path = RELEASES) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{release.name}.yaml"
-    if path.exists():
-        raise ConfigError(f"{path} exists: a release is never rewritten; give another --name")
-    path.write_text(release.to_yaml())
+    path = folder / f"{checked_name(release.name)}.yaml"
+    try:
+        with path.open("x") as file:
+            file.write(release.to_yaml())
+    except FileExistsError:
+        raise ConfigError(
+            f"{path} exists: a release is never rewritten; give another --name"
+        ) from None
     return path
 
 

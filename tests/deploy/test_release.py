@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ouro.config import ConfigError
-from ouro.deploy import kubecheck, manifests, release, rollout
+from ouro.deploy import kubecheck, manifests, publish, release, rollout
 from ouro.deploy.local import Deployment
 
 PREFIX = "ghcr.io/ouroboros-ci/ouro-"
@@ -45,6 +45,31 @@ def test_a_release_file_round_trips_and_is_checked(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError, match=error):
             release.parse(text.replace(old, new, 1))
+
+
+def test_names_commits_and_references_are_matched_whole() -> None:
+    data = a_release().to_data()
+    for key, bad, error in (
+        ("commit", data["commit"] + "\n", "40 hex"),
+        ("name", data["name"] + "\n", "invalid release name"),
+        ("name", "../../etc/x", "invalid release name"),
+        ("name", "a" * 65, "invalid release name"),
+    ):
+        with pytest.raises(ConfigError, match=error):
+            release.from_data({**data, key: bad})
+    ref = data["images"]["app"]["ref"] + "\n"
+    with pytest.raises(ConfigError, match="not a reference by digest"):
+        release.from_data({**data, "images": {**data["images"], "app": {"ref": ref}}})
+
+
+def test_publish_refuses_a_bad_or_taken_name_before_pushing_anything(tmp_path: Path) -> None:
+    # No registry at all: a push would fail with another message.
+    local = {i: f"localhost/ouro-{i}:{'0' * 16}" for i in ("app", "broker", "job")}
+    with pytest.raises(ConfigError, match="--name: invalid release name"):
+        publish.publish(local, "127.0.0.1:9/ci", folder=tmp_path, name="x/../y")
+    release.save(a_release("taken"), tmp_path)
+    with pytest.raises(ConfigError, match="exists"):
+        publish.publish(local, "127.0.0.1:9/ci", folder=tmp_path, name="taken")
 
 
 def test_the_newest_release_is_the_latest_by_date(tmp_path: Path) -> None:
