@@ -32,6 +32,7 @@ from ouro.deploy.release import Release, from_data, manifests_of, render
 
 HISTORY = "releases.yaml"
 HISTORY_CONFIGMAP = "ouro-releases"
+PLAYED = "played-pod.yaml"  # the pod a switch plays, in the deployment's folder
 KEPT = 20  # releases remembered for rollbacks
 
 
@@ -83,7 +84,7 @@ class SingleHost:
             for d in yaml.safe_load_all(rendered.read_text())
             if d and not (d["kind"] == "PersistentVolumeClaim" and volume_exists(d))
         ]
-        replacing = deploy.root / "release.yaml"
+        replacing = deploy.root / PLAYED
         replacing.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         start = time.monotonic()
         podman.run(["kube", "play", "--replace", "--quiet", str(replacing)], timeout=600)
@@ -164,7 +165,8 @@ class Cluster:
             check=False,
         )
         if result.returncode != 0:
-            raise ConfigError(f"{' '.join(self.kubectl)} {args[0]}: {result.stderr.strip()}")
+            # The program only: the rest of --kubectl may carry a token (--token=…).
+            raise ConfigError(f"{self.kubectl[0]} {args[0]}: {result.stderr.strip()}")
         return result.stdout
 
     def history(self) -> list[Release]:
@@ -219,12 +221,12 @@ def history_of(configmap: manifests.Manifest) -> list[Release]:
     return [from_data(d, HISTORY_CONFIGMAP) for d in yaml.safe_load(configmap["data"]["history"])]
 
 
-def apply(target: Target, release: Release, timeout: float = 180) -> None:
+def apply(target: Target, release: Release, timeout: float) -> None:
     history = [r for r in target.history() if r.name != release.name][-(KEPT - 1) :]
     target.switch(release, [*history, release], timeout)
 
 
-def rollback(target: Target, timeout: float = 180) -> Release:
+def rollback(target: Target, timeout: float) -> Release:
     """Back to the release applied before the current one; that release."""
     history = target.history()
     if len(history) < 2:

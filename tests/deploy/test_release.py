@@ -192,3 +192,11 @@ def test_the_local_history_reads_an_empty_file_as_none_and_is_replaced_whole(
     rollout.write_atomically(target.file, yaml.safe_dump([older.to_data(), newer.to_data()]))
     assert target.history() == [older, newer]
     assert [p.name for p in tmp_path.iterdir()] == [rollout.HISTORY]
+
+
+def test_a_failed_kubectl_is_named_by_its_program_only() -> None:
+    cluster = rollout.Cluster(["false", "--token=s3cr3t", "--context", "prod"])
+    with pytest.raises(ConfigError) as raised:
+        cluster.history()
+    assert str(raised.value).startswith("false get:")
+    assert "s3cr3t" not in str(raised.value)
