@@ -25,13 +25,16 @@ from typing import Any, Protocol
 import yaml
 
 from ouro.config import ConfigError
-from ouro.deploy import host, localpod, manifests, podman, probes
+from ouro.deploy import canarypool, host, localpod, manifests, podman, probes
 from ouro.deploy.local import Deployment
 from ouro.deploy.progress import say
 from ouro.deploy.release import Release, from_data, manifests_of, render
 
 HISTORY = "releases.yaml"
 HISTORY_CONFIGMAP = "ouro-releases"
+# The pods of the current release: the canary pool runs another release by design
+# (canarypool.py), so it neither counts for nor against this one.
+RELEASE_PODS = f"app.kubernetes.io/part-of=ouroboros,app.kubernetes.io/name!={canarypool.NAME}"
 PLAYED = "played-pod.yaml"  # the pod a switch plays, in the deployment's folder
 KEPT = 20  # releases remembered for rollbacks
 
@@ -188,9 +191,7 @@ class Cluster:
 
     def running(self) -> list[Running]:
         found = []
-        listed = yaml.safe_load(
-            self._run(["get", "pods", "-l", "app.kubernetes.io/part-of=ouroboros", "-o", "yaml"])
-        )
+        listed = yaml.safe_load(self._run(["get", "pods", "-l", RELEASE_PODS, "-o", "yaml"]))
         for pod in listed["items"]:
             statuses: list[dict[str, Any]] = pod.get("status", {}).get("containerStatuses", [])
             for status in statuses:

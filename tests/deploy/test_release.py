@@ -200,3 +200,17 @@ def test_a_failed_kubectl_is_named_by_its_program_only() -> None:
         cluster.history()
     assert str(raised.value).startswith("false get:")
     assert "s3cr3t" not in str(raised.value)
+
+
+def test_status_on_a_cluster_leaves_the_canary_pool_out(tmp_path: Path) -> None:
+    # A kubectl that writes down what it was asked and lists no pod.
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\necho "items: []"\n')
+    kubectl.chmod(0o755)
+    assert rollout.Cluster([str(kubectl)]).running() == []
+    asked = (tmp_path / "args").read_text().split()
+    selector = asked[asked.index("-l") + 1]
+    assert set(selector.split(",")) == {
+        "app.kubernetes.io/part-of=ouroboros",
+        "app.kubernetes.io/name!=ouro-worker-canary",
+    }
