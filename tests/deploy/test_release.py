@@ -214,3 +214,41 @@ def test_status_on_a_cluster_leaves_the_canary_pool_out(tmp_path: Path) -> None:
         "app.kubernetes.io/part-of=ouroboros",
         "app.kubernetes.io/name!=ouro-worker-canary",
     }
+
+
+class Remembering:
+    """A target that only keeps the history it is given (rollout's Target)."""
+
+    def __init__(self) -> None:
+        self.kept: list[release.Release] = []
+        self.switched: list[str] = []
+
+    def history(self) -> list[release.Release]:
+        return list(self.kept)
+
+    def switch(self, chosen: release.Release, history: list[release.Release], _: float) -> None:
+        self.switched.append(chosen.name)
+        self.kept = history
+
+    def running(self) -> list[rollout.Running]:
+        return []
+
+
+def test_apply_keeps_the_newest_releases_and_rollback_drops_the_newest() -> None:
+    target = Remembering()
+    with pytest.raises(ConfigError, match="no release before the current one"):
+        rollout.rollback(target, 1)
+    names = [f"r{n}" for n in range(rollout.KEPT + 5)]
+    for name in names:
+        rollout.apply(target, a_release(name), 1)
+    assert [r.name for r in target.kept] == names[-rollout.KEPT :]
+    # Applying one again moves it to the end, once.
+    rollout.apply(target, a_release(names[-3]), 1)
+    assert [r.name for r in target.kept][-3:] == [names[-2], names[-1], names[-3]]
+    assert len(target.kept) == rollout.KEPT
+    assert rollout.rollback(target, 1).name == names[-1]
+    assert target.switched[-1] == names[-1]
+    assert [r.name for r in target.kept][-2:] == [names[-2], names[-1]]
+    target.kept = target.kept[-1:]
+    with pytest.raises(ConfigError, match="no release before the current one"):
+        rollout.rollback(target, 1)

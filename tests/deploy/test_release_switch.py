@@ -58,7 +58,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
 
 
 def ouro(*args: str, env: dict[str, str], check: bool = True) -> tuple[int, str, float]:
-    """`ouro ARGS` as an operator runs it: (exit code, output, seconds)."""
+    """`ouro ARGS` as an operator runs it: (exit code, its output then its errors, seconds)."""
     start = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "ouro", *args],
@@ -69,7 +69,7 @@ def ouro(*args: str, env: dict[str, str], check: bool = True) -> tuple[int, str,
     print(result.stdout + result.stderr[-3000:])
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
-    return result.returncode, result.stdout, seconds
+    return result.returncode, result.stdout + result.stderr, seconds
 
 
 @dataclass
@@ -275,7 +275,8 @@ def test_apply_release_b_then_roll_back_to_a_losing_nothing(
 
     figures["A -> B"] = switch(deploy, ["apply", "--release", "release-b", *where, *target],
                                env, "a-to-b")  # fmt: skip
-    code, out, _ = ouro("deploy", "status", *target, env=env)
+    code, out, _ = ouro("deploy", "status", *target, env=env, check=False)
+    assert code == 0, out  # every container ready, on an image of release B
     assert out.startswith("release: release-b")
     assert b.images["app"].digest in out
     assert running_images(deploy) == expected_images(b)
@@ -287,7 +288,8 @@ def test_apply_release_b_then_roll_back_to_a_losing_nothing(
     )
 
     figures["B -> A"] = switch(deploy, ["rollback", *target], env, "rollback")
-    code, out, _ = ouro("deploy", "status", *target, env=env)
+    code, out, _ = ouro("deploy", "status", *target, env=env, check=False)
+    assert code == 0, out  # every container ready, on an image of release A
     assert out.startswith("release: release-a")
     assert running_images(deploy) == expected_images(a)
 
@@ -295,5 +297,6 @@ def test_apply_release_b_then_roll_back_to_a_losing_nothing(
     assert finish(deploy, outcomes) == 0
     # No release before A in this deployment's history.
     code, out, _ = ouro("deploy", "rollback", *target, env=env, check=False)
-    assert code != 0
+    assert code == 2
+    assert "no release before the current one to roll back to" in out
     print(f"figures: {figures}")
