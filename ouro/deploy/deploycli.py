@@ -2,6 +2,7 @@
 "Releases")."""
 
 import argparse
+import os
 import shlex
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         folder=args.releases,
         name=args.name,
         commit=args.commit,
+        epoch=os.environ.get("OURO_IMAGE_EPOCH", ""),
     )
     print(f"release {published.name} in {args.releases / published.name}.yaml", end="")
     print(f" ({time.monotonic() - start:.0f}s)")
@@ -33,6 +35,12 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     if args.pin:
         for path in release.pin(published, args.kube):
             print(f"  pinned in {path}")
+    return 0
+
+
+def _cmd_epoch(args: argparse.Namespace) -> int:
+    newest = release.latest(args.releases)
+    print(newest.epoch if newest else "")
     return 0
 
 
@@ -118,6 +126,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--pin", action="store_true", help="also write its digests into the kustomization"
     )
     pub.set_defaults(func=_cmd_publish)
+
+    epoch = sub.add_parser(
+        "epoch", parents=[releases],
+        help="print the OURO_IMAGE_EPOCH of the newest release (empty: none), to build with",
+    )  # fmt: skip
+    epoch.set_defaults(func=_cmd_epoch)
 
     pin = sub.add_parser(
         "pin", parents=[releases, kube], help="write a release's digests into the kustomization"

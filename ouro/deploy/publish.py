@@ -65,9 +65,11 @@ def publish(
     folder: Path = RELEASES,
     name: str | None = None,
     commit: str | None = None,
+    epoch: str = "",
 ) -> Release:
-    """Push the images `local` names (app, broker, job: references built here) under
-    `registry` (HOST[:PORT]/PREFIX) and write the release file into `folder`."""
+    """Push the images `local` names (app, broker, job: references built here, with
+    OURO_IMAGE_EPOCH `epoch`) under `registry` (HOST[:PORT]/PREFIX) and write the release
+    file into `folder`."""
     missing = set(containers.IMAGES) - set(local)
     if missing:
         raise ConfigError(f"no image given for {', '.join(sorted(missing))}")
@@ -98,6 +100,7 @@ def publish(
         commit,
         now.isoformat().replace("+00:00", "Z"),
         images,
+        epoch,
     )
     save(release, folder)
     return release

@@ -6,6 +6,7 @@ landing workflow commits it):
     name: 20261207-120341-0123abc
     commit: 0123abc…            # 40 hex
     date: "2026-12-07T12:03:41Z"
+    epoch: 2026-W49             # OURO_IMAGE_EPOCH of its images ("" for none)
     images:
       app: {ref: "ghcr.io/ouroboros-ci/ouro-app@sha256:…", inputs: 5f0c…}
       broker: {ref: …, inputs: …}
@@ -45,6 +46,7 @@ NAMED = re.compile(
 )
 BY_DIGEST = re.compile(rf"[a-z0-9.:-]+(?:/[a-z0-9._-]+)*/ouro-(?P<name>[a-z]+)@{DIGEST}")
 COMMIT = re.compile(r"[0-9a-f]{40}")
+EPOCH = re.compile(r"[A-Za-z0-9._-]{0,64}")
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,16 @@ class Release:
     commit: str
     date: str  # ISO 8601, UTC
     images: dict[str, Image]
+    # The OURO_IMAGE_EPOCH the images were built with ("" for none): the next landing
+    # builds with it too, so its unchanged images keep their inputs and are not pushed again.
+    epoch: str = ""
 
     def to_data(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "commit": self.commit,
             "date": self.date,
+            "epoch": self.epoch,
             "images": {n: {"ref": i.ref, "inputs": i.inputs} for n, i in self.images.items()},
         }
 
@@ -95,6 +101,9 @@ def from_data(data: Any, where: str = "release") -> Release:
         raise ConfigError(f"{where}: commit must be 40 hex digits, not {commit!r}")
     if not date:
         raise ConfigError(f"{where}: no date")
+    epoch = str(data.get("epoch") or "")  # files written before it have none
+    if not EPOCH.fullmatch(epoch):
+        raise ConfigError(f"{where}: bad epoch {epoch!r:.80}")
     found = data.get("images")
     if not isinstance(found, dict) or set(found) != set(containers.IMAGES):
         raise ConfigError(f"{where}: images must be exactly {', '.join(containers.IMAGES)}")
@@ -105,7 +114,7 @@ def from_data(data: Any, where: str = "release") -> Release:
         if match is None or match["name"] != image:
             raise ConfigError(f"{where}: {image}: not a reference by digest: {ref!r}")
         images[image] = Image(ref, str(entry.get("inputs", "")))
-    return Release(name, commit, date, images)
+    return Release(name, commit, date, images, epoch)
 
 
 def checked_name(name: str, where: str = "release") -> str:

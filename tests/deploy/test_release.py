@@ -2,6 +2,7 @@
 never a tag; pinning writes the same into a copy of the kustomization. No podman, no
 ports: no deployment lock needed."""
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -45,6 +46,15 @@ def test_a_release_file_round_trips_and_is_checked(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError, match=error):
             release.parse(text.replace(old, new, 1))
+
+
+def test_a_release_records_its_image_epoch_and_older_files_have_none(tmp_path: Path) -> None:
+    r = dataclasses.replace(a_release(), epoch="2026-W49")
+    assert release.load(str(release.save(r, tmp_path))) == r
+    older = {k: v for k, v in r.to_data().items() if k != "epoch"}
+    assert release.from_data(older).epoch == ""
+    with pytest.raises(ConfigError, match="bad epoch"):
+        release.from_data({**older, "epoch": "2026 W49\n"})
 
 
 def test_names_commits_and_references_are_matched_whole() -> None:
