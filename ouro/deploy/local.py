@@ -246,18 +246,9 @@ class Deployment:
         """A podman API socket of our own for the worker's job containers."""
         if self.state.service_pid and host.alive(self.state.service_pid):
             return
-        self.socket.unlink(missing_ok=True)
-        with (self.root / "podman-service.log").open("ab") as service_log:
-            process = subprocess.Popen(
-                ["podman", "system", "service", "--time=0", f"unix://{self.socket}"],
-                env=podman.env(),
-                stdout=subprocess.DEVNULL,
-                stderr=service_log,
-                start_new_session=True,
-            )
+        process = podman.start_service(self.socket, self.root / "podman-service.log")
         self._service = process
         self.state.service_pid = process.pid
-        host.wait_for(self.socket.exists, "the podman API socket", 30)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -9,6 +9,7 @@ under `.local/`, and never edits /etc.
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,6 +70,28 @@ def run(
 
 class PodmanError(Exception):
     """A podman command failed; the message carries its stderr."""
+
+
+def start_service(socket: Path, log_file: Path | None = None) -> "subprocess.Popen[bytes]":
+    """Podman's Docker-compatible API on `socket`, a service of our own (for a deployment's
+    job containers, or for act), returned once the socket is there; its stderr goes to
+    `log_file` if given."""
+    socket.unlink(missing_ok=True)
+    with open(log_file or os.devnull, "ab") as log:
+        service = subprocess.Popen(
+            ["podman", "system", "service", "--time=0", f"unix://{socket}"],
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 30
+    while not socket.exists():
+        if service.poll() is not None or time.monotonic() > deadline:
+            service.kill()
+            raise PodmanError(f"podman system service did not open {socket}")
+        time.sleep(0.1)
+    return service
 
 
 def image_exists(ref: str) -> bool:

@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,18 +114,8 @@ def pull_request_event(repo: str, number: int, base_sha: str, head_sha: str) -> 
 def api_socket(folder: Path) -> Iterator[Path]:
     """Podman's Docker-compatible API on a socket in `folder`, for as long as act runs."""
     socket = folder / "podman.sock"
-    service = subprocess.Popen(
-        ["podman", "system", "service", "--time=0", f"unix://{socket}"],
-        env=podman.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    service = podman.start_service(socket)
     try:
-        deadline = time.monotonic() + 30
-        while not socket.exists():
-            if service.poll() is not None or time.monotonic() > deadline:
-                raise ConfigError(f"podman system service did not open {socket}")
-            time.sleep(0.1)
         yield socket
     finally:
         service.terminate()
