@@ -8,6 +8,7 @@ appears (`follow`) and return what happened, for the summary and the deployment 
 
 import os
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,23 +185,34 @@ def mock_session(deploy: Deployment) -> requests.Session:
     return github_session((deploy.secrets / "github" / "token").read_text().strip())
 
 
+def open_sample_prs(
+    control: MockGitHubControl, *, suffix: str = "", contexts: Collection[str] | None = None
+) -> list[Outcome]:
+    """The sample's passing and failing PRs opened in the mock (the sample repository is
+    there already), an outcome to follow for each context (only `contexts`, if given), with
+    `suffix` on each context's name."""
+    outcomes: list[Outcome] = []
+    for s in SCENARIOS:
+        pr = control.open_pr(REPO, s.branch, files=s.files, title=s.title, user="ouro-demo")
+        number, sha = int(pr["number"]), str(pr["head"]["sha"])
+        outcomes += [
+            Outcome(REPO, number, sha, context + suffix, s.title, state)
+            for context, state in s.expected.items()
+            if contexts is None or context in contexts
+        ]
+        say(f"PR #{number} opened: {s.title!r} (head {sha[:10]})")
+    return outcomes
+
+
 def drive(
     deploy: Deployment, *, timeout: float = 300, started: float | None = None, suffix: str = ""
 ) -> list[Outcome]:
     """The sample's PRs; `suffix` is a tenant's, on each context's name (tenant.py)."""
     started = started or time.monotonic()
     api = deploy.url("mock-github")
-    outcomes: list[Outcome] = []
     with MockGitHubControl(api) as control:
         ensure_sample(control, deploy)
-        for s in SCENARIOS:
-            pr = control.open_pr(REPO, s.branch, files=s.files, title=s.title, user="ouro-demo")
-            number, sha = int(pr["number"]), str(pr["head"]["sha"])
-            outcomes += [
-                Outcome(REPO, number, sha, context + suffix, s.title, state)
-                for context, state in s.expected.items()
-            ]
-            say(f"PR #{number} opened: {s.title!r} (head {sha[:10]})")
+        outcomes = open_sample_prs(control, suffix=suffix)
         for delivery in control.deliveries():
             event = f"{delivery['event']}/{delivery.get('action') or '-'}"
             say(f"  webhook delivered: {event} -> HTTP {delivery['status_code']}")

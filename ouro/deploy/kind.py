@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from mock_github.control import MockGitHubControl
-from ouro.deploy import containers, drive, local, manifests
+from ouro.deploy import containers, drive, local, localpod, manifests
 
 MOCK = "ouro-mock-github"
 MOCK_GITHUB = containers.CONTAINERS / "mock-github.yaml"
@@ -103,23 +103,16 @@ def overlay(images: dict[str, str], kube: Path = manifests.KUBE) -> list[manifes
 
 def _set_job_image(container: dict[str, Any], job_image: str) -> None:
     for variable in container.get("env", []):
-        if variable.get("value", "").startswith("ghcr.io/ouroboros-ci/ouro-job"):
+        if variable.get("value", "").startswith(localpod.PRODUCTION_IMAGES + "job"):
             variable["value"] = job_image
 
 
 def scenario(api: str, token: str, timeout: float) -> bool:
     """The sample's PRs through the deployment; True if each ended as expected."""
     started = time.monotonic()
-    outcomes = []
     with MockGitHubControl(api) as control:
         control.create_repo(drive.REPO, files=drive.sample_files(), user="ouro-demo")
-        for s in drive.SCENARIOS:
-            pr = control.open_pr(
-                drive.REPO, s.branch, files=s.files, title=s.title, user="ouro-demo"
-            )
-            number, sha = int(pr["number"]), str(pr["head"]["sha"])
-            expected = s.expected[CONTEXT]
-            outcomes.append(drive.Outcome(drive.REPO, number, sha, CONTEXT, s.title, expected))
+        outcomes = drive.open_sample_prs(control, contexts={CONTEXT})
     with drive.github_session(token) as session:
         try:
             drive.follow(api, outcomes, timeout=timeout, started=started, session=session)
