@@ -5,7 +5,6 @@ instead of a failure on the first job.
 """
 
 import os
-import re
 import shlex
 import shutil
 import socket
@@ -17,7 +16,6 @@ from ouro import queues, validate
 from ouro.config import ConfigError, setting
 
 MODES = ("podman", "direct")
-_RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -87,10 +85,11 @@ class WorkerConfig:
             )
         if self.clone_timeout <= 0:
             raise ConfigError("worker clone timeout must be positive")
-        if self.release and not _RELEASE.fullmatch(self.release):
-            raise ConfigError(
-                f"release {self.release!r:.80} must be letters, digits, . _ - (64 at most)"
-            )
+        if self.release:
+            try:
+                validate.release_name(self.release)
+            except validate.InvalidValue as error:
+                raise ConfigError(str(error)) from None
         if self.canary_share is not None:
             if not self.release:
                 raise ConfigError("a canary worker needs its release (--release, OURO_RELEASE)")
