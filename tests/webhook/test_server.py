@@ -128,7 +128,18 @@ def test_sha1_only_signature_is_401(webhook_receiver: RunningReceiver, amqp_url:
 
 
 @pytest.mark.parametrize(
-    "body", [b"not json", b"[1, 2]", b'{"a": NaN}', b"\xff\xfe{}", b""], ids=repr
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"a": NaN}',
+        b'{"a": 1e400}',
+        b'{"a": "\\ud800"}',
+        b"\xff\xfe{}",
+        b'{"a": 1} {}',
+        b"",
+    ],
+    ids=repr,
 )
 def test_signed_body_that_is_not_a_json_object_is_400(
     webhook_receiver: RunningReceiver, amqp_url: str, body: bytes
