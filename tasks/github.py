@@ -14,6 +14,7 @@ installation, and `open_statuses` reports check runs (`tasks.github_checks`).
 """
 
 import functools
+import http.client
 import logging
 import math
 import os
@@ -29,7 +30,7 @@ import requests
 from ouro import jsonutil, validate
 from ouro.config import ConfigError, optional_secret, read_secret_file, setting
 from ouro.retry import Sleep, with_retries
-from tasks import github_conditional, github_requests
+from tasks import github_conditional, github_requests, github_transport
 from tasks.forge import (
     DryRunStatuses,
     ForgeError,
@@ -50,7 +51,8 @@ def is_transient(error: Exception) -> bool:
     """Network errors and 5xx are worth retrying; a 4xx means our request is wrong."""
     if isinstance(error, github.GithubException):
         return error.status >= 500
-    return isinstance(error, requests.RequestException | ConnectionError | TimeoutError)
+    # OSError: refused, reset, timed out, a certificate refused (`tasks.github_transport`).
+    return isinstance(error, requests.RequestException | OSError | http.client.HTTPException)
 
 
 def is_rate_limited(error: Exception) -> bool:
@@ -201,21 +203,35 @@ def github_client(
     return client
 
 
-# PyGithub makes each client's connection (a `requests` session) when it first needs one,
-# from this class of its requester: the only place to see every request, pages and
-# redirects included. A PyGithub that renames it fails here, at start, not silently.
+# PyGithub makes each client's connection when it first needs one, from this class of its
+# requester: the only place to see every request, pages and redirects included. A PyGithub
+# that renames it fails here, at start, not silently.
 _CONNECTION_CLASS = "_Requester__connectionClass"
 
 
 def count_requests(requester: github.Requester.Requester) -> None:
-    """Count every answer `requester` gets from GitHub (`tasks.github_requests`), and read
-    the environment's proxy and CA settings once per connection rather than per request."""
-    prefix = urllib.parse.urlsplit(requester.base_url).path.rstrip("/")
+    """Send `requester`'s requests through `tasks.github_transport`, counting every answer
+    (`tasks.github_requests`); through PyGithub's own `requests` session, counted too, when
+    the environment names a proxy for GitHub."""
+    base_url = urllib.parse.urlsplit(requester.base_url)
+    prefix = base_url.path.rstrip("/")
+
+    def record(method: str, path: str, status: int) -> None:
+        github_requests.record(method, path, status, prefix)
+
+    if not requests.utils.get_environ_proxies(requester.base_url):
+        lean = (
+            github_transport.TLSConnection
+            if base_url.scheme == "https"
+            else github_transport.Connection
+        )
+        setattr(requester, _CONNECTION_CLASS, functools.partial(lean, record=record))
+        return
+
     base = getattr(requester, _CONNECTION_CLASS)
 
     def hook(response: requests.Response, *args: object, **kwargs: object) -> None:
-        request = response.request
-        github_requests.record(request.method or "", request.path_url, response.status_code, prefix)
+        record(response.request.method or "", response.request.path_url, response.status_code)
 
     class Counted(base):  # type: ignore[misc, valid-type]
         verify: bool | str
@@ -228,9 +244,7 @@ def count_requests(requester: github.Requester.Requester) -> None:
             # The connection talks to one host, so the answer is the same every time.
             url = f"{self.protocol}://{self.host}:{self.port}/"
             self.session.proxies = requests.utils.get_environ_proxies(url)
-            if self.verify is True:
-                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-                self.verify = bundle or True
+            self.verify = github_transport.ca_bundle(self.verify) or False
             self.session.trust_env = False
 
     setattr(requester, _CONNECTION_CLASS, Counted)

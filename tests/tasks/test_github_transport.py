@@ -1,0 +1,131 @@
+"""The connection under PyGithub (`tasks.github_transport`) over real HTTP/1.1 on loopback:
+one connection carries a client's requests; a kept connection the server closed meanwhile is
+replaced before anything is sent on it, and no request goes out twice; gzip answers are
+read; an answer cut off is a transient forge error. The mock-github tests exercise the
+same class with GitHub's shapes, TLS and the proxy fallback included
+(`test_github_requests.py`)."""
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tasks.forge import ForgeUnavailable, Status
+from tasks.github import GitHubStatuses, github_client
+from tasks.github_reader import GitHubReader
+from tasks.github_transport import Connection
+
+REPO_ANSWER = {"default_branch": "trunk", "full_name": "acme/widget"}
+
+
+class Server(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.seen: list[tuple[str, str]] = []
+        self.connections = 0
+        # What the next answers do: "keep", "close" (after the answer), "gzip", "cut".
+        self.mode = "keep"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.server.seen.append((self.command, self.path))
+        mode = self.server.mode
+        data = json.dumps(REPO_ANSWER).encode()
+        if mode == "gzip":
+            assert "gzip" in self.headers.get("Accept-Encoding", "")
+            data = gzip.compress(data)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if mode == "gzip":
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(data) + (100 if mode == "cut" else 0)))
+        self.end_headers()
+        self.wfile.write(data)
+        # "close": the server ends a kept-alive connection while the client is idle, as
+        # servers and load balancers do after a while, without having said so.
+        self.close_connection = mode in {"close", "cut"}
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    thread = threading.Thread(target=s.serve_forever, daemon=True)
+    thread.start()
+    yield s
+    s.shutdown()
+    s.server_close()
+
+
+@pytest.fixture
+def reader(server: Server, monkeypatch: pytest.MonkeyPatch) -> GitHubReader:
+    monkeypatch.setenv("GITHUB_API_URL", server.url)
+    monkeypatch.setenv("GITHUB_WRITE_INTERVAL", "0")
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return GitHubReader(github_client("t0ken"), can_write=True, sleep=lambda _: True)
+
+
+def test_a_client_keeps_one_connection(server: Server, reader: GitHubReader) -> None:
+    for _ in range(5):
+        assert reader.default_branch("acme/widget") == "trunk"
+    assert server.seen == [("GET", "/repos/acme/widget")] * 5
+    assert server.connections == 1
+
+
+def test_a_connection_the_server_closed_is_replaced_and_nothing_is_sent_twice(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", server.url)
+    monkeypatch.setenv("GITHUB_WRITE_INTERVAL", "0")
+    statuses = GitHubStatuses(github_client("t0ken"), sleep=lambda _: True)
+    server.mode = "close"
+    for n in range(3):
+        statuses.post("acme/widget", "a" * 40, Status("unit-tests", "pending", f"try {n}"))
+    assert server.seen == [("POST", f"/repos/acme/widget/statuses/{'a' * 40}")] * 3
+    assert server.connections == 3
+
+
+def test_a_gzip_answer_is_read(server: Server, reader: GitHubReader) -> None:
+    server.mode = "gzip"
+    assert reader.default_branch("acme/widget") == "trunk"
+
+
+def test_an_answer_cut_off_is_a_transient_forge_error(server: Server, reader: GitHubReader) -> None:
+    server.mode = "cut"
+    with pytest.raises(ForgeUnavailable, match="IncompleteRead"):
+        reader.default_branch("acme/widget")
+
+
+def test_each_answer_is_recorded_with_its_path(server: Server) -> None:
+    answers: list[tuple[str, str, int]] = []
+    connection = Connection(
+        "127.0.0.1", server.server_address[1], record=lambda *a: answers.append(a), timeout=5
+    )
+    connection.request("GET", "/repos/acme/widget?per_page=1", None, {})
+    answer = connection.getresponse()
+    connection.close()
+    assert (answer.status, json.loads(answer.read())) == (200, REPO_ANSWER)
+    assert ("content-type", "application/json") in [(k.lower(), v) for k, v in answer.getheaders()]
+    assert answers == [("GET", "/repos/acme/widget?per_page=1", 200)]
