@@ -28,6 +28,9 @@ import certifi
 # (verb, path with query, status) of each answer.
 Recorder = Callable[[str, str, int], None]
 
+# (verb, path with query, body, headers)
+_Request = tuple[str, str, bytes | None, dict[str, str]]
+
 
 def ca_bundle(verify: bool | str) -> str | None:
     """The CA file `requests` would verify with; None when verification is off."""
@@ -75,7 +78,7 @@ class Connection:
         self._timeout = timeout
         self._record = record
         self._verify = verify
-        self._sent: tuple[str, str, bytes | None, dict[str, str]] | None = None
+        self._sent: _Request | None = None
         self._connection: http.client.HTTPConnection | None = None
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -92,14 +95,43 @@ class Connection:
         self._sent = (verb, url, body, {**headers, "Accept-Encoding": "gzip"})
 
     def getresponse(self) -> Answer:
-        if self._sent is None:
+        sent = self._sent
+        if sent is None:
             raise RuntimeError("getresponse() before request()")
-        verb, url, body, headers = self._sent
-        connection = self._kept() or self._connect()
+        kept = self._kept()
         self._connection = None
+        if kept is not None:
+            try:
+                response = self._ask(kept, sent)
+            except ConnectionError:
+                # The server closed the kept connection as the request went out (it had
+                # not yet read as closed) and answered nothing: once more on a new one.
+                pass
+            else:
+                return self._read(kept, response, sent)
+        connection = self._connect()
+        return self._read(connection, self._ask(connection, sent), sent)
+
+    @staticmethod
+    def _ask(connection: http.client.HTTPConnection, sent: _Request) -> http.client.HTTPResponse:
+        """Send the request and read the answer's head (a `ConnectionError` here means that
+        nothing was answered)."""
+        verb, url, body, headers = sent
         try:
             connection.request(verb, url, body, headers)
-            response = connection.getresponse()
+            return connection.getresponse()
+        except BaseException:
+            connection.close()
+            raise
+
+    def _read(
+        self,
+        connection: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        sent: _Request,
+    ) -> Answer:
+        verb, url, _, _ = sent
+        try:
             data = response.read()
         except BaseException:
             connection.close()
@@ -116,7 +148,7 @@ class Connection:
     def _kept(self) -> http.client.HTTPConnection | None:
         """The connection of the last answer, unless the server has closed it since (then
         its socket reads as ready, with an end of file): so no request goes out on a socket
-        that cannot carry it, and none is sent twice."""
+        known to be closed."""
         connection = self._connection
         if connection is None or connection.sock is None:
             return None

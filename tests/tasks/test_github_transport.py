@@ -1,7 +1,8 @@
 """The connection under PyGithub (`tasks.github_transport`) over real HTTP/1.1 on loopback:
 one connection carries a client's requests; a kept connection the server closed meanwhile is
-replaced before anything is sent on it, and no request goes out twice; gzip answers are
-read; an answer cut off is a transient forge error. The mock-github tests exercise the
+replaced before anything is sent on it; one the server drops as the request goes out, with
+no answer, is replaced once; gzip answers are read; an answer cut off is a transient forge
+error. The mock-github tests exercise the
 same class with GitHub's shapes, TLS and the proxy fallback included
 (`test_github_requests.py`)."""
 
@@ -26,7 +27,9 @@ class Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.seen: list[tuple[str, str]] = []
         self.connections = 0
-        # What the next answers do: "keep", "close" (after the answer), "gzip", "cut".
+        self.closed = threading.Semaphore(0)
+        # What the next answers do: "keep", "close" (after the answer), "gzip", "cut", "drop"
+        # (a connection's second request: closed unanswered), "drop-all" (every request).
         self.mode = "keep"
 
     @property
@@ -41,12 +44,21 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.connections += 1
+        self.answered = 0
+
+    def finish(self) -> None:
+        super().finish()
+        self.server.closed.release()
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         self.server.seen.append((self.command, self.path))
         mode = self.server.mode
+        if mode == "drop-all" or (mode == "drop" and self.answered):
+            self.close_connection = True
+            return
+        self.answered += 1
         data = json.dumps(REPO_ANSWER).encode()
         if mode == "gzip":
             assert "gzip" in self.headers.get("Accept-Encoding", "")
@@ -103,8 +115,38 @@ def test_a_connection_the_server_closed_is_replaced_and_nothing_is_sent_twice(
     server.mode = "close"
     for n in range(3):
         statuses.post("acme/widget", "a" * 40, Status("unit-tests", "pending", f"try {n}"))
+        # Closed for sure before the next request (else it is the race below).
+        assert server.closed.acquire(timeout=5)
     assert server.seen == [("POST", f"/repos/acme/widget/statuses/{'a' * 40}")] * 3
     assert server.connections == 3
+
+
+def test_a_kept_connection_dropped_unanswered_is_replaced_once(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", server.url)
+    monkeypatch.setenv("GITHUB_WRITE_INTERVAL", "0")
+    statuses = GitHubStatuses(github_client("t0ken"), sleep=lambda _: True)
+    server.mode = "drop"
+    for n in range(3):
+        statuses.post("acme/widget", "a" * 40, Status("unit-tests", "pending", f"try {n}"))
+    # Each post after the first: dropped on the kept connection, then answered on a new one.
+    post = ("POST", f"/repos/acme/widget/statuses/{'a' * 40}")
+    assert server.seen == [post] * 5
+    assert server.connections == 3
+
+
+def test_a_new_connection_dropped_unanswered_is_a_transient_forge_error(
+    server: Server, reader: GitHubReader
+) -> None:
+    assert reader.default_branch("acme/widget") == "trunk"
+    server.mode = "drop-all"
+    with pytest.raises(ForgeUnavailable, match=r"RemoteDisconnected|closed connection"):
+        reader.default_branch("acme/widget")
+    # The kept connection's try, then one new connection's; no more (the adapter's retries
+    # end at once here).
+    assert len(server.seen) == 3
+    assert server.connections == 2
 
 
 def test_a_gzip_answer_is_read(server: Server, reader: GitHubReader) -> None:
