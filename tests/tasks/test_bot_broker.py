@@ -100,7 +100,11 @@ def test_garbage_is_dead_lettered_not_redelivered(amqp_url: str, running_bot: Ru
     running_bot.close()
     dead = drain(amqp_url, queues.WEBHOOK_DEAD)
     assert [(p.message_id, p.headers[poison.REASON_HEADER]) for p, _ in dead] == [
-        ("g-1", "message is not JSON: Expecting value: line 1 column 1 (char 0)"),
+        (
+            "g-1",
+            "message is not JSON: unexpected character, expected a JSON value: "
+            "line 1 column 1 (char 0)",
+        ),
         ("g-2", "push: missing field repository"),
     ]
     assert dead[0][1] == b"\x00garbage"
@@ -169,7 +173,8 @@ def test_replay_moves_dead_letters_back_once(
     assert len(lines) == 3
     assert lines[0].startswith("replayed  g-1  (not JSON)  age ")
     assert lines[0].endswith(
-        "reason: message is not JSON: Expecting value: line 1 column 1 (char 0)"
+        "reason: message is not JSON: unexpected character, expected a JSON value: "
+        "line 1 column 1 (char 0)"
     )
     assert lines[1].startswith("replayed  g-2  push  age ")
     assert lines[1].endswith("reason: push: missing field repository")

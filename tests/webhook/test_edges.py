@@ -110,7 +110,7 @@ def test_deeply_nested_signed_json_is_400(
     body = b'{"a": ' + b"[" * depth + b"]" * depth + b"}"
     response = exchange(webhook_receiver.url, signed_request(webhook_receiver.secret, body))
     assert response.startswith(b"HTTP/1.1 400 ")
-    assert b"nests deeper" in response
+    assert b"nested too deeply" in response
     assert drain(amqp_url) == []
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from webhook.payload import MAX_NESTING, check_json, nests_deeper
+from ouro.jsonutil import nests_deeper
+from webhook.payload import MAX_NESTING, check_json
 from webhook.wire import Refused
 
 TRICKY = ['"', "\\", "[", "]", "{", "}", '\\"', "\\\\", "a", "é", "\n"]
@@ -42,7 +43,7 @@ def test_the_nesting_found_is_the_parsers(seed: int) -> None:
     body = json.dumps(value, ensure_ascii=rng.random() < 0.5).encode()
     limit = rng.randrange(1, 14)
     value = json.loads(body)
-    assert nests_deeper(value, limit) == (depth(value) > limit)
+    assert nests_deeper(body, value, limit) == (depth(value) > limit)
 
 
 def deep_body(levels: int, before: bytes) -> bytes:
@@ -56,5 +57,5 @@ def deep_body(levels: int, before: bytes) -> bytes:
 )
 def test_brackets_in_strings_neither_hide_nor_add_depth(string: bytes) -> None:
     check_json(deep_body(MAX_NESTING, string))
-    with pytest.raises(Refused, match=f"nests deeper than {MAX_NESTING}"):
+    with pytest.raises(Refused, match=f"nested too deeply \\(deeper than {MAX_NESTING} levels"):
         check_json(deep_body(MAX_NESTING + 1, string))
