@@ -2,8 +2,8 @@
 
 pika's `AsyncioConnection` runs on the same asyncio loop as the HTTP side, so a delivery
 is published from the request's own callback (no hand-over to another thread) and its
-confirm resolves an `asyncio.Future`. Messages of concurrent requests leave in one socket
-write per loop turn and the broker confirms them together (`multiple`).
+confirm resolves an `asyncio.Future`. Each message leaves in one socket write (its frames
+joined); the broker confirms the messages of concurrent requests together (`multiple`).
 """
 
 import asyncio
