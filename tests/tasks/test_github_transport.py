@@ -91,12 +91,23 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def reader(server: Server, monkeypatch: pytest.MonkeyPatch) -> GitHubReader:
+def api(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter's settings for `server`, with no proxy in the way."""
     monkeypatch.setenv("GITHUB_API_URL", server.url)
     monkeypatch.setenv("GITHUB_WRITE_INTERVAL", "0")
     for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def reader(api: None) -> GitHubReader:
     return GitHubReader(github_client("t0ken"), can_write=True, sleep=lambda _: True)
+
+
+@pytest.fixture
+def statuses(api: None) -> GitHubStatuses:
+    # The adapter's retries end at once: each attempt shows in `Server.seen`.
+    return GitHubStatuses(github_client("t0ken"), sleep=lambda _: True)
 
 
 def test_a_client_keeps_one_connection(server: Server, reader: GitHubReader) -> None:
@@ -107,11 +118,8 @@ def test_a_client_keeps_one_connection(server: Server, reader: GitHubReader) -> 
 
 
 def test_a_connection_the_server_closed_is_replaced_and_nothing_is_sent_twice(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    server: Server, statuses: GitHubStatuses
 ) -> None:
-    monkeypatch.setenv("GITHUB_API_URL", server.url)
-    monkeypatch.setenv("GITHUB_WRITE_INTERVAL", "0")
-    statuses = GitHubStatuses(github_client("t0ken"), sleep=lambda _: True)
     server.mode = "close"
     for n in range(3):
         statuses.post("acme/widget", "a" * 40, Status("unit-tests", "pending", f"try {n}"))
@@ -122,11 +130,8 @@ def test_a_connection_the_server_closed_is_replaced_and_nothing_is_sent_twice(
 
 
 def test_a_kept_connection_dropped_unanswered_is_replaced_once(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    server: Server, statuses: GitHubStatuses
 ) -> None:
-    monkeypatch.setenv("GITHUB_API_URL", server.url)
-    monkeypatch.setenv("GITHUB_WRITE_INTERVAL", "0")
-    statuses = GitHubStatuses(github_client("t0ken"), sleep=lambda _: True)
     server.mode = "drop"
     for n in range(3):
         statuses.post("acme/widget", "a" * 40, Status("unit-tests", "pending", f"try {n}"))
