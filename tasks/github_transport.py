@@ -1,8 +1,8 @@
 """The connection PyGithub's requester sends through (`tasks.github`, `count_requests`): one
 kept-alive `http.client` connection per client, where PyGithub's own class goes through a
-`requests` session. Each of the bot's GitHub requests cost about 0.7 ms of CPU in `requests`
-and `urllib3` (preparing the request, hooks, cookies, the pool, header dictionaries) against
-about 0.2 ms here (docs/tasks-bot.md, "Figures").
+`requests` session: a status post cost 1.34 ms of CPU through `requests` and `urllib3`
+(preparing the request, hooks, cookies, the pool, header dictionaries), 0.36 ms through
+this (docs/tasks-bot.md, "Figures").
 
 It has the shape PyGithub expects of a connection (`request`, then `getresponse` with
 `status`, `getheaders` and `read`), asks for gzip as `requests` did, verifies TLS with the
@@ -60,8 +60,6 @@ class Answer:
 
 class Connection:
     """One host's kept-alive connection; PyGithub makes one per client and holds it."""
-
-    protocol = "http"
 
     def __init__(
         self,
@@ -169,8 +167,6 @@ class Connection:
 
 
 class TLSConnection(Connection):
-    protocol = "https"
-
     _context: ssl.SSLContext | None = None
 
     def _connect(self) -> http.client.HTTPConnection:
