@@ -82,7 +82,10 @@ class ImageCache:
         with _flock(self._locks / f"{ref.sha256}.use", fcntl.LOCK_SH):
             with _flock(self._locks / f"{ref.sha256}.fetch", fcntl.LOCK_EX):
                 files = self._complete(ref, source)
-                os.utime(files.qcow2.parent)
+                # The exact time, not the kernel's (a tick of several milliseconds): two
+                # uses in one tick would otherwise tie, and the eviction order with them.
+                now = time.time_ns()
+                os.utime(files.qcow2.parent, ns=(now, now))
             self.evict(keep=ref.sha256)
             yield files
 
