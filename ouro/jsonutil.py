@@ -22,6 +22,12 @@ class PayloadError(ValueError):
     """A value in a JSON document is missing or has the wrong type."""
 
 
+def dump(message: object) -> bytes:
+    """`message` (a dataclass, or dicts, lists and scalars) as compact JSON, keys sorted: the
+    bodies of the messages we publish. orjson: `json.dumps(asdict(...))` cost a job 30 µs."""
+    return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
+
+
 _CONTAINERS = {dict, list}
 
 

@@ -4,11 +4,10 @@ A worker running a job of `repo` PR `pr` stops it unless the job tests `keep_sha
 (the PR's new head after a push); a closed PR sends `keep_sha` None: stop all.
 """
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from ouro import validate
-from ouro.jsonutil import get_int, get_optional_str, get_str, parse_object
+from ouro.jsonutil import dump, get_int, get_optional_str, get_str, parse_object
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class Cancel:
         return repo == self.repo and pr == self.pr and sha != self.keep_sha
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
+        return dump(self)
 
     @classmethod
     def from_json(cls, body: bytes) -> "Cancel":

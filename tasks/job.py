@@ -6,18 +6,18 @@ bytes, it returns a valid job or raises `PayloadError`/`InvalidValue` with a one
 reason, which the worker dead-letters.
 """
 
-import json
 import math
 import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ouro import queues, validate
 from ouro.jsonutil import (
     JsonDict,
     PayloadError,
+    dump,
     get_dict,
     get_int,
     get_number,
@@ -148,7 +148,7 @@ class Job:
         return queues.tasks_queue(self.capability)
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        return dump(self)
 
     @classmethod
     def from_json(cls, body: bytes) -> "Job":

@@ -6,10 +6,9 @@ disk for `/status` (docs/images-server.md, "The status page"). One format, writt
 component and read by another, so it lives in the base.
 """
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from ouro.jsonutil import get_bool, get_int, get_number, get_str, parse_object
+from ouro.jsonutil import dump, get_bool, get_int, get_number, get_str, parse_object
 
 NAME = "job.json"
 RUNNING = "running"
@@ -44,7 +43,7 @@ class JobRecord:
         return self.finished is None
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        return dump(self)
 
     @classmethod
     def from_json(cls, body: bytes) -> "JobRecord":

@@ -238,6 +238,6 @@ def test_job_with_an_unusable_log_folder_is_dead_lettered(
     direct_config: WorkerConfig, make_job: JobFactory
 ) -> None:
     worker, statuses, _ = setup(direct_config)
-    body = make_job().to_json().replace(b'"log": "logs/', b'"log": "images/')
+    body = make_job().to_json().replace(b'"log":"logs/', b'"log":"images/')
     assert isinstance(worker.handle(Message(body, "m1", False, {}, None)), DeadLetter)
     assert statuses.posted == []
