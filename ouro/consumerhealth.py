@@ -1,7 +1,7 @@
 """Whether a consumer (the bot, a worker) is connected and consuming: what its readiness and
 liveness probes ask (`/readyz`, `/healthz` beside `/metrics`, `ouro.metrics`).
 
-It learns the consumer's connection through `amqp.consume`'s `on_connected` hook, and the
+It learns the consumer's connection through `consumer.consume`'s `on_connected` hook, and the
 connection's own thread marks a heartbeat on it every `TICK` seconds (pika runs
 `call_later` callbacks inside the consume loop's `process_data_events`). So:
 
@@ -47,7 +47,7 @@ class ConsumerHealth:
         self._retired: str | None = None
 
     def hook(self, then: OnConnected | None = None) -> OnConnected:
-        """An `on_connected` for `amqp.consume` that records the connection, then calls
+        """An `on_connected` for `consumer.consume` that records the connection, then calls
         `then` (another hook, such as the worker's cancel queue)."""
 
         def on_connected(connection: pika.BlockingConnection, channel: BlockingChannel) -> None:

@@ -1,4 +1,4 @@
-"""The poison-message policy, one for every consumer (`ouro.amqp.consume` and the worker's
+"""The poison-message policy, one for every consumer (`ouro.consumer.consume` and the worker's
 cancel queue).
 
 A handler ends each message in one of four ways:

@@ -8,7 +8,7 @@ import threading
 import time
 from types import FrameType
 
-from ouro import amqp, metrics, queues
+from ouro import amqp, consumer, metrics, queues
 from ouro.consumerhealth import ConsumerHealth
 from ouro.retry import Sleep
 from ouro.store import open_store
@@ -165,7 +165,7 @@ def run_bot(args: argparse.Namespace) -> int:
     queue = args.shadow or queues.WEBHOOK
     log.info("consuming %s%s", queue, f", recording to {record.path}" if record else "")
     try:
-        amqp.consume(
+        consumer.consume(
             [queue],
             record.wrap(bot.handle) if record else bot.handle,
             capabilities=capabilities,

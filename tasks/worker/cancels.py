@@ -16,7 +16,7 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from ouro import amqp, poison, queues
+from ouro import amqp, consumer, poison, queues
 from ouro.jsonutil import PayloadError
 from ouro.validate import InvalidValue
 from tasks.cancel import Cancel
@@ -35,7 +35,7 @@ class CancelQueue:
         self._dead = poison.Rerouter(lambda: amqp.Publisher(url, capabilities))
 
     def on_connected(self, connection: pika.BlockingConnection, _: BlockingChannel) -> None:
-        """`amqp.consume`'s hook: bind and consume, on every (re)connection."""
+        """`consumer.consume`'s hook: bind and consume, on every (re)connection."""
         channel = connection.channel()
         declared = channel.queue_declare("", exclusive=True, auto_delete=True)
         name = declared.method.queue
@@ -60,7 +60,7 @@ class CancelQueue:
     def _dead_letter(
         self, method: pika.spec.Basic.Deliver, props: pika.BasicProperties, body: bytes, why: str
     ) -> None:
-        message = amqp.delivered(queues.CANCEL_EXCHANGE, method, props, body)
+        message = consumer.delivered(queues.CANCEL_EXCHANGE, method, props, body)
         try:
             self._dead.dead_letter(message, why)
         except (amqp.BrokerUnavailable, pika.exceptions.AMQPError) as error:

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from ouro import amqp
+from ouro import amqp, consumer
 from ouro.consumerhealth import ConsumerHealth
 from ouro.jsonutil import PayloadError
 from ouro.store import Store, StoreRefused
@@ -94,7 +94,7 @@ class Worker:
         # The newest cancel per (repo, PR), with when it arrived.
         self._cancels: dict[tuple[str, int], tuple[Cancel, float]] = {}
         self._draining = threading.Event()
-        # After a lost broker connection, `amqp.consume` reconnects and may deliver again
+        # After a lost broker connection, `consumer.consume` reconnects and may deliver again
         # (even the same job) while the old run goes on: the new delivery waits for it.
         self._one_at_a_time = threading.Lock()
 
@@ -121,7 +121,7 @@ class Worker:
         cancels = CancelQueue(self.cancel, url, capabilities)
         consuming = stop if self._canary is None else self._canary.follow(stop)
         try:
-            amqp.consume(
+            consumer.consume(
                 self.config.queues,
                 self.handle,
                 url=url,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ouro import amqp, queues
+from ouro import amqp, consumer, queues
 from ouro.config import ConfigError
 from tests.rabbitmq import RabbitMQ, drain
 
@@ -99,7 +99,7 @@ def test_consume_acks_after_handler_and_requeues_on_crash(amqp_url: str) -> None
         return amqp.Outcome.ACK
 
     thread = threading.Thread(
-        target=amqp.consume,
+        target=consumer.consume,
         args=([queues.TASKS], handler),
         kwargs={"stop": stop, "crash_delay": 1.0},
     )

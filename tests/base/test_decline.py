@@ -4,7 +4,7 @@ jobs to the stable workers without spinning on the broker, and hands a job over 
 import threading
 import time
 
-from ouro import amqp, queues
+from ouro import amqp, consumer, queues
 from tests.rabbitmq import drain
 
 PAUSE = 0.5
@@ -12,7 +12,7 @@ PAUSE = 0.5
 
 def _consumer(handler: amqp.Handler, stop: threading.Event) -> threading.Thread:
     thread = threading.Thread(
-        target=amqp.consume, args=([queues.TASKS], handler), kwargs={"stop": stop}
+        target=consumer.consume, args=([queues.TASKS], handler), kwargs={"stop": stop}
     )
     thread.start()
     return thread

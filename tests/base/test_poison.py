@@ -1,4 +1,4 @@
-"""The poison-message policy (ouro/poison.py) through `amqp.consume` on a real broker: dead
+"""The poison-message policy (ouro/poison.py) through `consumer.consume` on a real broker: dead
 letters at once, retries counted in a header with backoff and bounded, exceptions counted
 as retries, hand-backs not counted, and what the dead letter carries."""
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ouro import amqp, poison, queues
+from ouro import amqp, consumer, poison, queues
 from tests.rabbitmq import drain
 
 Handler = Callable[[amqp.Message], amqp.Result]
@@ -31,7 +31,7 @@ def run(
                 stop.set()
 
     thread = threading.Thread(
-        target=amqp.consume,
+        target=consumer.consume,
         args=([queues.TASKS], recording),
         kwargs={"stop": stop, "crash_delay": crash_delay},
     )
@@ -162,7 +162,7 @@ def test_a_stop_cuts_the_backoff_short_and_still_counts_the_attempt(amqp_url: st
 
     started = time.monotonic()
     thread = threading.Thread(
-        target=amqp.consume, args=([queues.TASKS], failing), kwargs={"stop": stop}
+        target=consumer.consume, args=([queues.TASKS], failing), kwargs={"stop": stop}
     )
     thread.start()
     thread.join(timeout=30)

@@ -18,7 +18,7 @@ import github
 import pika
 import pytest
 
-from ouro import amqp, queues
+from ouro import amqp, consumer, queues
 from tasks import testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
@@ -90,7 +90,7 @@ class Stack:
             wait=self.stop.wait,
         )
         self.thread = threading.Thread(
-            target=amqp.consume,
+            target=consumer.consume,
             args=([queues.WEBHOOK], self._handle),
             kwargs={"capabilities": tmap.capabilities(), "stop": self.stop},
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ouro import amqp, poison, queues
+from ouro import amqp, consumer, poison, queues
 from ouro.cli import main
 from tasks.bot import Bot
 from tasks.botstate import BotState
@@ -51,7 +51,7 @@ class RunningBot:
                 self.handled.release()
 
         self.thread = threading.Thread(
-            target=amqp.consume,
+            target=consumer.consume,
             args=([queues.WEBHOOK], handle),
             kwargs={"url": url, "capabilities": tmap.capabilities(), "stop": self.stop},
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ouro import amqp, poison, queues
+from ouro import amqp, consumer, poison, queues
 from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.forge import ForgeUnavailable, Status
@@ -59,7 +59,7 @@ def test_github_outage_is_retried_a_bounded_number_of_times_then_dead_lettered(
 
     send(amqp_url, "pull_request", payload("pull_request.opened"), "d-down")
     thread = threading.Thread(
-        target=amqp.consume,
+        target=consumer.consume,
         args=([queues.WEBHOOK], handle),
         kwargs={"capabilities": tmap.capabilities(), "stop": stop, "crash_delay": 0.01},
     )
