@@ -1,8 +1,9 @@
 """The connection PyGithub's requester sends through (`tasks.github`, `count_requests`): one
-kept-alive `http.client` connection per client, where PyGithub's own class goes through a
-`requests` session: a status post cost 1.34 ms of CPU through `requests` and `urllib3`
-(preparing the request, hooks, cookies, the pool, header dictionaries), 0.36 ms through
-this (docs/tasks-bot.md, "Figures").
+kept-alive socket per client, where PyGithub's own class goes through a `requests` session.
+The request's head is written whole and the answer read by httptools' parser (llhttp, as
+uvicorn uses): a status post cost 1.34 ms of CPU through `requests` and `urllib3`, 0.21 ms
+through `http.client` (mostly its header parsing, by the email package), 0.05 ms this way
+(docs/tasks-bot.md, "Figures").
 
 It has the shape PyGithub expects of a connection (`request`, then `getresponse` with
 `status`, `getheaders` and `read`), asks for gzip as `requests` did, verifies TLS with the
@@ -10,26 +11,33 @@ same CA bundle (`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`, else certifi's), and cou
 answer (`tasks.github_requests`). A proxy in the environment is `requests`' business: then
 `tasks.github` keeps PyGithub's class.
 
-Errors are `OSError`s (a refused connection, a timeout, a certificate) and
-`http.client.HTTPException`s (a server that closed mid-answer); `tasks.github` treats both
-as transient.
+Errors are `OSError`s (a refused connection, a timeout, a certificate, a server that closed
+the connection unanswered) and `http.client.HTTPException`s (an answer cut off or
+malformed); `tasks.github` treats both as transient.
 """
 
 import http.client
 import os
 import select
+import socket
 import ssl
 import zlib
 from collections.abc import Callable
 from typing import Any
 
 import certifi
+import httptools
 
 # (verb, path with query, status) of each answer.
 Recorder = Callable[[str, str, int], None]
 
 # (verb, path with query, body, headers)
 _Request = tuple[str, str, bytes | None, dict[str, str]]
+
+# Read at a time: a page of 100 statuses is about 150 KB.
+_CHUNK = 256 * 1024
+# What may not appear in a request's line or a header: it would end the line early.
+_LINE_BREAKS = ("\r", "\n")
 
 
 def ca_bundle(verify: bool | str) -> str | None:
@@ -58,6 +66,43 @@ class Answer:
         return self._body
 
 
+class _Reading:
+    """httptools' callbacks, collecting the answer as it comes."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.began = False
+        self.headed = False
+        self.complete = False
+        self.keep_alive = False
+        self.status = 0
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+
+    def on_message_begin(self) -> None:
+        # Again after an informational (1xx) answer: the real one follows it.
+        self.began, self.headed, self.headers, self.body = True, False, [], []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.headed = True
+        self.status = self.parser.get_status_code()
+
+    def on_body(self, data: bytes) -> None:
+        self.body.append(data)
+
+    def on_message_complete(self) -> None:
+        # Asked now: once the answer is complete, the parser readies itself for the next.
+        self.keep_alive = self.parser.should_keep_alive()
+        # An informational (1xx) answer comes before the real one.
+        self.complete = self.status >= 200
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers if k.lower() == name), "")
+
+
 class Connection:
     """One host's kept-alive connection; PyGithub makes one per client and holds it."""
 
@@ -77,10 +122,13 @@ class Connection:
         self._record = record
         self._verify = verify
         self._sent: _Request | None = None
-        self._connection: http.client.HTTPConnection | None = None
+        self._socket: socket.socket | None = None
+        self._buffer = bytearray(_CHUNK)
 
-    def _connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=self._timeout)
+    default_port = 80
+
+    def _connect(self) -> socket.socket:
+        return socket.create_connection((self.host, self.port or self.default_port), self._timeout)
 
     def request(
         self, verb: str, url: str, input: object, headers: dict[str, str], stream: bool = False
@@ -97,69 +145,96 @@ class Connection:
         if sent is None:
             raise RuntimeError("getresponse() before request()")
         kept = self._kept()
-        self._connection = None
+        self._socket = None
         if kept is not None:
+            reading = _Reading()
             try:
-                response = self._ask(kept, sent)
+                return self._exchange(kept, sent, reading)
             except ConnectionError:
+                if reading.began:
+                    raise
                 # The server closed the kept connection as the request went out (it had
                 # not yet read as closed) and answered nothing: once more on a new one.
-                pass
-            else:
-                return self._read(kept, response, sent)
-        connection = self._connect()
-        return self._read(connection, self._ask(connection, sent), sent)
+        return self._exchange(self._connect(), sent, _Reading())
+
+    def _exchange(self, sock: socket.socket, sent: _Request, reading: _Reading) -> Answer:
+        """Send the request on `sock` and read the answer whole; `sock` is kept for the next
+        request if the answer allows, else closed."""
+        verb, url, body, _ = sent
+        try:
+            sock.sendall(self._head(sent) + (body or b""))
+            keep = self._read(sock, reading, head_only=verb == "HEAD")
+        except BaseException:
+            sock.close()
+            raise
+        if keep:
+            self._socket = sock
+        else:
+            sock.close()
+        data = b"".join(reading.body)
+        if reading.header("content-encoding").lower() == "gzip":
+            data = zlib.decompress(data, wbits=zlib.MAX_WBITS | 16)
+        self._record(verb, url, reading.status)
+        return Answer(reading.status, reading.headers, data.decode("utf-8", "replace"))
+
+    def _head(self, sent: _Request) -> bytes:
+        verb, url, body, headers = sent
+        port = "" if self.port in (None, self.default_port) else f":{self.port}"
+        lines = [f"{verb} {url} HTTP/1.1", f"Host: {self.host}{port}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body is not None or verb in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body or b'')}")
+        if any(c in line for line in lines for c in _LINE_BREAKS) or " " in url:
+            # As http.client refuses them: the request would say something else than meant.
+            raise ValueError(f"a line break or space in a request to {url!r:.80}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _read(self, sock: socket.socket, reading: _Reading, *, head_only: bool) -> bool:
+        """Read the answer into `reading`; whether the connection may carry another request."""
+        view = memoryview(self._buffer)
+        while True:
+            count = sock.recv_into(view)
+            if not count:
+                self._ended(reading)
+                return False
+            try:
+                reading.parser.feed_data(view[:count])
+            except httptools.HttpParserError as error:
+                raise http.client.HTTPException(f"a malformed answer: {error}") from None
+            if reading.complete:
+                return reading.keep_alive
+            if head_only and reading.headed:
+                # An answer to HEAD has no body, whatever its length says; the parser cannot
+                # be told so, and the connection is not used again.
+                return False
 
     @staticmethod
-    def _ask(connection: http.client.HTTPConnection, sent: _Request) -> http.client.HTTPResponse:
-        """Send the request and read the answer's head (a `ConnectionError` here means that
-        nothing was answered)."""
-        verb, url, body, headers = sent
-        try:
-            connection.request(verb, url, body, headers)
-            return connection.getresponse()
-        except BaseException:
-            connection.close()
-            raise
+    def _ended(reading: _Reading) -> None:
+        """The server closed the connection: the end of an answer whose length was not given,
+        or else an error."""
+        if not reading.began:
+            raise http.client.RemoteDisconnected("Remote end closed connection without response")
+        framed = reading.header("content-length") or reading.header("transfer-encoding")
+        if not reading.headed or framed:
+            raise http.client.IncompleteRead(b"".join(reading.body))
 
-    def _read(
-        self,
-        connection: http.client.HTTPConnection,
-        response: http.client.HTTPResponse,
-        sent: _Request,
-    ) -> Answer:
-        verb, url, _, _ = sent
-        try:
-            data = response.read()
-        except BaseException:
-            connection.close()
-            raise
-        if response.will_close:
-            connection.close()
-        else:
-            self._connection = connection
-        if response.getheader("Content-Encoding", "").lower() == "gzip":
-            data = zlib.decompress(data, wbits=zlib.MAX_WBITS | 16)
-        self._record(verb, url, response.status)
-        return Answer(response.status, response.getheaders(), data.decode("utf-8", "replace"))
-
-    def _kept(self) -> http.client.HTTPConnection | None:
+    def _kept(self) -> socket.socket | None:
         """The connection of the last answer, unless the server has closed it since (then
         its socket reads as ready, with an end of file): so no request goes out on a socket
         known to be closed."""
-        connection = self._connection
-        if connection is None or connection.sock is None:
+        sock = self._socket
+        if sock is None:
             return None
-        readable, _, _ = select.select([connection.sock], [], [], 0)
+        readable, _, _ = select.select([sock], [], [], 0)
         if readable:
-            connection.close()
+            sock.close()
             return None
-        return connection
+        return sock
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
     # A scan's client is dropped without being closed (as `requests` sessions were): its kept
     # socket goes with it.
@@ -167,13 +242,17 @@ class Connection:
 
 
 class TLSConnection(Connection):
+    default_port = 443
     _context: ssl.SSLContext | None = None
 
-    def _connect(self) -> http.client.HTTPConnection:
+    def _connect(self) -> socket.socket:
         if self._context is None:
             # Made once per client: loading a CA bundle takes milliseconds.
             # Never unverified: without a bundle (`verify=False`), the system's CAs.
             self._context = ssl.create_default_context(cafile=ca_bundle(self._verify))
-        return http.client.HTTPSConnection(
-            self.host, self.port, timeout=self._timeout, context=self._context
-        )
+        sock = super()._connect()
+        try:
+            return self._context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise

@@ -1,13 +1,15 @@
 """The connection under PyGithub (`tasks.github_transport`) over real HTTP/1.1 on loopback:
 one connection carries a client's requests; a kept connection the server closed meanwhile is
 replaced before anything is sent on it; one the server drops as the request goes out, with
-no answer, is replaced once; gzip answers are read; an answer cut off is a transient forge
-error. The mock-github tests exercise the
+no answer, is replaced once; gzip answers are read; an answer cut off or malformed is a
+transient forge error; an answer without a length ends with its connection; an informational
+answer is skipped; a header with a line break is never sent. The mock-github tests exercise the
 same class with GitHub's shapes, TLS and the proxy fallback included
 (`test_github_requests.py`)."""
 
 import gzip
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,3 +178,72 @@ def test_each_answer_is_recorded_with_its_path(server: Server) -> None:
     assert (answer.status, json.loads(answer.read())) == (200, REPO_ANSWER)
     assert ("content-type", "application/json") in [(k.lower(), v) for k, v in answer.getheaders()]
     assert answers == [("GET", "/repos/acme/widget?per_page=1", 200)]
+
+
+@pytest.fixture
+def canned() -> Iterator[tuple[int, list[bytes]]]:
+    """A server on loopback that answers each connection's request with the next of the
+    bytes put in the list, then closes the connection."""
+    answers: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            with client:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += client.recv(65536)
+                client.sendall(answers.pop(0))
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1], answers
+    listener.close()
+
+
+def ask(port: int) -> tuple[int, str]:
+    connection = Connection("127.0.0.1", port, record=lambda *a: None, timeout=5)
+    connection.request("GET", "/repos/acme/widget", None, {})
+    answer = connection.getresponse()
+    connection.close()
+    return answer.status, answer.read()
+
+
+def test_an_answer_without_a_length_ends_with_the_connection(
+    canned: tuple[int, list[bytes]],
+) -> None:
+    port, answers = canned
+    answers.append(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"a": 1}')
+    assert ask(port) == (200, '{"a": 1}')
+
+
+def test_an_informational_answer_before_the_answer_is_skipped(
+    canned: tuple[int, list[bytes]],
+) -> None:
+    port, answers = canned
+    answers.append(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    assert ask(port) == (201, "{}")
+
+
+def test_a_malformed_answer_is_a_transient_forge_error(
+    canned: tuple[int, list[bytes]], api: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, answers = canned
+    monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{port}")
+    answers.append(b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\n{}")
+    reader = GitHubReader(github_client("t0ken"), can_write=True, sleep=lambda _: True)
+    with pytest.raises(ForgeUnavailable, match="malformed answer"):
+        reader.default_branch("acme/widget")
+
+
+def test_a_line_break_in_a_header_is_refused_before_anything_is_sent(server: Server) -> None:
+    connection = Connection("127.0.0.1", server.server_address[1], record=lambda *a: None)
+    connection.request("GET", "/repos/acme/widget", None, {"Authorization": "token a\r\nX: y"})
+    with pytest.raises(ValueError, match="line break"):
+        connection.getresponse()
+    assert server.seen == []
