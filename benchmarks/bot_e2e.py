@@ -305,6 +305,8 @@ def measure(
     )
     github.report(counts, steady_count)
     burst = shas[steady_count:]
+    if not burst:
+        return
     load = os.getloadavg()
     cpu = cpu_seconds(bot.pid)
     counts = github.snapshot()
@@ -324,8 +326,8 @@ def measure(
 
 def profiled_bot(path: Path) -> int:
     """`ouro bot` with its message handlers under cProfile, timed by CPU: `python -m cProfile`
-    sees only the main thread (pika's loop), and the consumer handles each message on a
-    thread of its own, one at a time, so they can share one profile."""
+    sees only the main thread (pika's loop), and the consumer handles the messages on a
+    thread of their own, one at a time."""
     from ouro.cli import main as ouro_main  # noqa: PLC0415
 
     profile = cProfile.Profile(time.thread_time)
