@@ -107,7 +107,8 @@ class HttpStore:
         self._token = token
         self._backoff = backoff
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        # Each thread's session, with the thread: a session whose thread has ended is closed.
+        self._sessions: list[tuple[threading.Thread, requests.Session]] = []
         self._sessions_lock = threading.Lock()
 
     @classmethod
@@ -127,12 +128,18 @@ class HttpStore:
                 session.headers["Authorization"] = f"Bearer {self._token}"
             self._local.session = session
             with self._sessions_lock:
-                self._sessions.append(session)
+                # Each job's live log has a thread of its own: without this, a worker kept
+                # a session, and its connection to the server, for every job it ever ran.
+                for thread, ended in self._sessions:
+                    if not thread.is_alive():
+                        ended.close()
+                self._sessions = [(t, s) for t, s in self._sessions if t.is_alive()]
+                self._sessions.append((threading.current_thread(), session))
         return session
 
     def close(self) -> None:
         with self._sessions_lock:
-            for session in self._sessions:
+            for _, session in self._sessions:
                 session.close()
             self._sessions.clear()
         self._local = threading.local()

@@ -3,10 +3,12 @@
 `http`: the images-server in-process; `s3`: moto's S3 server on loopback.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,6 +175,36 @@ def test_concurrent_uploads(store: Store) -> None:
     assert errors == []
     for path, data in blobs.items():
         assert store.get(path) == data
+
+
+def _connections_to(port: int) -> int:
+    """This process's TCP connections to `port` that are open (Linux: /proc)."""
+    ours = set()
+    for fd in os.listdir("/proc/self/fd"):
+        # The in-process server's threads open and close sockets meanwhile.
+        with contextlib.suppress(FileNotFoundError):
+            ours.add(os.readlink(f"/proc/self/fd/{fd}"))
+    count = 0
+    for line in Path("/proc/self/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port, state, inode = int(fields[2].split(":")[1], 16), fields[3], fields[9]
+        if remote_port == port and state == "01" and f"socket:[{inode}]" in ours:
+            count += 1
+    return count
+
+
+def test_threads_that_ended_leave_no_connection_open(images_server: ImagesServerFixture) -> None:
+    # A worker's store serves a live-log thread per job, each with a session of its own.
+    store = images_server.store()
+    port = urllib.parse.urlsplit(images_server.url).port or 80
+    for n in range(10):
+        thread = threading.Thread(target=store.put, args=(f"logs/job-{n}/output.txt", b"log"))
+        thread.start()
+        thread.join()
+    store.get("logs/job-9/output.txt")
+    assert _connections_to(port) == 1
+    store.close()
+    assert _connections_to(port) == 0
 
 
 def test_live_log(store: Store) -> None:
