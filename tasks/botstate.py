@@ -42,7 +42,7 @@ class BotState:
     ):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # The consumer runs each message on a new thread; the lock serialises access.
+            # The consumer's handler thread and the scans share it; the lock serialises access.
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as error:
