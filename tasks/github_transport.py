@@ -179,8 +179,9 @@ class Connection:
 
     def _head(self, sent: _Request) -> bytes:
         verb, url, body, headers = sent
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
         port = "" if self.port in (None, self.default_port) else f":{self.port}"
-        lines = [f"{verb} {url} HTTP/1.1", f"Host: {self.host}{port}"]
+        lines = [f"{verb} {url} HTTP/1.1", f"Host: {host}{port}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if body is not None or verb in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body or b'')}")

@@ -247,3 +247,28 @@ def test_a_line_break_in_a_header_is_refused_before_anything_is_sent(server: Ser
     with pytest.raises(ValueError, match="line break"):
         connection.getresponse()
     assert server.seen == []
+
+
+def test_an_ipv6_host_is_named_in_brackets() -> None:
+    listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    port = listener.getsockname()[1]
+    heads: list[bytes] = []
+
+    def serve() -> None:
+        client, _ = listener.accept()
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += client.recv(65536)
+            heads.append(head)
+            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    connection = Connection("::1", port, record=lambda *a: None, timeout=5)
+    connection.request("GET", "/rate_limit", None, {})
+    assert connection.getresponse().status == 200
+    connection.close()
+    thread.join()
+    listener.close()
+    assert f"\r\nHost: [::1]:{port}\r\n".encode() in heads[0]
