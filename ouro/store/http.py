@@ -130,11 +130,13 @@ class HttpStore:
             with self._sessions_lock:
                 # Each job's live log has a thread of its own: without this, a worker kept
                 # a session, and its connection to the server, for every job it ever ran.
-                for thread, ended in self._sessions:
-                    if not thread.is_alive():
-                        ended.close()
-                self._sessions = [(t, s) for t, s in self._sessions if t.is_alive()]
-                self._sessions.append((threading.current_thread(), session))
+                kept = [(threading.current_thread(), session)]
+                for thread, other in self._sessions:
+                    if thread.is_alive():
+                        kept.append((thread, other))
+                    else:
+                        other.close()
+                self._sessions = kept
         return session
 
     def close(self) -> None:
