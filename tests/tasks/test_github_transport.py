@@ -180,62 +180,68 @@ def test_each_answer_is_recorded_with_its_path(server: Server) -> None:
     assert answers == [("GET", "/repos/acme/widget?per_page=1", 200)]
 
 
-@pytest.fixture
-def canned() -> Iterator[tuple[int, list[bytes]]]:
-    """A server on loopback that answers each connection's request with the next of the
-    bytes put in the list, then closes the connection."""
-    answers: list[bytes] = []
-    listener = socket.create_server(("127.0.0.1", 0))
+class Canned:
+    """A server on `host` that answers each connection's request with the next of the bytes
+    put in `answers`, then closes the connection; the requests' heads land in `heads`."""
 
-    def serve() -> None:
+    def __init__(self, host: str) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.listener = socket.create_server((host, 0), family=family)
+        self.host = host
+        self.port: int = self.listener.getsockname()[1]
+        self.answers: list[bytes] = []
+        self.heads: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
         while True:
             try:
-                client, _ = listener.accept()
+                client, _ = self.listener.accept()
             except OSError:
                 return
             with client:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    request += client.recv(65536)
-                client.sendall(answers.pop(0))
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += client.recv(65536)
+                self.heads.append(head)
+                client.sendall(self.answers.pop(0))
 
-    threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1], answers
-    listener.close()
+    def ask(self) -> tuple[int, str]:
+        connection = Connection(self.host, self.port, record=lambda *a: None, timeout=5)
+        connection.request("GET", "/repos/acme/widget", None, {})
+        answer = connection.getresponse()
+        connection.close()
+        return answer.status, answer.read()
 
 
-def ask(port: int) -> tuple[int, str]:
-    connection = Connection("127.0.0.1", port, record=lambda *a: None, timeout=5)
-    connection.request("GET", "/repos/acme/widget", None, {})
-    answer = connection.getresponse()
-    connection.close()
-    return answer.status, answer.read()
+@pytest.fixture
+def canned() -> Iterator[Canned]:
+    server = Canned("127.0.0.1")
+    yield server
+    server.listener.close()
 
 
 def test_an_answer_without_a_length_ends_with_the_connection(
-    canned: tuple[int, list[bytes]],
+    canned: Canned,
 ) -> None:
-    port, answers = canned
-    answers.append(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"a": 1}')
-    assert ask(port) == (200, '{"a": 1}')
+    canned.answers.append(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"a": 1}')
+    assert canned.ask() == (200, '{"a": 1}')
 
 
 def test_an_informational_answer_before_the_answer_is_skipped(
-    canned: tuple[int, list[bytes]],
+    canned: Canned,
 ) -> None:
-    port, answers = canned
-    answers.append(
+    canned.answers.append(
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"
     )
-    assert ask(port) == (201, "{}")
+    assert canned.ask() == (201, "{}")
 
 
 def test_a_malformed_answer_is_a_transient_forge_error(
-    canned: tuple[int, list[bytes]], api: None, monkeypatch: pytest.MonkeyPatch
+    canned: Canned, api: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port, answers = canned
-    monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{port}")
-    answers.append(b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\n{}")
+    monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{canned.port}")
+    canned.answers.append(b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\n{}")
     reader = GitHubReader(github_client("t0ken"), can_write=True, sleep=lambda _: True)
     with pytest.raises(ForgeUnavailable, match="malformed answer"):
         reader.default_branch("acme/widget")
@@ -250,25 +256,8 @@ def test_a_line_break_in_a_header_is_refused_before_anything_is_sent(server: Ser
 
 
 def test_an_ipv6_host_is_named_in_brackets() -> None:
-    listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
-    port = listener.getsockname()[1]
-    heads: list[bytes] = []
-
-    def serve() -> None:
-        client, _ = listener.accept()
-        with client:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += client.recv(65536)
-            heads.append(head)
-            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    connection = Connection("::1", port, record=lambda *a: None, timeout=5)
-    connection.request("GET", "/rate_limit", None, {})
-    assert connection.getresponse().status == 200
-    connection.close()
-    thread.join()
-    listener.close()
-    assert f"\r\nHost: [::1]:{port}\r\n".encode() in heads[0]
+    server = Canned("::1")
+    server.answers.append(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    assert server.ask() == (200, "{}")
+    server.listener.close()
+    assert f"\r\nHost: [::1]:{server.port}\r\n".encode() in server.heads[0]
