@@ -1,10 +1,10 @@
 """The tasks bot: the thin effects loop around `tasks.interpret`.
 
 For each message of the `webhook` queue: parse it, skip it if its delivery was
-processed before, interpret it, then carry the decision out — cancels to the
-fanout exchange, "Manual testing required" where no status exists yet, and per
-job `pending` "Not yet tested" followed by the confirmed publish — and only then
-remember the delivery and ack. The consumer's poison-message policy (`ouro.poison`)
+processed before, interpret it, then carry the decision out — "Manual testing
+required" where no status exists yet, each job's `pending` "Not yet tested", then the
+cancels (to the fanout exchange) and the jobs published together and confirmed — and
+only then remember the delivery and ack. The consumer's poison-message policy (`ouro.poison`)
 does the rest: a message that cannot be processed (not JSON, missing fields, invalid
 values such as a login that is no GitHub login, a 4xx from GitHub about it) is a
 `DeadLetter`: published to `webhook.dead` with the reason in the `x-ouro-reason` header
@@ -19,13 +19,14 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from ouro import amqp, queues, validate
 from ouro.jsonutil import JsonDict, PayloadError, get_dict, get_str, parse_object
 from tasks import botmetrics, github_requests
 from tasks.botstate import BotState
+from tasks.cancel import Cancel
 from tasks.decision import MANUAL_TESTING, NOT_YET_TESTED, Decision, StartJob
 from tasks.forge import (
     Conversation,
@@ -49,15 +50,7 @@ _DELIVERY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class Publisher(Protocol):
-    def publish(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        message_id: str,
-        exchange: str = "",
-        priority: int = 0,
-    ) -> None: ...
+    def publish_all(self, messages: Sequence[amqp.Outgoing]) -> None: ...
 
 
 def parse_message(body: bytes) -> tuple[str, str, JsonDict]:
@@ -204,14 +197,6 @@ class Bot:
         outside scans: a lone "Not yet tested" that this bot has no record of is a publish
         that failed after its status was posted, so the job is published again.
         """
-        for cancel in decision.cancels:
-            self._publisher.publish(
-                "",
-                cancel.to_json(),
-                exchange=queues.CANCEL_EXCHANGE,
-                message_id=f"cancel-{secrets.token_hex(8)}",
-            )
-            log.info("cancel sent for %s#%d (%s)", cancel.repo, cancel.pr, cancel.reason)
         latest: dict[tuple[str, str], dict[str, Status]] = {}
 
         def statuses_of(repo: str, sha: str) -> dict[str, Status]:
@@ -222,7 +207,7 @@ class Bot:
         for post in decision.statuses:
             if post.status.context not in statuses_of(post.repo, post.sha):
                 self._post(post.repo, post.sha, post.status)
-        started = 0
+        jobs = []
         for start in decision.starts:
             if start.exclusive:
                 # Asked for by a person, so started again even after a result; never twice.
@@ -230,12 +215,15 @@ class Bot:
                     continue
             elif not self._should_start(start, statuses_of, scan=scan):
                 continue
-            # A person asked for it and waits for its own "In progress": no "Not yet tested".
-            self._start(start.job, announce=not start.exclusive)
-            started += 1
+            else:
+                # A person who asked waits for the job's own "In progress" instead.
+                job = start.job
+                self._post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
+            jobs.append(start.job)
+        self._publish(decision.cancels, jobs)
         for comment in decision.comments:
             self._conversation.comment(comment.repo, comment.number, comment.text)
-        return started
+        return len(jobs)
 
     def _running(self, job: Job, statuses_of: Callable[[str, str], dict[str, Status]]) -> bool:
         """Whether a run of the job's context is queued or running on its sha; if so, the
@@ -285,15 +273,29 @@ class Bot:
             botmetrics.FIRST_STATUS.observe(max(0.0, time.time() - self._queued_at))
             self._queued_at = None
 
-    def _start(self, job: Job, *, announce: bool = True) -> None:
-        if announce:
-            self._post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
-        self._publisher.publish(job.queue, job.to_json(), message_id=job.id, priority=job.priority)
-        botmetrics.JOBS.labels(job.queue).inc()
-        self._state.remember_job(job.repo, job.sha, job.context, job.id)
-        log.info(
-            "job %s queued on %s: %s@%s %s", job.id, job.queue, job.repo, job.sha[:12], job.context
-        )
+    def _publish(self, cancels: Sequence[Cancel], jobs: list[Job]) -> None:
+        """The decision's cancels and jobs, confirmed together. Each job's "Not yet tested"
+        is posted before it is published, or it could overwrite the worker's "In progress"."""
+        messages = [
+            amqp.Outgoing(
+                "",
+                cancel.to_json(),
+                f"cancel-{secrets.token_hex(8)}",
+                exchange=queues.CANCEL_EXCHANGE,
+            )
+            for cancel in cancels
+        ]
+        messages += [amqp.Outgoing(j.queue, j.to_json(), j.id, priority=j.priority) for j in jobs]
+        self._publisher.publish_all(messages)
+        for cancel in cancels:
+            log.info("cancel sent for %s#%d (%s)", cancel.repo, cancel.pr, cancel.reason)
+        self._state.remember_jobs(jobs)
+        for job in jobs:
+            botmetrics.JOBS.labels(job.queue).inc()
+            log.info(
+                "job %s queued on %s: %s@%s %s",
+                job.id, job.queue, job.repo, job.sha[:12], job.context,
+            )  # fmt: skip
 
     def scan(self, repos: Iterable[str] | None = None, *, pr: int | None = None) -> int:
         """Queue the open PRs (or only PR number `pr`) whose head lacks expected statuses;

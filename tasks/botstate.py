@@ -10,10 +10,11 @@ atomic writes, nothing to run.
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ouro.config import ConfigError, setting
+from tasks.job import Job
 
 RETENTION = 7 * 24 * 3600.0
 
@@ -74,12 +75,16 @@ class BotState:
             ).fetchone()
         return row is not None
 
-    def remember_job(self, repo: str, sha: str, context: str, job_id: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?)",
-                (repo, sha, context, job_id, self._clock()),
-            )
+    def remember_jobs(self, jobs: Iterable[Job]) -> None:
+        """Note each of `jobs` as published, in one transaction (one write to the log)."""
+        at = self._clock()
+        rows = [(job.repo, job.sha, job.context, job.id, at) for job in jobs]
+        if not rows:
+            return
+        # `with` commits the transaction begun, or rolls it back.
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?)", rows)
 
     def prune(self) -> int:
         """Forget entries older than the retention; the number forgotten."""

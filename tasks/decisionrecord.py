@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -167,23 +167,14 @@ class _Publisher:
         self._inner = inner
         self._note = note
 
-    def publish(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        message_id: str,
-        exchange: str = "",
-        priority: int = 0,
-    ) -> None:
-        if exchange == queues.CANCEL_EXCHANGE:
-            self._note("cancels", asdict(Cancel.from_json(body)))
-        else:
-            fields = asdict(Job.from_json(body))
-            for name in UNCOMPARED_JOB_FIELDS:
-                del fields[name]
-            self._note("jobs", {**fields, "queue": routing_key})
+    def publish_all(self, messages: Sequence[amqp.Outgoing]) -> None:
+        for message in messages:
+            if message.exchange == queues.CANCEL_EXCHANGE:
+                self._note("cancels", asdict(Cancel.from_json(message.body)))
+            else:
+                fields = asdict(Job.from_json(message.body))
+                for name in UNCOMPARED_JOB_FIELDS:
+                    del fields[name]
+                self._note("jobs", {**fields, "queue": message.routing_key})
         if self._inner is not None:
-            self._inner.publish(
-                routing_key, body, message_id=message_id, exchange=exchange, priority=priority
-            )
+            self._inner.publish_all(messages)

@@ -4,6 +4,7 @@ import json
 import threading
 import time
 
+import pika
 import pytest
 
 from ouro import amqp, consumer, queues
@@ -61,6 +62,45 @@ def test_unroutable_publish_is_an_error(amqp_url: str) -> None:
     with pytest.raises(amqp.BrokerUnavailable, match="unroutable"):
         publisher.publish("no-such-queue", b"{}", message_id="x")
     publisher.close()
+
+
+def test_publish_all_stores_every_message_in_order(amqp_url: str) -> None:
+    publisher = amqp.Publisher()
+    publisher.publish_all([amqp.Outgoing(queues.TASKS, b"{}", f"m{i}") for i in range(5)])
+    publisher.close()
+    assert [props.message_id for props, _ in drain(amqp_url, queues.TASKS)] == [
+        f"m{i}" for i in range(5)
+    ]
+
+
+def test_publish_all_names_the_message_the_broker_could_not_route(amqp_url: str) -> None:
+    publisher = amqp.Publisher()
+    batch = [
+        amqp.Outgoing(queues.TASKS, b"{}", "first"),
+        amqp.Outgoing("no-such-queue", b"{}", "lost"),
+        amqp.Outgoing(queues.TASKS, b"{}", "third"),
+    ]
+    with pytest.raises(amqp.BrokerUnavailable, match="message lost unroutable to no-such-queue"):
+        publisher.publish_all(batch)
+    publisher.publish(queues.TASKS, b"{}", message_id="after")
+    publisher.close()
+    assert [p.message_id for p, _ in drain(amqp_url, queues.TASKS)] == ["first", "third", "after"]
+
+
+def test_publish_all_names_the_message_the_broker_refused(amqp_url: str) -> None:
+    # A queue that is always full and refuses what would overflow it: the broker nacks.
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    full = {"x-max-length": 0, "x-overflow": "reject-publish"}
+    connection.channel().queue_declare("full", arguments=full)
+    connection.close()
+    publisher = amqp.Publisher()
+    batch = [amqp.Outgoing(queues.TASKS, b"{}", "first"), amqp.Outgoing("full", b"{}", "nacked")]
+    with pytest.raises(amqp.BrokerUnavailable, match="broker refused message nacked"):
+        publisher.publish_all(batch)
+    # The next publish goes out on a new channel (NACK_STUCK in ouro/queues.py).
+    publisher.publish(queues.TASKS, b"{}", message_id="after")
+    publisher.close()
+    assert [p.message_id for p, _ in drain(amqp_url, queues.TASKS)] == ["first", "after"]
 
 
 def test_publisher_reconnects_after_broker_restart(private_rabbitmq: RabbitMQ) -> None:

@@ -3,7 +3,7 @@
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +28,15 @@ class FakePublisher:
         self._gh = gh
         self.fail_on: str | None = None
 
-    def publish(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        message_id: str,
-        exchange: str = "",
-        priority: int = 0,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        if routing_key == self.fail_on:
+    def publish_all(self, messages: Sequence[amqp.Outgoing]) -> None:
+        if any(m.routing_key == self.fail_on for m in messages):
             raise amqp.BrokerUnavailable("simulated")
-        self.sent.append(
-            (exchange or routing_key, message_id, body, {"priority": priority, "headers": headers})
-        )
-        if self._gh is not None:
-            # Records the interleaving of statuses and publishes in one list.
-            self._gh.posted.append(("publish", routing_key, Status(message_id, "", "")))
+        for m in messages:
+            details = {"priority": m.priority, "headers": m.headers}
+            self.sent.append((m.exchange or m.routing_key, m.message_id, m.body, details))
+            if self._gh is not None:
+                # Records the interleaving of statuses and publishes in one list.
+                self._gh.posted.append(("publish", m.routing_key, Status(m.message_id, "", "")))
 
     def jobs(self) -> list[Job]:
         return [Job.from_json(body) for key, _, body, _ in self.sent if key.startswith("tasks")]
@@ -85,15 +76,16 @@ def make_bot(
     )
 
 
-def test_posts_not_yet_tested_before_publishing_each_job(state: BotState) -> None:
+def test_posts_not_yet_tested_before_publishing_the_jobs(state: BotState) -> None:
     gh = FakeGitHub()
     publisher = FakePublisher(gh)
     bot = make_bot(state, gh, publisher)
     assert bot.handle(message("pull_request", payload("pull_request.opened"))) is amqp.Outcome.ACK
+    # The jobs are published together, after every "Not yet tested" (one wait for confirms).
     assert [(r, s, st.context, st.state, st.description) for r, s, st in gh.posted] == [
         (REPO, SHA, "unit-tests", "pending", NOT_YET_TESTED),
-        ("publish", "tasks", "unit-tests-1", "", ""),
         (REPO, SHA, "fedora-41/networking", "pending", NOT_YET_TESTED),
+        ("publish", "tasks", "unit-tests-1", "", ""),
         ("publish", "tasks.kvm", "fedora-41-networking-2", "", ""),
     ]
     assert [s[3]["priority"] for s in publisher.sent] == [5, 7]
@@ -365,7 +357,7 @@ def test_state_prunes_after_retention(tmp_path: Path) -> None:
     now = [1000.0]
     store = BotState(tmp_path / "s.sqlite", retention=3 * 24 * 3600, clock=lambda: now[0])
     store.remember_delivery("old")
-    store.remember_job(REPO, SHA, "unit-tests", "j")
+    store.remember_jobs([Job("j", REPO, SHA, "unit-tests", ["true"], "img", "https://x/r.git")])
     now[0] += 3 * 24 * 3600 - 1
     assert store.prune() == 0
     assert store.seen("old")

@@ -2,10 +2,12 @@
 (tasks/refresh.py, tasks/revisions.py, tasks/commands.py), and how the bot applies them."""
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
+from ouro import amqp
 from tasks import testmap
 from tasks.bot import Bot
 from tasks.botstate import BotState
@@ -250,9 +252,8 @@ class Published:
     def __init__(self) -> None:
         self.jobs: list[Job] = []
 
-    def publish(self, routing_key: str, body: bytes, **_: Any) -> None:
-        if routing_key.startswith("tasks"):
-            self.jobs.append(Job.from_json(body))
+    def publish_all(self, messages: Sequence[amqp.Outgoing]) -> None:
+        self.jobs += [Job.from_json(m.body) for m in messages if m.routing_key.startswith("tasks")]
 
 
 def test_the_bot_refuses_a_second_refresh_while_one_runs(state: BotState) -> None:
