@@ -144,8 +144,10 @@ def _consume_on(
             else:
                 channel.basic_nack(tag, requeue=True)
         busy.clear()
-        # A declined message's consumer pauses; any other listens again at once.
-        connection.call_later(pause_for, listen)
+        if not consumers:
+            # Paused for this message (several queues, or a decline): listen again, a declined
+            # message's consumer after its pause, any other at once.
+            connection.call_later(pause_for, listen)
 
     def work(tag: int, message: Message) -> None:
         outcome, pause_for = _handled(message, handler, rerouter, stop)
