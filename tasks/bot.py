@@ -207,20 +207,23 @@ class Bot:
         for post in decision.statuses:
             if post.status.context not in statuses_of(post.repo, post.sha):
                 self._post(post.repo, post.sha, post.status)
-        jobs = []
-        for start in decision.starts:
-            if start.exclusive:
-                # Asked for by a person, so started again even after a result; never twice.
-                if self._running(start.job, statuses_of):
+        jobs: list[Job] = []
+        try:
+            for start in decision.starts:
+                if start.exclusive:
+                    # Asked for by a person, so started again even after a result; never twice.
+                    if self._running(start.job, statuses_of):
+                        continue
+                elif not self._should_start(start, statuses_of, scan=scan):
                     continue
-            elif not self._should_start(start, statuses_of, scan=scan):
-                continue
-            else:
-                # A person who asked waits for the job's own "In progress" instead.
-                job = start.job
-                self._post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
-            jobs.append(start.job)
-        self._publish(decision.cancels, jobs)
+                else:
+                    # A person who asked waits for the job's own "In progress" instead.
+                    job = start.job
+                    self._post(job.repo, job.sha, Status(job.context, "pending", NOT_YET_TESTED))
+                jobs.append(start.job)
+        finally:
+            # Even when a later post failed: a scan does not publish a lone "Not yet tested".
+            self._publish(decision.cancels, jobs)
         for comment in decision.comments:
             self._conversation.comment(comment.repo, comment.number, comment.text)
         return len(jobs)

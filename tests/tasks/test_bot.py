@@ -141,6 +141,29 @@ def test_lost_publish_is_repaired_on_redelivery(state: BotState) -> None:
     assert [j.context for j in publisher.jobs()] == ["unit-tests", "fedora-41/networking"]
 
 
+class PostFailsOn(FakeGitHub):
+    """Posting a status of context `context` fails as GitHub does when it is down."""
+
+    context: str = "fedora-41/networking"
+
+    def post(self, repo: str, sha: str, status: Status) -> None:
+        if status.context == self.context:
+            raise ForgeUnavailable('502 {"message": "Bad Gateway"}', 502)
+        super().post(repo, sha, status)
+
+
+def test_a_job_announced_before_a_failed_post_is_published(state: BotState) -> None:
+    gh = PostFailsOn()
+    publisher = FakePublisher()
+    outcome = make_bot(state, gh, publisher).handle(
+        message("pull_request", payload("pull_request.opened"))
+    )
+    assert isinstance(outcome, amqp.Retry)
+    # Its "Not yet tested" is on GitHub, which a scan would take for a queued job.
+    assert [s.context for _, _, s in gh.posted] == ["unit-tests"]
+    assert [j.context for j in publisher.jobs()] == ["unit-tests"]
+
+
 def test_synchronize_sends_a_cancel_before_new_jobs(state: BotState) -> None:
     publisher = FakePublisher()
     make_bot(state, FakeGitHub(), publisher).handle(
