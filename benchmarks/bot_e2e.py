@@ -20,6 +20,8 @@ GitHub requests per event come from the bot's own count (`ouro_github_requests_t
 (`python -m pstats FILE` reads it).
 
 Run: .venv/bin/python benchmarks/bot_e2e.py [--rate 10] [--seconds 30] [--burst 300]
+Another revision's bot in the same conditions: `git worktree add /tmp/base REV`, then
+`--bot-tree /tmp/base` (and `--bot-command "tasks run"` for one older than `fbda698`).
 """
 
 import argparse
@@ -118,10 +120,10 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], what: str) -> None:
 
 @contextmanager
 def process(
-    command: list[str], env: dict[str, str], log: Path
+    command: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     try:
         yield proc
     finally:
@@ -243,8 +245,13 @@ class GitHubCount:
         self.mock_url = mock_url
 
     def requests(self) -> dict[str, float]:
+        """By method, route and status; none from a bot that serves no metrics (an older
+        revision's, with `--bot-tree`)."""
         found: dict[str, float] = {}
-        text = requests.get(self.metrics_url, timeout=10).text
+        try:
+            text = requests.get(self.metrics_url, timeout=10).text
+        except requests.ConnectionError:
+            return found
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == "ouro_github_requests_total":
@@ -263,9 +270,12 @@ class GitHubCount:
 
     def report(self, before: tuple[dict[str, float], int], events: int) -> None:
         after, used = self.snapshot()
-        per_event = {k: (v - before[0].get(k, 0.0)) / events for k, v in after.items()}
-        parts = [f"{n:.2f} {k}" for k, n in sorted(per_event.items()) if n]
-        print(f"  GitHub requests/event: {sum(per_event.values()):.2f} ({'; '.join(parts)})")
+        if after:
+            per_event = {k: (v - before[0].get(k, 0.0)) / events for k, v in after.items()}
+            parts = [f"{n:.2f} {k}" for k, n in sorted(per_event.items()) if n]
+            print(f"  GitHub requests/event: {sum(per_event.values()):.2f} ({'; '.join(parts)})")
+        else:
+            print("  GitHub requests/event: not counted by this bot")
         print(f"  X-RateLimit-Used/event: {(used - before[1]) / events:.2f}")
 
 
@@ -339,15 +349,30 @@ def profiled_bot(path: Path) -> int:
         profile.dump_stats(path)
 
 
-def main() -> int:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--burst", type=int, default=300)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--profile", type=Path, help="run the bot under cProfile, into FILE")
+    parser.add_argument(
+        "--bot-tree",
+        type=Path,
+        help="run the bot from this checkout of the project (e.g. `git worktree add DIR REV`), "
+        "everything else from this one: the same conditions for two revisions' bots",
+    )
+    parser.add_argument(
+        "--bot-command",
+        default="bot",
+        help="the `ouro` subcommand that runs the bot there (`tasks run` before fbda698)",
+    )
     parser.add_argument("--profiled-bot", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = arguments()
     if args.profiled_bot:
         return profiled_bot(args.profiled_bot)
     python = [sys.executable, "-m", "ouro"]
@@ -392,10 +417,15 @@ def main() -> int:
                     REPO, f"http://127.0.0.1:{receiver_port}/", SECRET.decode(), hook_events
                 )
                 control.add_hook(REPO, recorder.url, None, ["status"])
-                bot_cmd = [*python, "bot"]
+                bot_cmd = [*python, *args.bot_command.split()]
+                bot_env, bot_cwd = env, None
+                if args.bot_tree:
+                    bot_cwd = args.bot_tree.resolve()
+                    parts = [bot_cwd, bot_cwd / "images-server", bot_cwd / "mock-github"]
+                    bot_env = {**env, "PYTHONPATH": os.pathsep.join(map(str, parts))}
                 if args.profile:
                     bot_cmd = [sys.executable, __file__, "--profiled-bot", str(args.profile)]
-                with process(bot_cmd, env, tmp / "bot.log") as bot:
+                with process(bot_cmd, bot_env, tmp / "bot.log", bot_cwd) as bot:
                     pr = control.open_pr(REPO, "fix", files={"a.c": "int a;\n"}, user="alice")
                     if not recorder.wait_all([pr["head"]["sha"]], 60):
                         raise SystemExit("the bot did not post the first statuses")
