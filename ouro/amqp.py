@@ -49,7 +49,6 @@ __all__ = [
     "connect",
     "describe_addresses",
     "message_properties",
-    "publish_confirmed",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,28 +118,6 @@ def message_properties(
         timestamp=int(time.time()) if timestamp is None else timestamp,
         headers=None if headers is None else dict(headers),
     )
-
-
-def publish_confirmed(
-    channel: BlockingChannel,
-    routing_key: str,
-    body: bytes,
-    properties: pika.BasicProperties,
-    exchange: str = "",
-) -> None:
-    """Publish on `channel`, in confirm mode; return once the broker has the message.
-
-    Raises `BrokerUnavailable` when the broker refuses it or cannot route it, and
-    `pika.exceptions.AMQPError` when the connection fails (the message's fate unknown).
-    """
-    message_id = properties.message_id
-    try:
-        # mandatory: an unroutable message (missing queue) is an error, not a silent drop.
-        channel.basic_publish(exchange, routing_key, body, properties, mandatory=not exchange)
-    except pika.exceptions.UnroutableError:
-        raise BrokerUnavailable(f"message {message_id} unroutable to {routing_key}") from None
-    except pika.exceptions.NackError:
-        raise BrokerUnavailable(f"broker refused message {message_id}") from None
 
 
 @dataclass(frozen=True)

@@ -42,26 +42,38 @@ def replay(source: str, limit: int | None = None, url: str | None = None) -> Ite
             f"cannot replay {source!r:.80}: only dead-letter queues can be replayed "
             "(webhook.dead, tasks.dead, tasks.<capability>.dead, cancel.dead)"
         ) from None
+    # The target's queue too, so that a replay to a queue nobody declared yet is routed.
+    capability = target.removeprefix(f"{queues.TASKS}.")
+    publisher = amqp.Publisher(url, (None,) if capability == target else (None, capability))
     connection = amqp.connect(url)
     try:
         channel = connection.channel()
-        # The target too, so that a replay to a queue nobody declared yet is routed.
-        capability = target.removeprefix(f"{queues.TASKS}.")
-        queues.declare(channel, (None,) if capability == target else (None, capability))
-        channel.confirm_delivery()
         depth = channel.queue_declare(source, passive=True).method.message_count
         for _ in range(depth if limit is None else min(depth, limit)):
             method, props, body = channel.basic_get(source, auto_ack=False)
             if method is None:
                 return
             line = describe(source, body, props, time.time())
-            props.headers = poison.carried(props.headers or {}) or None
-            amqp.publish_confirmed(channel, target, body, props, exchange)
+            # Every publisher's messages carry these properties (`amqp.message_properties`).
+            publisher.publish_all(
+                [
+                    amqp.Outgoing(
+                        target,
+                        body,
+                        props.message_id or "",
+                        exchange,
+                        props.priority or 0,
+                        poison.carried(props.headers or {}) or None,
+                        props.timestamp,
+                    )
+                ]
+            )
             channel.basic_ack(method.delivery_tag)
             yield f"replayed{line}"
     except pika.exceptions.AMQPError as error:
         raise amqp.BrokerUnavailable(f"replay of {source} interrupted: {error!r}") from None
     finally:
+        publisher.close()
         if connection.is_open:
             # A broken connection has nothing left to release.
             with contextlib.suppress(pika.exceptions.AMQPError):
