@@ -44,10 +44,12 @@ def replay(source: str, limit: int | None = None, url: str | None = None) -> Ite
         ) from None
     # The target's queue too, so that a replay to a queue nobody declared yet is routed.
     capability = target.removeprefix(f"{queues.TASKS}.")
-    publisher = amqp.Publisher(url, (None,) if capability == target else (None, capability))
+    capabilities = (None,) if capability == target else (None, capability)
+    publisher = amqp.Publisher(url, capabilities)
     connection = amqp.connect(url)
     try:
         channel = connection.channel()
+        queues.declare(channel, capabilities)
         depth = channel.queue_declare(source, passive=True).method.message_count
         for _ in range(depth if limit is None else min(depth, limit)):
             method, props, body = channel.basic_get(source, auto_ack=False)
