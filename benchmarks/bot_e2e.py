@@ -16,7 +16,7 @@ bot is not fed its own status events.
 
 GitHub requests per event come from the bot's own count (`ouro_github_requests_total` on its
 /metrics, by route and status) and from the mock's `X-RateLimit-Used` before and after.
-`--profile FILE` runs the bot with its message handlers under cProfile, timed by CPU
+`--profile FILE` runs the bot with its handler thread under cProfile, timed by its CPU
 (`python -m pstats FILE` reads it).
 
 Run: .venv/bin/python benchmarks/bot_e2e.py [--rate 10] [--seconds 30] [--burst 300]
@@ -335,14 +335,23 @@ def measure(
 
 
 def profiled_bot(path: Path) -> int:
-    """`ouro bot` with its message handlers under cProfile, timed by CPU: `python -m cProfile`
-    sees only the main thread (pika's loop), and the consumer handles the messages on a
-    thread of their own, one at a time."""
+    """`ouro bot` with its message handler under cProfile, timed by the handler thread's CPU:
+    `python -m cProfile` sees only the main thread (pika's loop), and the consumer handles
+    the messages on a thread of their own, one at a time. Only that thread: one profile
+    timed by the CPU of several threads adds up to nonsense (negative totals)."""
     from ouro.cli import main as ouro_main  # noqa: PLC0415
 
     profile = cProfile.Profile(time.thread_time)
-    # The first profiling event of each new thread turns the profiler on in that thread.
-    threading.setprofile(lambda *_: profile.enable())
+
+    def first_event(*_: object) -> None:
+        # Called on a new thread's first profiling event: the handler's turns the profiler
+        # on there; any other thread stops being called.
+        if threading.current_thread().name == "handler":
+            profile.enable()
+        else:
+            sys.setprofile(None)
+
+    threading.setprofile(first_event)
     try:
         return ouro_main(["bot"])
     finally:
