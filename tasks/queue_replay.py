@@ -8,8 +8,9 @@ with its body and properties (message id, priority, timestamp…) but without th
 headers (`ouro.poison`: the reason, and the attempts, so a replayed message gets all its
 attempts again), and acked from the dead queue only once the broker confirmed that
 publish. A failure before the confirm leaves the message in the dead queue (closing the
-channel gives it back), so nothing is lost; a connection lost between the confirm and the
-ack leaves it in both queues, which is at-least-once delivery as everywhere else. The bot
+connection it was read on gives it back), so nothing is lost; a connection lost between
+the confirm and the ack leaves it in both queues, which is at-least-once delivery as
+everywhere else. The bot
 does not remember dead-lettered deliveries as processed, so it processes a replayed one;
 a worker runs a replayed job again.
 """
@@ -57,18 +58,14 @@ def replay(source: str, limit: int | None = None, url: str | None = None) -> Ite
                 return
             line = describe(source, body, props, time.time())
             # Every publisher's messages carry these properties (`amqp.message_properties`).
-            publisher.publish_all(
-                [
-                    amqp.Outgoing(
-                        target,
-                        body,
-                        props.message_id or "",
-                        exchange,
-                        props.priority or 0,
-                        poison.carried(props.headers or {}) or None,
-                        props.timestamp,
-                    )
-                ]
+            publisher.publish(
+                target,
+                body,
+                message_id=props.message_id or "",
+                exchange=exchange,
+                priority=props.priority or 0,
+                headers=poison.carried(props.headers or {}) or None,
+                timestamp=props.timestamp,
             )
             channel.basic_ack(method.delivery_tag)
             yield f"replayed{line}"
