@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "images-server")]
 
+from benchmarks.support import procs  # noqa: E402
 from ouro.store import FileHasher  # noqa: E402
 from ouro.store.http import HttpStore  # noqa: E402
 
@@ -59,9 +60,7 @@ def cpu_seconds(server_pid: int) -> float:
     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
         usage = resource.getrusage(who)
         used += usage.ru_utime + usage.ru_stime
-    fields = Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # utime and stime, the 14th and 15th fields, in clock ticks.
-    return used + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used + procs.cpu_seconds(server_pid)
 
 
 def table(runs: list[dict[str, float]]) -> None:

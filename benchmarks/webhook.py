@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.support.procs import session_cpu_seconds
 from tests.rabbitmq import RabbitMQ, free_port
 from webhook.signature import sign
 
@@ -155,24 +156,10 @@ def client_process(
     return results, time.process_time() - cpu_started
 
 
-def cpu_seconds(session: int) -> float:
-    """CPU time used so far by the processes of a session (the receiver, the broker)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # Fields after the command: state ppid pgrp session … utime(12) stime(13).
-        if int(fields[3]) == session:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def run_level(
     port: int, body: bytes, clients: int, seconds: float, sessions: dict[str, int], *, lean: bool
 ) -> dict[str, float]:
-    cpu_before = {name: cpu_seconds(session) for name, session in sessions.items()}
+    cpu_before = {name: session_cpu_seconds(session) for name, session in sessions.items()}
     started = time.monotonic()
     until = started + seconds
     # Client threads spread over processes, so the clients' own GIL does not add to the
@@ -195,8 +182,9 @@ def run_level(
     elapsed = time.monotonic() - started
     accepted = sum(1 for code, _ in results if code == 202)
     cuts = statistics.quantiles([seconds for _, seconds in results], n=100)
+    ms_per_delivery = 1000 / max(accepted, 1)
     cpu = {
-        f"{name}_cpu_ms": (cpu_seconds(session) - cpu_before[name]) * 1000 / max(accepted, 1)
+        f"{name}_cpu_ms": (session_cpu_seconds(session) - cpu_before[name]) * ms_per_delivery
         for name, session in sessions.items()
     }
     return {

@@ -1,0 +1,2 @@
+"""What several benchmarks share. Not a benchmark itself: `make bench` runs
+`benchmarks/*.py`, not this folder."""
