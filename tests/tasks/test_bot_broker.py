@@ -15,8 +15,9 @@ from tasks.bot import Bot
 from tasks.botstate import BotState
 from tasks.job import Job
 from tasks.queue_inspect import inspect
-from tests.rabbitmq import drain
+from tests.rabbitmq import RabbitMQ, drain
 from tests.tasks.bot_fakes import FakeGitHub, load_map, payload
+from tests.tasks.bot_stack import wait_until
 
 
 def send(url: str, event: str, data: object, delivery: str) -> None:
@@ -222,3 +223,34 @@ def test_replay_refuses_other_queues(amqp_url: str, capsys: pytest.CaptureFixtur
     assert "cannot replay 'tasks'" in err
     assert main(["queue", "replay", queues.WEBHOOK_DEAD, "--limit", "0"]) == 1
     assert len(drain(amqp_url, queues.WEBHOOK)) == 1
+
+
+def test_a_refused_replay_leaves_the_dead_letters_where_they_were(
+    amqp_url: str,
+    rabbitmq: RabbitMQ,
+    running_bot: RunningBot,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Read on one connection, published on another: a publish the broker refuses (here a
+    policy that lets at most nothing into `webhook`; a quorum queue still takes one message
+    when empty) leaves that message unacked, so it is back in the dead queue, and the replay
+    stops there."""
+    dead_letter_two(amqp_url, running_bot)
+    rule = json.dumps({"max-length": 0, "overflow": "reject-publish"})
+    rabbitmq.ctl("set_policy", "refuse-webhook", "^webhook$", rule, "--apply-to", "queues")
+    try:
+        wait_until(
+            lambda: "refuse-webhook" in rabbitmq.ctl("list_queues", "name", "policy"),
+            "the policy on the webhook queue",
+        )
+        assert main(["queue", "replay", queues.WEBHOOK_DEAD]) == 1
+    finally:
+        rabbitmq.ctl("clear_policy", "refuse-webhook")
+    captured = capsys.readouterr()
+    moved = [line.split()[1] for line in captured.out.splitlines()]
+    refused = captured.err.strip().removeprefix("broker refused message ")
+    assert refused in ("g-1", "g-2")
+    assert refused not in moved
+    assert [p.message_id for p, _ in drain(amqp_url, queues.WEBHOOK)] == moved
+    left = [p.message_id for p, _ in drain(amqp_url, queues.WEBHOOK_DEAD)]
+    assert sorted(left + moved) == ["g-1", "g-2"]
