@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pika.exceptions
@@ -28,6 +28,7 @@ from ouro import amqp, queues
 from tasks.job import Job
 from tests.fixtures_webhook import post_signed, run_receiver
 from tests.rabbitmq import RabbitCluster, free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -107,13 +108,13 @@ def test_a_killed_node_loses_no_accepted_delivery(cluster: RabbitCluster, tmp_pa
     for thread in senders:
         thread.start()
     try:
-        wait_for(lambda: accepted() >= BEFORE_KILL, "deliveries before the kill")
+        wait_until(lambda: accepted() >= BEFORE_KILL, "deliveries before the kill")
         victim = cluster.leader(queues.WEBHOOK)
         assert victim is cluster.nodes[0], "the leader is the node every component reached"
         victim.kill()
         killed_at = time.monotonic()
         before = accepted()
-        wait_for(lambda: accepted() >= before + AFTER_KILL, "deliveries after the kill", 120)
+        wait_until(lambda: accepted() >= before + AFTER_KILL, "deliveries after the kill", 120)
     finally:
         stop.set()
         for thread in senders:
@@ -129,7 +130,7 @@ def test_a_killed_node_loses_no_accepted_delivery(cluster: RabbitCluster, tmp_pa
         return accepted_shas <= set(jobs)
 
     try:
-        wait_for(all_jobs_in, "a job for every accepted delivery", 120)
+        wait_until(all_jobs_in, "a job for every accepted delivery", 120)
         time.sleep(2)
         all_jobs_in()
     finally:
@@ -179,11 +180,3 @@ def take_jobs(url: str, jobs: Counter[str]) -> None:
     finally:
         if connection.is_open:
             connection.close()
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)

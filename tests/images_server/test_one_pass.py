@@ -13,7 +13,8 @@ import requests
 from ouro.store import StoreError, StoreRefused
 from ouro.store.http import HttpStore
 from tests.fixtures_images import ImagesServerFixture
-from tests.images_server.test_server import auth, raw, wait_until
+from tests.images_server.test_server import auth, raw
+from tests.waiting import wait_until
 
 MiB = 1024 * 1024
 

@@ -16,6 +16,7 @@ import requests
 
 from images_server.conditional import parse_range as _parse_range
 from tests.fixtures_images import ImagesServerFixture
+from tests.waiting import wait_until
 
 
 def raw(
@@ -43,15 +44,6 @@ def raw(
 
 def auth(server: ImagesServerFixture) -> dict[str, str]:
     return {"Authorization": f"Bearer {server.token}"}
-
-
-def wait_until(condition: object, what: str) -> None:
-    """Until `condition()` holds; bounded, for what the server does after a connection drops."""
-    for _ in range(200):
-        if callable(condition) and condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting until {what}")
 
 
 def test_put_get_head_delete(images_server: ImagesServerFixture) -> None:

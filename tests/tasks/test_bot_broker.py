@@ -17,7 +17,7 @@ from tasks.job import Job
 from tasks.queue_inspect import inspect
 from tests.rabbitmq import RabbitMQ, drain
 from tests.tasks.bot_fakes import FakeGitHub, load_map, payload
-from tests.tasks.bot_stack import wait_until
+from tests.waiting import wait_until
 
 
 def send(url: str, event: str, data: object, delivery: str) -> None:

@@ -14,7 +14,8 @@ import pytest
 from ouro import amqp, poison, queues
 from tasks.queue_inspect import inspect
 from tests.rabbitmq import drain
-from tests.tasks.bot_stack import MANUAL, NETWORKING, REPO, Stack, wait_until
+from tests.tasks.bot_stack import MANUAL, NETWORKING, REPO, Stack
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.faults
 

@@ -30,7 +30,8 @@ from tasks.queue_inspect import inspect
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.fixtures_webhook import RunningReceiver
 from tests.rabbitmq import drain
-from tests.tasks.bot_stack import MANUAL, NETWORKING, NYT, REPO, WAIT, Stack, wait_until
+from tests.tasks.bot_stack import MANUAL, NETWORKING, NYT, REPO, WAIT, Stack
+from tests.waiting import wait_until
 
 
 def job_fields(job: Job) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from tasks import queuemetrics
 from tasks.botstate import BotState
 from tests.tasks.bot_fakes import FakeGitHub, payload
 from tests.tasks.test_bot import FakePublisher, make_bot, message
-from tests.worker.helpers import wait_until
+from tests.waiting import wait_until
 
 
 def gauge(name: str, queue: str) -> float | None:

@@ -2,7 +2,6 @@
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pika
@@ -14,14 +13,6 @@ from tasks.job import Job
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.rabbitmq import RabbitMQ
 from tests.worker.conftest import TEST_IMAGE
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def queue_depth(rabbitmq: RabbitMQ, name: str) -> tuple[int, int]:

@@ -23,13 +23,13 @@ from tasks.job import Job
 from tests.fixtures_images import ImagesServerFixture
 from tests.fixtures_mock_github import MockGitHubFixture
 from tests.rabbitmq import RabbitMQ, free_port
+from tests.waiting import wait_until
 from tests.worker.conftest import CI_RUN
 from tests.worker.helpers import (
     publish_cancel,
     publish_new_job,
     queue_depth,
     statuses,
-    wait_until,
 )
 
 OURO = str(Path(sys.executable).parent / "ouro")

@@ -20,9 +20,9 @@ from ouro.store.jobrecord import NAME, JobRecord
 from tasks.job import Job
 from tasks.worker.canary import share_of
 from tests.rabbitmq import free_port
+from tests.waiting import wait_until
 from tests.worker import test_acceptance
 from tests.worker.conftest import ROOT
-from tests.worker.helpers import wait_until
 from tests.worker.test_acceptance import OURO, Stack
 
 # The acceptance stack's fixture: the same processes' surroundings.

@@ -13,7 +13,8 @@ from tasks.cancel import Cancel
 from tasks.job import Job
 from tests.fixtures_images import ImagesServerFixture
 from tests.rabbitmq import RabbitMQ, drain
-from tests.worker.helpers import publish_cancel, queue_depth, wait_until
+from tests.waiting import wait_until
+from tests.worker.helpers import publish_cancel, queue_depth
 from tests.worker.running import REPO, STORE_DOWN, Running
 
 

@@ -8,7 +8,8 @@ from prometheus_client import REGISTRY
 from tasks.cancel import Cancel
 from tests.chromium import Browser, Page
 from tests.fixtures_images import ImagesServerFixture
-from tests.worker.helpers import publish_cancel, wait_until
+from tests.waiting import wait_until
+from tests.worker.helpers import publish_cancel
 from tests.worker.running import Running
 
 pytestmark = pytest.mark.browser

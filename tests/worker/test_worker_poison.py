@@ -17,8 +17,9 @@ import pytest
 from ouro import amqp, poison, queues
 from ouro.cli import main
 from tests.rabbitmq import drain
+from tests.waiting import wait_until
 from tests.worker import test_acceptance
-from tests.worker.helpers import queue_depth, wait_until
+from tests.worker.helpers import queue_depth
 from tests.worker.test_acceptance import Stack
 
 # The acceptance tests' fixture: worker processes with a real broker, GitHub and store.
