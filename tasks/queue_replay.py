@@ -10,9 +10,8 @@ attempts again), and acked from the dead queue only once the broker confirmed th
 publish. A failure before the confirm leaves the message in the dead queue (closing the
 connection it was read on gives it back), so nothing is lost; a connection lost between
 the confirm and the ack leaves it in both queues, which is at-least-once delivery as
-everywhere else. The bot
-does not remember dead-lettered deliveries as processed, so it processes a replayed one;
-a worker runs a replayed job again.
+everywhere else. The bot does not remember dead-lettered deliveries as processed, so it
+processes a replayed one; a worker runs a replayed job again.
 """
 
 import contextlib
